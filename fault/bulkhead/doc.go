@@ -1,0 +1,2 @@
+// Package bulkhead is part of fault. It is being built; see the module README.
+package bulkhead

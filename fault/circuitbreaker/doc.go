@@ -1,0 +1,2 @@
+// Package circuitbreaker is part of fault. It is being built; see the module README.
+package circuitbreaker

@@ -1,0 +1,15 @@
+module github.com/authcorp/libs/go/src/fault/circuitbreaker
+
+go 1.25
+
+require (
+	github.com/authcorp/libs/go/src/fault v0.1.0
+	github.com/authcorp/libs/go/src/functional v0.1.0
+	github.com/authcorp/libs/go/src/apperrors v0.1.0
+)
+
+replace (
+	github.com/authcorp/libs/go/src/fault => ../../fault
+	github.com/authcorp/libs/go/src/functional => ../../functional
+	github.com/authcorp/libs/go/src/apperrors => ../../apperrors
+)

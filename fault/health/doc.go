@@ -1,0 +1,2 @@
+// Package health is part of fault. It is being built; see the module README.
+package health
