@@ -22,6 +22,8 @@ const (
 	ErrCodeBulkheadFull   ErrorCode = "BULKHEAD_FULL"
 	ErrCodeRetryExhausted ErrorCode = "RETRY_EXHAUSTED"
 	ErrCodeInvalidPolicy  ErrorCode = "INVALID_POLICY"
+	// ErrCodeShuttingDown: the service is draining and refuses new work (503).
+	ErrCodeShuttingDown ErrorCode = "SHUTTING_DOWN"
 )
 
 // Pattern names, as they appear in ResilienceError.Pattern and metrics.
@@ -32,6 +34,7 @@ const (
 	PatternRateLimit      = "rate_limit"
 	PatternBulkhead       = "bulkhead"
 	PatternExecutor       = "executor"
+	PatternShutdown       = "shutdown"
 )
 
 // HTTPStatus returns the HTTP status a server answers with for the code:
@@ -40,7 +43,7 @@ const (
 // misconfigured service, not a bad request) and for unknown codes.
 func (c ErrorCode) HTTPStatus() int {
 	switch c {
-	case ErrCodeCircuitOpen, ErrCodeBulkheadFull:
+	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown:
 		return http.StatusServiceUnavailable
 	case ErrCodeRateLimited:
 		return http.StatusTooManyRequests
@@ -57,7 +60,7 @@ func (c ErrorCode) HTTPStatus() int {
 // AppError embedded in every ResilienceError carries it.
 func (c ErrorCode) AppCode() apperrors.Code {
 	switch c {
-	case ErrCodeCircuitOpen, ErrCodeBulkheadFull:
+	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown:
 		return apperrors.ErrCodeUnavailable
 	case ErrCodeRateLimited:
 		return apperrors.ErrCodeTooManyRequests
@@ -198,6 +201,23 @@ func (e *ResilienceError) HTTPStatus() int {
 		return http.StatusInternalServerError
 	}
 	return e.Code.HTTPStatus()
+}
+
+// ErrShuttingDown matches, with errors.Is, every error that refuses work
+// because the service is shutting down (see NewShuttingDownError). It
+// compares by code, as the seed's ResilienceError targets do.
+var ErrShuttingDown error = &ResilienceError{Code: ErrCodeShuttingDown}
+
+// NewShuttingDownError returns the error that refuses new work during a
+// graceful shutdown: code SHUTTING_DOWN, 503, matching ErrShuttingDown and
+// apperrors.ErrCodeUnavailable. Servers answer it with "Connection: close".
+func NewShuttingDownError(service, correlationID string) *ResilienceError {
+	b := &struct {
+		r ResilienceError
+		a apperrors.AppError
+	}{}
+	b.r.init(&b.a, ErrCodeShuttingDown, service, correlationID, "service is shutting down", PatternShutdown)
+	return &b.r
 }
 
 // CircuitOpenError is returned when a circuit breaker rejects a call: the
