@@ -1,5 +1,5 @@
 module github.com/authcorp/libs/go/src/apperrors
 
-go 1.25
+go 1.25.0
 
 require go.uber.org/goleak v1.3.0

@@ -1,6 +1,6 @@
 module github.com/authcorp/libs/go/src/fault/faulthttp
 
-go 1.25
+go 1.25.0
 
 require (
 	github.com/authcorp/libs/go/src/fault v0.1.0
