@@ -8,6 +8,8 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
+require github.com/google/go-cmp v0.7.0
+
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../apperrors
 	github.com/authcorp/libs/go/src/functional => ../functional
