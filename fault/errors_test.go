@@ -151,7 +151,7 @@ func TestNegativeDurationsClamped(t *testing.T) {
 
 type hinted struct{ d time.Duration }
 
-func (h hinted) Error() string               { return "hinted" }
+func (h hinted) Error() string             { return "hinted" }
 func (h hinted) RetryAfter() time.Duration { return h.d }
 
 func TestRetryAfter(t *testing.T) {
