@@ -1,0 +1,99 @@
+// Command release prints, and with -create creates, the release tags of the
+// library modules whose version in versions.yaml has no tag yet.
+//
+// A module in directory dir at version vX.Y.Z is released by the tag
+// go/src/<dir>/vX.Y.Z (the repository root is the go/src tree of
+// github.com/authcorp/libs, so that is the tag the go command looks for).
+// Tags are listed in dependency order, taken from the go.mod requirements
+// between the modules, so that a module is never tagged before a module it
+// requires.
+//
+// release refuses, and creates nothing, when:
+//   - a manifest version is not a semantic version vMAJOR.MINOR.PATCH;
+//   - a manifest version is lower than a version already tagged for the module;
+//   - a module at major version 2 or more lacks the /vN suffix in its path;
+//   - a module to be tagged requires an in-repo module at a version that is
+//     neither tagged nor about to be;
+//   - the module requirements form a cycle;
+//   - with -create: a tag to create already exists (a tag is never moved),
+//     or the work tree has uncommitted changes in the released files.
+//
+// Usage (from tools/; the tools module is not in go.work):
+//
+//	GOWORK=off go run ./cmd/release           # dry run: print the tags to create
+//	GOWORK=off go run ./cmd/release -create   # create them (annotated) at HEAD
+//
+// Pushing stays a deliberate step: after -create it prints the git push
+// command for the new tags.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/authcorp/libs/go/src/tools/internal/repo"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("release", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	root := fs.String("root", "", "repository root (default: the nearest directory above the working directory holding versions.yaml and go.work)")
+	create := fs.Bool("create", false, "create the tags (annotated, at -rev) instead of only printing them")
+	rev := fs.String("rev", "HEAD", "commit to tag")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "release: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *root == "" {
+		r, err := repo.FindRoot(".")
+		if err != nil {
+			fmt.Fprintln(stderr, "release:", err)
+			return 1
+		}
+		*root = r
+	}
+	g := git{dir: *root}
+	p, err := makePlan(*root, g)
+	if err != nil {
+		fmt.Fprintln(stderr, "release: refusing:", err)
+		return 1
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintln(stderr, "release: note:", n)
+	}
+	if len(p.Create) == 0 {
+		fmt.Fprintf(stderr, "release: nothing to tag: all %d modules are tagged at their manifest version\n", len(p.Released))
+		return 0
+	}
+	if !*create {
+		for _, t := range p.Create {
+			fmt.Fprintln(stdout, t.Name)
+		}
+		fmt.Fprintf(stderr, "release: dry run: %d tags to create (%d modules already tagged); run with -create to create them at %s\n", len(p.Create), len(p.Released), *rev)
+		return 0
+	}
+	if err := createTags(g, p, *rev); err != nil {
+		fmt.Fprintln(stderr, "release: refusing:", err)
+		return 1
+	}
+	names := make([]string, 0, len(p.Create))
+	for _, t := range p.Create {
+		fmt.Fprintln(stdout, "created", t.Name)
+		names = append(names, t.Name)
+	}
+	fmt.Fprintf(stderr, "release: created %d tags; publish them with:\n  git push origin", len(names))
+	for _, n := range names {
+		fmt.Fprint(stderr, " ", n)
+	}
+	fmt.Fprintln(stderr)
+	return 0
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/authcorp/libs/go/src/tools/internal/repo"
+)
+
+// tag is one module release.
+type tag struct {
+	Dir     string // module directory, e.g. "fault/retry"
+	Version string // e.g. "v0.1.0"
+	Name    string // e.g. "go/src/fault/retry/v0.1.0"
+}
+
+// plan is what release would do.
+type plan struct {
+	Create   []tag    // tags to create, dependencies first
+	Released []tag    // modules already tagged at their manifest version
+	Notes    []string // things worth knowing that do not stop a release
+}
+
+func tagName(dir, version string) string { return repo.TagPrefix + dir + "/" + version }
+
+// makePlan reads the manifest, the modules' go.mod files and the existing
+// tags, and returns the tags to create in dependency order, or an error
+// naming every reason to refuse.
+func makePlan(root string, g git) (*plan, error) {
+	man, err := repo.ReadManifest(root)
+	if err != nil {
+		return nil, err
+	}
+	inRepo := map[string]bool{}
+	for _, e := range man.Modules {
+		inRepo[repo.ModulePath(e.Dir)] = true
+	}
+
+	var errs []error
+	// requires[dir] lists the in-repo modules that dir's go.mod requires.
+	requires := map[string][]module.Version{}
+	for _, e := range man.Modules {
+		gomod := filepath.Join(root, filepath.FromSlash(e.Dir), "go.mod")
+		data, err := os.ReadFile(gomod)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("module %s: %w", e.Dir, err))
+			continue
+		}
+		f, err := modfile.ParseLax(gomod, data, nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("module %s: %w", e.Dir, err))
+			continue
+		}
+		want := repo.ModulePath(e.Dir)
+		if f.Module == nil || f.Module.Mod.Path != want {
+			errs = append(errs, fmt.Errorf("module %s: go.mod must declare module %s", e.Dir, want))
+			continue
+		}
+		if err := module.Check(want, e.Version); err != nil {
+			// e.g. v2.0.0 for a path without the /v2 suffix.
+			errs = append(errs, fmt.Errorf("module %s: version %s: %w", e.Dir, e.Version, err))
+		}
+		for _, r := range f.Require {
+			if inRepo[r.Mod.Path] {
+				requires[e.Dir] = append(requires[e.Dir], r.Mod)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	order, err := dependencyOrder(man.Dirs(), requires)
+	if err != nil {
+		return nil, err
+	}
+
+	existing, err := g.tags()
+	if err != nil {
+		return nil, err
+	}
+	// highest[dir] is the highest version tagged for dir.
+	highest := map[string]string{}
+	for name := range existing {
+		rest, ok := strings.CutPrefix(name, repo.TagPrefix)
+		if !ok {
+			continue
+		}
+		dir, v := path.Split(rest)
+		dir = strings.TrimSuffix(dir, "/")
+		if !semver.IsValid(v) {
+			continue
+		}
+		if h, ok := highest[dir]; !ok || semver.Compare(v, h) > 0 {
+			highest[dir] = v
+		}
+	}
+
+	p := &plan{}
+	planned := map[string]bool{}
+	for _, dir := range order {
+		v, _ := man.Version(dir)
+		t := tag{Dir: dir, Version: v, Name: tagName(dir, v)}
+		if existing[t.Name] {
+			p.Released = append(p.Released, t)
+			changed, err := g.changedSince(t.Name, dir, nestedIn(dir, man.Dirs()))
+			if err != nil {
+				return nil, err
+			}
+			if changed {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s changed since %s; bump its version in %s to release the change", dir, t.Name, repo.ManifestFile))
+			}
+			continue
+		}
+		if h, ok := highest[dir]; ok && semver.Compare(v, h) < 0 {
+			errs = append(errs, fmt.Errorf("module %s: manifest version %s is lower than the released %s (tag %s)", dir, v, h, tagName(dir, h)))
+			continue
+		}
+		p.Create = append(p.Create, t)
+		planned[t.Name] = true
+	}
+	// Consumers ignore replace lines: every in-repo requirement of a module
+	// about to be tagged must name a version that will exist as a tag.
+	for _, t := range p.Create {
+		for _, r := range requires[t.Dir] {
+			dep, _ := repo.DirOf(r.Path)
+			need := tagName(dep, r.Version)
+			if !existing[need] && !planned[need] {
+				mv, _ := man.Version(dep)
+				errs = append(errs, fmt.Errorf("module %s requires %s %s, but tag %s neither exists nor is about to be created (the manifest has %s at %s): update the requirement in %s/go.mod", t.Dir, dep, r.Version, need, dep, mv, t.Dir))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// dependencyOrder sorts dirs so that every module comes after the in-repo
+// modules it requires; modules that do not depend on each other keep their
+// manifest order.
+func dependencyOrder(dirs []string, requires map[string][]module.Version) ([]string, error) {
+	done := map[string]bool{}
+	var order []string
+	for len(order) < len(dirs) {
+		progress := false
+		for _, d := range dirs {
+			if done[d] {
+				continue
+			}
+			ready := true
+			for _, r := range requires[d] {
+				dep, _ := repo.DirOf(r.Path)
+				if !done[dep] {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				done[d] = true
+				order = append(order, d)
+				progress = true
+				break // restart so that manifest order decides among ready modules
+			}
+		}
+		if !progress {
+			var left []string
+			for _, d := range dirs {
+				if !done[d] {
+					left = append(left, d)
+				}
+			}
+			return nil, fmt.Errorf("the go.mod requirements of %s form a cycle", strings.Join(left, ", "))
+		}
+	}
+	return order, nil
+}
+
+// createTags creates the planned tags at rev, after checking that nothing
+// released has uncommitted changes and that no tag exists yet.
+func createTags(g git, p *plan, rev string) error {
+	paths := []string{repo.ManifestFile}
+	for _, t := range p.Create {
+		paths = append(paths, t.Dir)
+	}
+	dirty, err := g.run(append([]string{"status", "--porcelain", "--"}, paths...)...)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(dirty) != "" {
+		return fmt.Errorf("uncommitted changes in the modules to release; commit them first:\n%s", dirty)
+	}
+	for _, t := range p.Create {
+		// No -f: git refuses a tag that already exists, so a race with
+		// another release run cannot move a published tag.
+		if _, err := g.run("tag", "-a", "-m", t.Dir+" "+t.Version, t.Name, rev); err != nil {
+			return fmt.Errorf("creating %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// git runs git in a repository.
+type git struct{ dir string }
+
+func (g git) run(args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"-C", g.dir}, args...)...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out.String(), nil
+}
+
+// tags returns the release tags (those under go/src/) of the repository.
+func (g git) tags() (map[string]bool, error) {
+	out, err := g.run("tag", "--list", repo.TagPrefix+"*")
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]bool{}
+	for _, l := range strings.Fields(out) {
+		tags[l] = true
+	}
+	return tags, nil
+}
+
+// nestedIn returns the module directories inside dir (fault/retry is inside
+// fault): their files belong to them, not to dir.
+func nestedIn(dir string, dirs []string) []string {
+	var nested []string
+	for _, d := range dirs {
+		if strings.HasPrefix(d, dir+"/") {
+			nested = append(nested, d)
+		}
+	}
+	return nested
+}
+
+// changedSince reports whether the files of the module in dir (leaving out
+// the nested modules) differ between tag and HEAD.
+func (g git) changedSince(tag, dir string, nested []string) (bool, error) {
+	args := []string{"diff", "--name-only", tag, "HEAD", "--", dir}
+	for _, n := range nested {
+		args = append(args, ":(exclude)"+n)
+	}
+	out, err := g.run(args...)
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(out) != "", nil
+}
