@@ -1,0 +1,318 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+)
+
+// Defaults of the in-memory Recorder.
+const (
+	// DefaultMaxPolicies is how many distinct policy names a Recorder keeps
+	// apart before it folds new names into OverflowPolicy.
+	DefaultMaxPolicies = 256
+	// maxStripes caps the counter stripes per policy (see New).
+	maxStripes = 16
+)
+
+// OverflowPolicy is the name under which a Recorder counts the policies that
+// arrive after it already holds its maximum number of distinct names.
+const OverflowPolicy = "_overflow"
+
+// ErrInvalidOption reports an option value out of range; the error wrapping
+// it names the option, the value and the rule.
+var ErrInvalidOption = errors.New("metrics: invalid option")
+
+// Outcome classes: every execution lands in exactly one.
+const (
+	classSuccess = iota
+	classFailure // the operation's own error, retries exhausted, shutting down...
+	classTimeout
+	classCircuitOpen
+	classRateLimited
+	classBulkheadFull
+	numClasses
+)
+
+// classOf returns the outcome class of an execution: success; a rejection by
+// reason (the codes for which fault.ErrorCode.Rejection is true); a timeout;
+// or another failure.
+func classOf(m *fault.ExecutionMetrics) int {
+	if m.Success {
+		return classSuccess
+	}
+	switch m.ErrorCode {
+	case fault.ErrCodeCircuitOpen:
+		return classCircuitOpen
+	case fault.ErrCodeRateLimited:
+		return classRateLimited
+	case fault.ErrCodeBulkheadFull:
+		return classBulkheadFull
+	case fault.ErrCodeTimeout:
+		return classTimeout
+	}
+	return classFailure
+}
+
+// Circuit state codes held in an entry.
+const (
+	stateUnknown int32 = iota
+	stateClosed
+	stateHalfOpen
+	stateOpen
+)
+
+func stateCode(s string) int32 {
+	switch s {
+	case fault.StateClosed:
+		return stateClosed
+	case fault.StateHalfOpen:
+		return stateHalfOpen
+	case fault.StateOpen:
+		return stateOpen
+	}
+	return stateUnknown
+}
+
+func stateName(c int32) string {
+	switch c {
+	case stateClosed:
+		return fault.StateClosed
+	case stateHalfOpen:
+		return fault.StateHalfOpen
+	case stateOpen:
+		return fault.StateOpen
+	}
+	return ""
+}
+
+// cacheLine is the padding unit that keeps stripes off each other's lines.
+const cacheLine = 64
+
+// stripe is one shard of a policy's counters. A record picks a stripe at
+// random, so concurrent recorders of the same policy mostly write different
+// cache lines. The execution counters fill exactly one line, the event
+// counters the next.
+type stripe struct {
+	_ [cacheLine]byte
+
+	// executions, one line: per outcome class, the duration sum, retried ones
+	class   [numClasses]atomic.Uint64
+	sum     atomic.Uint64 // nanoseconds, negative durations counted as 0
+	retried atomic.Uint64
+
+	// events, one line
+	retries       atomic.Uint64
+	rateAllowed   atomic.Uint64
+	rateLimited   atomic.Uint64
+	bulkImmediate atomic.Uint64
+	bulkQueued    atomic.Uint64
+	_             [cacheLine - 5*8]byte
+
+	hist [numBuckets]atomic.Uint64
+}
+
+// entry holds one policy's counters.
+type entry struct {
+	state       atomic.Int32  // stateUnknown until a breaker reports
+	transitions atomic.Uint64 // RecordCircuitState calls
+	opens       atomic.Uint64 // transitions to open
+	stripes     []stripe
+}
+
+// Recorder is the in-memory fault.MetricsRecorder: per policy, it counts
+// executions by outcome, rejections by reason, retries, rate-limit and
+// bulkhead decisions, keeps the breaker's current state and a latency
+// histogram, and returns it all as a Snapshot. The zero value is not usable;
+// call New. A Recorder is safe for concurrent use; recording takes no lock
+// and does not allocate once a policy has been seen.
+type Recorder struct {
+	policies atomic.Pointer[map[string]*entry] // copy-on-write: read without locking
+	full     atomic.Bool                       // no room for another name: unknown ones go to overflow
+	mu       sync.Mutex                        // serialises writers of policies
+	overflow *entry                            // created with the Recorder, listed once used
+	overUsed atomic.Bool
+	max      int
+	mask     uint32 // stripes-1
+	start    time.Time
+}
+
+var _ fault.MetricsRecorder = (*Recorder)(nil)
+
+// Option configures a Recorder.
+type Option func(*recorderConfig) error
+
+type recorderConfig struct {
+	maxPolicies int
+	stripes     int
+}
+
+// WithMaxPolicies sets how many distinct policy names the Recorder keeps
+// apart (default DefaultMaxPolicies); later names are counted together under
+// OverflowPolicy, so memory stays bounded whatever names callers pass. n must
+// be at least 1.
+func WithMaxPolicies(n int) Option {
+	return func(c *recorderConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxPolicies(%d): must be at least 1", ErrInvalidOption, n)
+		}
+		c.maxPolicies = n
+		return nil
+	}
+}
+
+// WithStripes sets how many counter stripes each policy has (default: the
+// next power of two at or above GOMAXPROCS, at most 16). More stripes mean
+// less contention between goroutines recording the same policy at once, and
+// about 2.5 KB more memory per policy each. n is rounded up to a power of
+// two and must be between 1 and 64.
+func WithStripes(n int) Option {
+	return func(c *recorderConfig) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("%w: WithStripes(%d): must be between 1 and 64", ErrInvalidOption, n)
+		}
+		c.stripes = n
+		return nil
+	}
+}
+
+// New returns an empty in-memory Recorder, or an error (wrapping
+// ErrInvalidOption) naming a bad option.
+func New(opts ...Option) (*Recorder, error) {
+	c := recorderConfig{maxPolicies: DefaultMaxPolicies, stripes: min(runtime.GOMAXPROCS(0), maxStripes)}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	n := 1
+	for n < c.stripes {
+		n <<= 1
+	}
+	r := &Recorder{max: c.maxPolicies, mask: uint32(n - 1), start: time.Now()}
+	r.overflow = r.newEntry()
+	m := make(map[string]*entry)
+	r.policies.Store(&m)
+	return r, nil
+}
+
+func (r *Recorder) newEntry() *entry {
+	return &entry{stripes: make([]stripe, r.mask+1)}
+}
+
+// lookup returns the entry of a policy, creating it (or falling back to the
+// overflow entry) on first sight.
+func (r *Recorder) lookup(name string) *entry {
+	if e, ok := (*r.policies.Load())[name]; ok {
+		return e
+	}
+	if r.full.Load() {
+		r.overUsed.Store(true)
+		return r.overflow
+	}
+	return r.add(name)
+}
+
+func (r *Recorder) add(name string) *entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.policies.Load()
+	if e, ok := old[name]; ok {
+		return e
+	}
+	if len(old) >= r.max {
+		r.full.Store(true)
+		r.overUsed.Store(true)
+		return r.overflow
+	}
+	e := r.newEntry()
+	m := make(map[string]*entry, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[name] = e
+	r.policies.Store(&m)
+	return e
+}
+
+func (e *entry) pick(mask uint32) *stripe {
+	if mask == 0 {
+		return &e.stripes[0]
+	}
+	return &e.stripes[rand.Uint32()&mask]
+}
+
+func (r *Recorder) stripe(policy string) *stripe {
+	return r.lookup(policy).pick(r.mask)
+}
+
+// RecordExecution counts one execution under m.PolicyName: its outcome class,
+// duration and whether it was retried; a non-empty m.CircuitState also
+// becomes the policy's current circuit state.
+func (r *Recorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
+	e := r.lookup(m.PolicyName)
+	s := e.pick(r.mask)
+	d := max(m.Duration, 0)
+	s.class[classOf(&m)].Add(1)
+	s.sum.Add(uint64(d))
+	s.hist[bucketIndex(d)].Add(1)
+	if m.RetryAttempts > 0 {
+		s.retried.Add(1)
+	}
+	if m.CircuitState != "" {
+		if c := stateCode(m.CircuitState); c != stateUnknown && e.state.Load() != c {
+			e.state.Store(c)
+		}
+	}
+}
+
+// RecordCircuitState sets the policy's current circuit state and counts the
+// transition. Unknown state names count as a transition and leave the state
+// unchanged.
+func (r *Recorder) RecordCircuitState(_ context.Context, policyName, state string) {
+	e := r.lookup(policyName)
+	e.transitions.Add(1)
+	c := stateCode(state)
+	if c == stateUnknown {
+		return
+	}
+	e.state.Store(c)
+	if c == stateOpen {
+		e.opens.Add(1)
+	}
+}
+
+// RecordRetryAttempt counts one retry (an attempt after the first).
+func (r *Recorder) RecordRetryAttempt(_ context.Context, policyName string, _ int) {
+	r.stripe(policyName).retries.Add(1)
+}
+
+// RecordRateLimit counts one rate-limiter decision, limited or allowed.
+func (r *Recorder) RecordRateLimit(_ context.Context, policyName string, limited bool) {
+	s := r.stripe(policyName)
+	if limited {
+		s.rateLimited.Add(1)
+	} else {
+		s.rateAllowed.Add(1)
+	}
+}
+
+// RecordBulkheadQueue counts one bulkhead admission, queued or immediate.
+func (r *Recorder) RecordBulkheadQueue(_ context.Context, policyName string, queued bool) {
+	s := r.stripe(policyName)
+	if queued {
+		s.bulkQueued.Add(1)
+	} else {
+		s.bulkImmediate.Add(1)
+	}
+}
