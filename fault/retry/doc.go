@@ -1,2 +1,2 @@
-// Package retry is part of fault. It is being built; see the module README.
+// Package retry is placeholder.
 package retry

@@ -1,0 +1,315 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+)
+
+// Run calls op until it succeeds, fails with an error that is not retried,
+// the attempts or the time budget run out, or ctx ends; see the package
+// documentation for the exact rules and the errors returned. A nil Retry runs
+// op once. A panic in op is not retried and propagates unchanged.
+//
+// On the success path Run allocates nothing and reads the clock once.
+func (r *Retry) Run(ctx context.Context, op func(ctx context.Context) error) error {
+	if op == nil {
+		return fault.ErrNilOperation
+	}
+	_, err := execute(r, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) })
+	return err
+}
+
+// View is the typed face of a Retry: a fault.Policy[T] (and a fault.Guard)
+// for operations returning T. It is a plain value over the *Retry; make one
+// with Policy.
+type View[T any] struct{ r *Retry }
+
+// Policy returns the typed view of r for operations returning T, for the
+// executor's chain and for fault.Chain. A view of a nil Retry runs operations
+// once.
+func Policy[T any](r *Retry) View[T] { return View[T]{r} }
+
+// Execute runs next under the retry and returns the value and error of the
+// last attempt, or the retry's own error (see Retry.Run) with the last
+// attempt's value.
+func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error) {
+	return execute(v.r, ctx, next)
+}
+
+// Run is Retry.Run, so a View is also a fault.Guard.
+func (v View[T]) Run(ctx context.Context, op func(ctx context.Context) error) error {
+	return v.r.Run(ctx, op)
+}
+
+// Retry returns the Retry the view runs.
+func (v View[T]) Retry() *Retry { return v.r }
+
+var (
+	_ fault.Guard       = (*Retry)(nil)
+	_ fault.Policy[int] = View[int]{}
+	_ fault.Guard       = View[int]{}
+)
+
+// execute is the retry loop. op is only called, never stored, so it does not
+// escape; everything after a failure lives in the non-generic afterFailure.
+func execute[T any](r *Retry, ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+	if op == nil {
+		var zero T
+		return zero, fault.ErrNilOperation
+	}
+	if ctx == nil {
+		var zero T
+		return zero, fault.ErrNilContext
+	}
+	if r == nil {
+		return op(ctx)
+	}
+	s := loop{start: time.Now(), prev: r.initial}
+	for attempt := 1; ; attempt++ {
+		v, err := op(ctx)
+		if err == nil {
+			return v, nil
+		}
+		if stop := r.afterFailure(ctx, &s, attempt, err); stop != nil {
+			return v, stop
+		}
+	}
+}
+
+// loop is the state of one Run.
+type loop struct {
+	start time.Time
+	prev  time.Duration // the previous wait, for decorrelated jitter
+	kept  [LastErrorsKept]error
+}
+
+// lastErrors returns the kept errors of attempts attempts, oldest first.
+func (s *loop) lastErrors(attempts int) []error {
+	n := min(attempts, LastErrorsKept)
+	out := make([]error, n)
+	for i := range n {
+		out[i] = s.kept[(attempts-n+i)%LastErrorsKept]
+	}
+	return out
+}
+
+// afterFailure decides what follows the failed attempt: it returns the error
+// to give the caller, or nil after waiting for the next attempt.
+func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err error) error {
+	s.kept[(attempt-1)%LastErrorsKept] = err
+	// The caller's own context: never retried. Checked on the context, not
+	// on the error: an attempt limit inside the retry also produces
+	// DeadlineExceeded, and that one is worth retrying.
+	if cerr := ctx.Err(); cerr != nil {
+		return r.contextEnded(ctx, cerr, err, attempt, false)
+	}
+	if out, refused := r.refuse(err); refused {
+		return out
+	}
+	if attempt >= r.maxAttempts {
+		return r.exhausted(ctx, s, attempt, time.Now(), "", nil)
+	}
+	delay := r.delay(attempt, err, s)
+	now := time.Now()
+	if r.maxElapsed > 0 {
+		if elapsed := now.Sub(s.start); delay > r.maxElapsed-elapsed {
+			return r.exhausted(ctx, s, attempt, now,
+				"retry time budget exhausted: attempt "+strconv.Itoa(attempt+1)+" would start after MaxElapsed ("+r.maxElapsed.String()+")", nil)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if left := dl.Sub(now); left <= delay {
+			return r.exhausted(ctx, s, attempt, now,
+				"stopped early: the context deadline (in "+max(left, 0).String()+") would pass before attempt "+
+					strconv.Itoa(attempt+1)+" could start (after a "+delay.String()+" wait)",
+				&deadlineStop{err: err})
+		}
+	}
+	if r.onRetry != nil {
+		r.onRetry(attempt+1, err, delay)
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return r.contextEnded(ctx, ctx.Err(), err, attempt, true)
+		}
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return r.contextEnded(ctx, cerr, err, attempt, true)
+	}
+	if r.recorder != nil {
+		r.recorder.RecordRetryAttempt(ctx, r.name, attempt+1)
+	}
+	return nil
+}
+
+// refuse reports whether err is never retried, and the error to return then.
+func (r *Retry) refuse(err error) (error, bool) {
+	if p, ok := err.(*permanentError); ok {
+		return p.err, true
+	}
+	var p *permanentError
+	if errors.As(err, &p) {
+		return err, true
+	}
+	switch fault.CodeOf(err) {
+	case fault.ErrCodeCircuitOpen, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown:
+		return err, true
+	}
+	if r.retryIf != nil && !r.retryIf(err) {
+		return err, true
+	}
+	return nil, false
+}
+
+// delay returns the wait before the attempt after attempt: the error's
+// retry-after hint when it has a sensible one, else the jittered backoff.
+func (r *Retry) delay(attempt int, err error, s *loop) time.Duration {
+	if d, ok := fault.RetryAfter(err); ok && d < math.MaxInt64 {
+		// A hint of MaxInt64 is a saturated overflow, not advice; a
+		// non-positive one is no hint (RetryAfter reports ok=false).
+		d = min(d, r.maxInterval)
+		s.prev = d
+		return d
+	}
+	d := r.jittered(r.Backoff(attempt), s.prev)
+	s.prev = d
+	return d
+}
+
+// Backoff returns the wait before retry n (n = 1 is the wait before the
+// second attempt) before jitter: min(MaxInterval, InitialInterval *
+// Multiplier^(n-1)). It never overflows, is never negative and never exceeds
+// MaxInterval, for any n; n < 1 counts as 1. A nil Retry's backoff is 0.
+func (r *Retry) Backoff(n int) time.Duration {
+	if r == nil {
+		return 0
+	}
+	return backoff(r.initial, r.maxInterval, r.multiplier, n)
+}
+
+func backoff(initial, maxInterval time.Duration, multiplier float64, n int) time.Duration {
+	if n <= 1 || multiplier == 1 || initial <= 0 {
+		return min(max(initial, 0), maxInterval)
+	}
+	f := float64(initial) * math.Pow(multiplier, float64(n-1))
+	// NaN and +Inf fail this test too. float64(maxInterval) rounds up at
+	// most to 2^63, so a passing f converts without overflow.
+	if !(f < float64(maxInterval)) {
+		return maxInterval
+	}
+	return max(time.Duration(f), min(initial, maxInterval))
+}
+
+// jittered applies the jitter strategy to the backoff base; prev is the
+// previous wait (InitialInterval before the first retry).
+func (r *Retry) jittered(base, prev time.Duration) time.Duration {
+	switch r.jitter {
+	case jitterFull: // uniform in [0, base]
+		return time.Duration(r.rand(uint64(base) + 1))
+	case jitterEqual: // uniform in [base - base/2, base]
+		h := base / 2
+		return base - h + time.Duration(r.rand(uint64(h)+1))
+	case jitterDecorrelated: // uniform in [initial, min(max, 3*prev)]
+		lo := r.initial
+		hi := r.maxInterval
+		if prev <= hi/3 {
+			hi = prev * 3
+		}
+		if hi <= lo {
+			return lo
+		}
+		return lo + time.Duration(r.rand(uint64(hi-lo)+1))
+	default:
+		return base
+	}
+}
+
+func (r *Retry) rand(n uint64) uint64 {
+	if r.randN != nil {
+		return r.randN(n)
+	}
+	return rand.Uint64N(n)
+}
+
+// exhausted builds the *fault.RetryExhaustedError for giving up after
+// attempts attempts at now; msg replaces the default message and cause the
+// default cause (the last error) when set.
+func (r *Retry) exhausted(ctx context.Context, s *loop, attempts int, now time.Time, msg string, cause error) error {
+	e := fault.NewRetryExhaustedError(r.name, fault.CorrelationID(ctx), attempts, now.Sub(s.start), s.lastErrors(attempts))
+	if msg != "" {
+		e.Message = msg
+	}
+	if cause != nil {
+		e.Cause = cause
+	}
+	return e
+}
+
+// contextEnded returns the error for a caller whose context ended with cerr
+// after attempt failed with err: err itself when it already reports cerr,
+// otherwise an error matching both cerr and err.
+func (r *Retry) contextEnded(ctx context.Context, cerr, err error, attempt int, waiting bool) error {
+	if !waiting && errors.Is(err, cerr) {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != cerr && !errors.Is(cause, cerr) {
+		cerr = fmt.Errorf("%w (cause: %w)", cerr, cause)
+	}
+	where := "after"
+	if waiting {
+		where = "while waiting to retry after"
+	}
+	return fmt.Errorf("%s: %w %s attempt %d failed: %w", r.label(), cerr, where, attempt, err)
+}
+
+// label names the retry in error messages.
+func (r *Retry) label() string {
+	if r.name == "" {
+		return "retry"
+	}
+	return "retry " + strconv.Quote(r.name)
+}
+
+// deadlineStop is the cause of a retry that stopped early because the
+// caller's deadline left no room for another attempt: it matches both the
+// last attempt's error and context.DeadlineExceeded.
+type deadlineStop struct{ err error }
+
+func (e *deadlineStop) Error() string {
+	return e.err.Error() + " (" + context.DeadlineExceeded.Error() + " before the next attempt)"
+}
+
+func (e *deadlineStop) Unwrap() []error { return []error{e.err, context.DeadlineExceeded} }
+
+// Permanent marks err as not worth retrying: a Retry returns it at once
+// (unwrapped, when Permanent's result is returned directly by the operation;
+// as returned, when it is wrapped further). Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
