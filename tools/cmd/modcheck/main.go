@@ -1,0 +1,75 @@
+// Command modcheck enforces the module rules of DESIGN.md §1 on the
+// repository, from the real import graph (go list, each module alone with
+// GOWORK=off, tests included):
+//
+//   - each module's non-test code imports only the standard library, its own
+//     packages, and the in-repo and third-party packages its row of the
+//     table allows (gobreaker only in circuitbreaker, x/sync only in
+//     bulkhead, x/time only in ratelimit, the OpenTelemetry API only in
+//     fault/metrics/otel); in particular fault imports no pattern and no
+//     pattern imports another;
+//   - tests may also use go.uber.org/goleak and github.com/google/go-cmp,
+//     any in-repo module that is neither a pattern nor the executor and
+//     makes no module cycle, and what the table adds for that module (the
+//     executor for faulthttp, the OpenTelemetry SDK for metrics/otel);
+//   - no module imports another module's internal packages;
+//   - every library module is in go.work and versions.yaml, has README.md
+//     and doc.go, the same go directive as go.work (and no toolchain line),
+//     and a replace line to the right relative directory for every in-repo
+//     module in its requirement graph; so does tools;
+//   - every go.mod in the tree belongs to a module of the table;
+//   - .github/dependabot.yml has a gomod entry for every module directory
+//     (tools included) and a github-actions entry;
+//   - nothing in the repository asks for a floating "latest" version.
+//
+// The table lives in rules.go. Usage, from tools/ (not in go.work):
+//
+//	GOWORK=off go run ./cmd/modcheck [-root DIR]
+//
+// It prints one line per problem, naming the module and the import or file,
+// and exits 1 when there is any.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/authcorp/libs/go/src/tools/internal/repo"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("modcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	root := fs.String("root", "", "repository root (default: the nearest directory above the working directory holding versions.yaml and go.work)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "modcheck: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *root == "" {
+		r, err := repo.FindRoot(".")
+		if err != nil {
+			fmt.Fprintln(stderr, "modcheck:", err)
+			return 1
+		}
+		*root = r
+	}
+	problems, pkgs := check(*root, rules)
+	for _, p := range problems {
+		fmt.Fprintln(stderr, "modcheck:", p)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "modcheck: FAIL: %d problems (rules: DESIGN.md §1, table in tools/cmd/modcheck/rules.go)\n", len(problems))
+		return 1
+	}
+	fmt.Fprintf(stdout, "modcheck: ok: %d modules, %d packages follow DESIGN.md §1\n", len(rules), pkgs)
+	return 0
+}

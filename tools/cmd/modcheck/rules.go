@@ -1,0 +1,86 @@
+package main
+
+// kind says what role a module plays in the module graph.
+type kind int
+
+const (
+	// library is a module that others build on (functional, apperrors,
+	// fault) or that sits beside the patterns (metrics, health, shutdown,
+	// faulthttp).
+	library kind = iota
+	// pattern is one resilience pattern. A pattern never imports another
+	// pattern, in its code or in its tests, and the contract module never
+	// imports a pattern.
+	pattern
+	// composer composes the patterns (executor). Other modules' tests may
+	// use it only where the table says so, since it brings every pattern
+	// into their module graph.
+	composer
+)
+
+// rule is one row of the module table of DESIGN.md §1.
+type rule struct {
+	Dir  string // module directory; the module path is repo.ModulePrefix + Dir
+	Kind kind
+
+	// Imports lists the in-repo modules (by directory) whose packages the
+	// module's non-test code may import, besides its own packages and the
+	// standard library.
+	Imports []string
+	// ThirdParty lists the third-party packages its non-test code may
+	// import: an import path, or a path followed by "/..." for that path and
+	// everything below it (as in go list patterns).
+	ThirdParty []string
+
+	// TestImports lists in-repo modules that only its tests may import,
+	// beyond what every module's tests may (see allowedInTests).
+	TestImports []string
+	// TestThirdParty lists third-party packages that only its tests may
+	// import, beyond testOnlyThirdParty.
+	TestThirdParty []string
+}
+
+// rules is the module table of DESIGN.md §1, the one place that says what
+// each library module may import. Adding a module is adding a line here (and
+// its entries in versions.yaml, go.work and .github/dependabot.yml, which
+// modcheck then verifies).
+var rules = []rule{
+	{Dir: "functional"},
+	{Dir: "apperrors"},
+	{Dir: "fault", Imports: []string{"functional", "apperrors"}},
+	{Dir: "fault/retry", Kind: pattern, Imports: []string{"fault", "functional"}},
+	{Dir: "fault/timeout", Kind: pattern, Imports: []string{"fault"}},
+	{Dir: "fault/circuitbreaker", Kind: pattern, Imports: []string{"fault", "functional"}, ThirdParty: []string{"github.com/sony/gobreaker/v2"}},
+	{Dir: "fault/bulkhead", Kind: pattern, Imports: []string{"fault"}, ThirdParty: []string{"golang.org/x/sync/semaphore"}, TestThirdParty: []string{"golang.org/x/sync/..."}},
+	{Dir: "fault/ratelimit", Kind: pattern, Imports: []string{"fault"}, ThirdParty: []string{"golang.org/x/time/rate"}},
+	{Dir: "fault/executor", Kind: composer, Imports: []string{"fault", "functional", "fault/retry", "fault/timeout", "fault/circuitbreaker", "fault/bulkhead", "fault/ratelimit"}},
+	{Dir: "fault/metrics", Imports: []string{"fault"}},
+	{Dir: "fault/metrics/otel", Imports: []string{"fault"}, ThirdParty: otelAPI, TestThirdParty: []string{"go.opentelemetry.io/otel/sdk/..."}},
+	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
+	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
+	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional"}, TestImports: []string{"fault/executor"}},
+}
+
+// otelAPI is the OpenTelemetry API (not the SDK, which only an application
+// chooses; the module's tests may use it).
+var otelAPI = []string{
+	"go.opentelemetry.io/otel",
+	"go.opentelemetry.io/otel/attribute/...",
+	"go.opentelemetry.io/otel/baggage",
+	"go.opentelemetry.io/otel/codes",
+	"go.opentelemetry.io/otel/metric/...",
+	"go.opentelemetry.io/otel/propagation",
+	"go.opentelemetry.io/otel/semconv/...",
+	"go.opentelemetry.io/otel/trace/...",
+}
+
+// testOnlyThirdParty are the third-party packages every module's tests may
+// import and no module's non-test code may.
+var testOnlyThirdParty = []string{
+	"go.uber.org/goleak",
+	"github.com/google/go-cmp/...",
+}
+
+// toolsDir is the tools module: not a library, not in go.work, not released,
+// but it shares the go directive and needs the replace lines too.
+const toolsDir = "tools"
