@@ -34,9 +34,12 @@
 //
 // Recording an execution in the Recorder takes no lock and allocates nothing
 // once the policy has been seen: the policy's counters are found in a
-// copy-on-write map read through an atomic pointer, and are striped (one
-// stripe per CPU, up to 16) so that goroutines recording the same policy at
-// once mostly write different cache lines. See the README for figures.
+// copy-on-write map read through an atomic pointer and updated with atomic
+// adds (one for the outcome, one for the duration sum, one for the histogram
+// bucket). Each policy's counters sit on cache lines of their own. On
+// machines where many CPUs record the same policy at once, WithStripes
+// spreads a policy's counters over per-CPU stripes. See the README for
+// figures.
 //
 // # Log records
 //
