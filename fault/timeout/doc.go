@@ -1,2 +1,2 @@
-// Package timeout is part of fault. It is being built; see the module README.
+// Package timeout is placeholder.
 package timeout

@@ -1,0 +1,168 @@
+package timeout
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// limitContext is the context an operation runs under. It costs one
+// allocation and one clock read: its deadline is known at once, but the
+// machinery that cancels it (a done channel, a timer, a registration with
+// the parent) is built only when someone asks for it, by calling Done, or
+// Err once the context has ended. Most fast operations never do, so a
+// successful call pays for neither a timer nor a child context.
+//
+// When the machinery is needed it is a standard context from
+// context.WithDeadlineCause(parent, deadline, cause): the standard library
+// keeps the Context contract (Done closed before Err is non-nil, the parent's
+// cancellation and earlier deadline winning, children registering with it,
+// Cause), and Value hands the standard context's identity to
+// context.WithCancel and context.Cause so that children of a limitContext
+// attach to it directly rather than through a goroutine.
+//
+// finish, called when the attempt ends, releases the machinery (stopping the
+// timer, unregistering from the parent) or, if there is none, marks the
+// context finished so that it can never build any: afterwards Done is closed
+// and Err is context.Canceled, as for a standard context whose cancel
+// function has been called.
+type limitContext struct {
+	parent   context.Context
+	deadline time.Time // the limit's own deadline (the parent's may be earlier)
+	t        *Timeout
+	state    atomic.Pointer[machinery] // nil until built or finished
+}
+
+// machinery is the lazily built standard context and its cancel function.
+type machinery struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// finished is the state of a limitContext that ended before it built any
+// machinery: a context that is already cancelled.
+var finished = func() *machinery {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return &machinery{ctx: ctx, cancel: func() {}}
+}()
+
+func (t *Timeout) newContext(parent context.Context) *limitContext {
+	return &limitContext{parent: parent, deadline: time.Now().Add(t.d), t: t}
+}
+
+// Deadline returns the earlier of the limit's deadline and the parent's.
+func (c *limitContext) Deadline() (time.Time, bool) {
+	if pd, ok := c.parent.Deadline(); ok && pd.Before(c.deadline) {
+		return pd, true
+	}
+	return c.deadline, true
+}
+
+// Done returns a channel closed when the limit fires, the parent is done or
+// the attempt has ended. The first call builds the machinery.
+func (c *limitContext) Done() <-chan struct{} {
+	return c.machinery().ctx.Done()
+}
+
+// Err returns nil while the context is live. Once the deadline has passed or
+// the parent is done it builds the machinery (whose Done is then closed
+// before Err returns) and returns its error.
+func (c *limitContext) Err() error {
+	if m := c.state.Load(); m != nil {
+		return m.ctx.Err()
+	}
+	if c.parent.Err() == nil && time.Now().Before(c.deadline) {
+		return nil
+	}
+	return c.machinery().ctx.Err()
+}
+
+// Value returns the parent's value for key; once the machinery exists it
+// answers, so that the standard library recognises it as the cancellation
+// context behind this one.
+func (c *limitContext) Value(key any) any {
+	if m := c.state.Load(); m != nil && m != finished {
+		return m.ctx.Value(key)
+	}
+	return c.parent.Value(key)
+}
+
+// String describes the context, as the standard contexts do.
+func (c *limitContext) String() string {
+	return contextName(c.parent) + ".WithTimeoutLimit(" + c.deadline.String() + " [" + c.t.d.String() + "])"
+}
+
+func contextName(c context.Context) string {
+	if s, ok := c.(interface{ String() string }); ok {
+		return s.String()
+	}
+	return "context"
+}
+
+// machinery returns the built machinery, building it if need be. Concurrent
+// builders race with a compare-and-swap; the loser cancels its own.
+func (c *limitContext) machinery() *machinery {
+	if m := c.state.Load(); m != nil {
+		return m
+	}
+	ctx, cancel := context.WithDeadlineCause(c.parent, c.deadline, c.t.cause)
+	m := &machinery{ctx: ctx, cancel: cancel}
+	if c.state.CompareAndSwap(nil, m) {
+		return m
+	}
+	cancel()
+	return c.state.Load()
+}
+
+// finish ends the context when its attempt has returned: it releases the
+// machinery, or makes sure none will ever be built.
+func (c *limitContext) finish() {
+	if c.state.CompareAndSwap(nil, finished) {
+		return
+	}
+	c.state.Load().cancel()
+}
+
+// How a limitContext ended, as seen when its operation returned.
+type ending uint8
+
+const (
+	endedNot    ending = iota // still live: the operation failed on its own
+	endedLimit                // this limit fired first
+	endedParent               // the caller's context ended first
+)
+
+// ended reports how the context ended; it must run before finish. With the
+// machinery built the order is exact (the cause records who cancelled
+// first); without it nothing was watching, so a done parent takes
+// precedence over a passed deadline.
+func (c *limitContext) ended() ending {
+	if m := c.state.Load(); m != nil && m != finished {
+		if m.ctx.Err() == nil {
+			return endedNot
+		}
+		if context.Cause(m.ctx) == c.t.cause {
+			return endedLimit
+		}
+		return endedParent
+	}
+	if c.parent.Err() != nil {
+		return endedParent
+	}
+	if !time.Now().Before(c.deadline) {
+		return endedLimit
+	}
+	return endedNot
+}
+
+// limitCause is the context.Cause of an operation's context when its limit
+// fires. It matches context.DeadlineExceeded. Each Timeout has its own, so
+// nested limits of the same kind tell their firings apart.
+type limitCause struct{ msg string }
+
+func (e *limitCause) Error() string        { return e.msg }
+func (e *limitCause) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Timeout reports true, like the net package's timeout errors.
+func (e *limitCause) Timeout() bool { return true }

@@ -1,0 +1,360 @@
+package timeout_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault/timeout"
+)
+
+// These tests hold the operation's context to the context package's contract.
+
+type key struct{}
+
+// within runs f with the context of an attempt limited to d under parent,
+// and returns that context after the attempt ended.
+func within(t *testing.T, parent context.Context, d time.Duration, f func(ctx context.Context)) context.Context {
+	t.Helper()
+	var seen context.Context
+	_ = mustNew(t, d).Run(parent, func(ctx context.Context) error {
+		seen = ctx
+		f(ctx)
+		return nil
+	})
+	return seen
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestContextDeadlineKnownAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		within(t, context.Background(), time.Second, func(ctx context.Context) {
+			dl, ok := ctx.Deadline()
+			if !ok || !dl.Equal(start.Add(time.Second)) {
+				t.Errorf("Deadline() = %v, %v; want start+1s", dl, ok)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("Err() = %v before the deadline", ctx.Err())
+			}
+		})
+	})
+}
+
+func TestContextErrAfterDeadlineWithoutDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		within(t, context.Background(), time.Second, func(ctx context.Context) {
+			time.Sleep(999 * time.Millisecond)
+			if ctx.Err() != nil {
+				t.Errorf("Err() = %v 1ms before the deadline", ctx.Err())
+			}
+			time.Sleep(time.Millisecond)
+			if ctx.Err() != context.DeadlineExceeded {
+				t.Errorf("Err() = %v at the deadline, want DeadlineExceeded", ctx.Err())
+			}
+			// Err is non-nil only once Done is closed.
+			if !isClosed(ctx.Done()) {
+				t.Error("Err() reported DeadlineExceeded but Done() is not closed")
+			}
+			if ctx.Err() != context.DeadlineExceeded {
+				t.Error("Err changed after reporting an error")
+			}
+		})
+	})
+}
+
+func TestContextDoneClosesAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		within(t, context.Background(), time.Second, func(ctx context.Context) {
+			d1 := ctx.Done()
+			if d1 != ctx.Done() {
+				t.Error("Done() returned different channels")
+			}
+			if isClosed(d1) || ctx.Err() != nil {
+				t.Error("closed early")
+			}
+			<-d1
+			if time.Since(start) != time.Second || ctx.Err() != context.DeadlineExceeded {
+				t.Errorf("Done closed at %v with Err %v", time.Since(start), ctx.Err())
+			}
+		})
+	})
+}
+
+func TestContextChildren(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		within(t, context.Background(), time.Second, func(ctx context.Context) {
+			child, cancel := context.WithCancel(ctx)
+			defer cancel()
+			grandchild, cancel2 := context.WithCancelCause(child)
+			defer cancel2(nil)
+			short, cancel3 := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel3()
+			long, cancel4 := context.WithTimeout(ctx, time.Hour)
+			defer cancel4()
+			if dl, _ := long.Deadline(); !dl.Equal(start.Add(time.Second)) {
+				t.Errorf("a longer child timeout has deadline %v, want the limit's", dl)
+			}
+			<-short.Done()
+			if time.Since(start) != 100*time.Millisecond || short.Err() != context.DeadlineExceeded || ctx.Err() != nil || child.Err() != nil {
+				t.Errorf("short child: at %v %v; limit ctx %v", time.Since(start), short.Err(), ctx.Err())
+			}
+			<-grandchild.Done()
+			if time.Since(start) != time.Second {
+				t.Errorf("grandchild cancelled at %v, want 1s", time.Since(start))
+			}
+			for _, c := range []context.Context{child, grandchild, long} {
+				if c.Err() != context.DeadlineExceeded {
+					t.Errorf("descendant Err = %v, want DeadlineExceeded", c.Err())
+				}
+				if cause := context.Cause(c); !errors.Is(cause, context.DeadlineExceeded) || !strings.Contains(cause.Error(), "attempt time limit") {
+					t.Errorf("descendant Cause = %v, want the limit's cause", cause)
+				}
+			}
+		})
+	})
+}
+
+func TestContextChildrenAttachWithoutGoroutine(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	within(t, parent, time.Hour, func(ctx context.Context) {
+		before := runtime.NumGoroutine()
+		var cancels []context.CancelFunc
+		for range 100 {
+			_, c := context.WithCancel(ctx)
+			cancels = append(cancels, c)
+		}
+		if after := runtime.NumGoroutine(); after > before {
+			t.Errorf("children of the limit's context started %d goroutines", after-before)
+		}
+		for _, c := range cancels {
+			c()
+		}
+	})
+}
+
+func TestContextParentCancelledBeforeDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		cause := errors.New("client left")
+		within(t, parent, time.Second, func(ctx context.Context) {
+			cancel(cause)
+			if ctx.Err() != context.Canceled {
+				t.Errorf("Err() = %v after the parent was cancelled, want Canceled", ctx.Err())
+			}
+			if !isClosed(ctx.Done()) {
+				t.Error("Done() not closed after the parent was cancelled")
+			}
+			if context.Cause(ctx) != cause {
+				t.Errorf("Cause = %v, want the parent's cause", context.Cause(ctx))
+			}
+		})
+	})
+}
+
+func TestContextParentCancelledAfterDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		start := time.Now()
+		time.AfterFunc(300*time.Millisecond, cancel)
+		within(t, parent, time.Second, func(ctx context.Context) {
+			<-ctx.Done()
+			if time.Since(start) != 300*time.Millisecond || ctx.Err() != context.Canceled {
+				t.Errorf("Done at %v with %v, want Canceled at 300ms", time.Since(start), ctx.Err())
+			}
+		})
+	})
+}
+
+func TestContextAfterFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var ranAt time.Duration
+		within(t, context.Background(), time.Second, func(ctx context.Context) {
+			context.AfterFunc(ctx, func() { ranAt = time.Since(start) })
+			time.Sleep(2 * time.Second)
+		})
+		synctest.Wait()
+		if ranAt != time.Second {
+			t.Errorf("AfterFunc ran at %v, want 1s", ranAt)
+		}
+	})
+}
+
+func TestContextValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent := context.WithValue(context.Background(), key{}, "v")
+		seen := within(t, parent, time.Second, func(ctx context.Context) {
+			if ctx.Value(key{}) != "v" {
+				t.Error("value lost before Done")
+			}
+			_ = ctx.Done()
+			if ctx.Value(key{}) != "v" || ctx.Value("other") != nil {
+				t.Error("value lost after Done")
+			}
+		})
+		if seen.Value(key{}) != "v" {
+			t.Error("value lost after the attempt")
+		}
+	})
+}
+
+func TestContextAfterAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, built := range []bool{false, true} {
+			seen := within(t, context.Background(), time.Hour, func(ctx context.Context) {
+				if built {
+					_ = ctx.Done()
+				}
+			})
+			if !isClosed(seen.Done()) || seen.Err() != context.Canceled {
+				t.Errorf("built=%v: after the attempt Done closed=%v Err=%v, want closed and Canceled", built, isClosed(seen.Done()), seen.Err())
+			}
+			child, cancel := context.WithCancel(seen)
+			if child.Err() != context.Canceled {
+				t.Errorf("built=%v: a child made after the attempt is %v", built, child.Err())
+			}
+			cancel()
+			if !strings.Contains(seen.(interface{ String() string }).String(), "WithTimeoutLimit") {
+				t.Errorf("String() = %q", seen)
+			}
+		}
+	})
+}
+
+// Done and Err called from many goroutines at once (run with -race) all see
+// one channel and one error.
+func TestContextConcurrentUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		within(t, context.Background(), time.Second, func(ctx context.Context) {
+			var wg sync.WaitGroup
+			chans := make([]<-chan struct{}, 64)
+			for i := range chans {
+				wg.Go(func() {
+					if i%2 == 0 {
+						_ = ctx.Err()
+					}
+					chans[i] = ctx.Done()
+					<-chans[i]
+					if ctx.Err() != context.DeadlineExceeded {
+						t.Errorf("goroutine %d: Err = %v", i, ctx.Err())
+					}
+				})
+			}
+			wg.Wait()
+			for _, ch := range chans {
+				if ch != chans[0] {
+					t.Fatal("goroutines saw different Done channels")
+				}
+			}
+		})
+	})
+}
+
+// The attempt ending races with goroutines still building the context's
+// machinery; afterwards every one of them sees it ended (run with -race).
+func TestContextFinishRacesDone(t *testing.T) {
+	for range 200 {
+		var wg sync.WaitGroup
+		seen := within(t, context.Background(), time.Hour, func(ctx context.Context) {
+			for range 4 {
+				wg.Go(func() { <-ctx.Done() })
+			}
+		})
+		wg.Wait() // each goroutine's Done is closed: by finish, or at once if built after it
+		if seen.Err() != context.Canceled {
+			t.Fatalf("Err = %v", seen.Err())
+		}
+	}
+}
+
+// No timer, child registration or goroutine outlives a successful call:
+// 10^5 calls under a long-lived cancellable parent leave the heap and the
+// goroutine count where they were.
+func TestNoGrowthOverManyCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10^5 calls")
+	}
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tl := mustNew(t, time.Hour)
+	ops := map[string]func(ctx context.Context) error{
+		"untouched": func(ctx context.Context) error { return nil },
+		"Done":      func(ctx context.Context) error { _ = ctx.Done(); return nil },
+		"child": func(ctx context.Context) error {
+			c, cancel := context.WithTimeout(ctx, 30*time.Minute)
+			defer cancel()
+			_ = c.Done()
+			return nil
+		},
+		"AfterFunc": func(ctx context.Context) error { context.AfterFunc(ctx, func() {}); return nil },
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			run := func(n int) {
+				for range n {
+					if err := tl.Run(parent, op); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			run(1000) // warm up pools and maps
+			g0, h0 := runtime.NumGoroutine(), heapObjects()
+			run(100_000)
+			g1, h1 := runtime.NumGoroutine(), heapObjects()
+			if g1 > g0 {
+				t.Errorf("goroutines grew from %d to %d", g0, g1)
+			}
+			// A leaked timer or child context per call would be >= 10^5 objects.
+			if h1 > h0+5000 {
+				t.Errorf("live heap objects grew from %d to %d over 10^5 calls", h0, h1)
+			}
+		})
+	}
+}
+
+func heapObjects() int64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapObjects)
+}
+
+func TestSuccessPathAllocations(t *testing.T) {
+	tl := mustNew(t, time.Hour)
+	ctx := context.Background()
+	op := func(ctx context.Context) error { _, _ = ctx.Deadline(); return nil }
+	if a := testing.AllocsPerRun(1000, func() { _ = tl.Run(ctx, op) }); a > 1 {
+		t.Errorf("Run allocates %v per call, want at most 1", a)
+	}
+	p := timeout.Policy[int](tl)
+	next := func(ctx context.Context) (int, error) { return 1, ctx.Err() }
+	if a := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, next) }); a > 1 {
+		t.Errorf("View.Execute allocates %v per call, want at most 1", a)
+	}
+	// An attempt limit inside a total limit: two allocations.
+	total := timeout.Policy[int](mustNew(t, time.Hour, timeout.WithLimit("total")))
+	nested := func(ctx context.Context) (int, error) { return p.Execute(ctx, next) }
+	if a := testing.AllocsPerRun(1000, func() { _, _ = total.Execute(ctx, nested) }); a > 2 {
+		t.Errorf("nested limits allocate %v per call, want at most 2", a)
+	}
+}
