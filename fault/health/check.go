@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authcorp/libs/go/src/fault"
 )
@@ -109,12 +110,12 @@ func IsWarn(err error) bool {
 // Check is one named check registered with a [Registry].
 type Check struct {
 	// Name identifies the component ("postgres", "payments-api"). Required;
-	// it may not contain ':'.
+	// valid UTF-8 without ':'.
 	Name string
 	// Measurement names what is measured ("responseTime", "connections").
 	// The report keys the check "Name:Measurement", or "Name" alone when
 	// both this and the checker's own default are empty (Ping defaults to
-	// "responseTime", CircuitBreaker to "state"). It may not contain ':'.
+	// "responseTime", CircuitBreaker to "state"). Valid UTF-8 without ':'.
 	Measurement string
 	// Checker does the check. Required.
 	Checker Checker
@@ -164,9 +165,14 @@ func (c *Check) validate() error {
 		bad("Name", c.Name, "must not be empty")
 	case strings.Contains(c.Name, ":"):
 		bad("Name", c.Name, "must not contain ':' (it separates name and measurement)")
+	case !utf8.ValidString(c.Name):
+		bad("Name", c.Name, "must be valid UTF-8")
 	}
-	if strings.Contains(c.Measurement, ":") {
+	switch {
+	case strings.Contains(c.Measurement, ":"):
 		bad("Measurement", c.Measurement, "must not contain ':' (it separates name and measurement)")
+	case !utf8.ValidString(c.Measurement):
+		bad("Measurement", c.Measurement, "must be valid UTF-8")
 	}
 	if isNil(c.Checker) {
 		bad("Checker", nil, "must not be nil")
