@@ -4,12 +4,27 @@ go 1.25.0
 
 require (
 	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/functional v0.1.0
-	github.com/authcorp/libs/go/src/apperrors v0.1.0
+	go.opentelemetry.io/otel v1.46.0
+	go.opentelemetry.io/otel/metric v1.46.0
+	go.opentelemetry.io/otel/sdk v1.46.0
+	go.opentelemetry.io/otel/sdk/metric v1.46.0
+	go.opentelemetry.io/otel/trace v1.46.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )
 
 replace (
+	github.com/authcorp/libs/go/src/apperrors => ../../../apperrors
 	github.com/authcorp/libs/go/src/fault => ../../../fault
 	github.com/authcorp/libs/go/src/functional => ../../../functional
-	github.com/authcorp/libs/go/src/apperrors => ../../../apperrors
 )
