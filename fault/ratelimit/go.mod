@@ -3,13 +3,16 @@ module github.com/authcorp/libs/go/src/fault/ratelimit
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/functional v0.1.0
 	github.com/authcorp/libs/go/src/apperrors v0.1.0
+	github.com/authcorp/libs/go/src/fault v0.1.0
+	go.uber.org/goleak v1.3.0
+	golang.org/x/time v0.15.0
 )
 
+require github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
+
 replace (
+	github.com/authcorp/libs/go/src/apperrors => ../../apperrors
 	github.com/authcorp/libs/go/src/fault => ../../fault
 	github.com/authcorp/libs/go/src/functional => ../../functional
-	github.com/authcorp/libs/go/src/apperrors => ../../apperrors
 )

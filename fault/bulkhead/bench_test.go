@@ -1,0 +1,78 @@
+package bulkhead_test
+
+import (
+	"context"
+	"testing"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/authcorp/libs/go/src/fault/bulkhead"
+)
+
+// The benchmarks measure the success path (a slot is always free) of the raw
+// semaphore and of each face of the bulkhead, in the same run, so the
+// overhead is a ratio against the "raw" line:
+//
+//	go test -run '^$' -bench . -benchmem -count 6 > new.txt
+//	benchstat -col /impl new.txt
+const benchSlots = 1 << 20
+
+type benchCase struct {
+	name string
+	op   func() // one guarded call
+}
+
+func benchCases(b *testing.B) []benchCase {
+	ctx := context.Background()
+	sem := semaphore.NewWeighted(benchSlots)
+	bh, err := bulkhead.New(bulkhead.Config{Name: "bench", MaxConcurrent: benchSlots, QueueSize: 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	view := bulkhead.Policy[int](bh)
+	op := func(context.Context) (int, error) { return 1, nil }
+	run := func(context.Context) error { return nil }
+	return []benchCase{
+		{"impl=raw", func() {
+			if sem.TryAcquire(1) {
+				sem.Release(1)
+			}
+		}},
+		{"impl=TryAcquire", func() {
+			if bh.TryAcquire() {
+				bh.Release()
+			}
+		}},
+		{"impl=Acquire", func() {
+			if bh.Acquire(ctx) == nil {
+				bh.Release()
+			}
+		}},
+		{"impl=Run", func() { _ = bh.Run(ctx, run) }},
+		{"impl=Execute", func() { _, _ = view.Execute(ctx, op) }},
+	}
+}
+
+func BenchmarkSerial(b *testing.B) {
+	for _, c := range benchCases(b) {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.op()
+			}
+		})
+	}
+}
+
+func BenchmarkParallel(b *testing.B) {
+	for _, c := range benchCases(b) {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c.op()
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,309 @@
+package bulkhead
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/authcorp/libs/go/src/fault"
+)
+
+// ErrNilBulkhead is returned when a method runs on a nil *Bulkhead (for
+// example through a zero [View]).
+var ErrNilBulkhead = errors.New("bulkhead: nil *Bulkhead (use bulkhead.New)")
+
+// Config configures a bulkhead. The zero value is invalid: MaxConcurrent must
+// be at least 1. The meaning of each field is that of
+// fault.BulkheadPolicyConfig.
+type Config struct {
+	// Name identifies the bulkhead in errors (ResilienceError.Service) and
+	// metrics. Optional; when set it must be a valid policy name.
+	Name string
+	// MaxConcurrent is how many calls may run at once. Must be >= 1.
+	MaxConcurrent int
+	// QueueSize is how many calls may wait for a slot while every slot is
+	// busy. 0: a call that finds every slot busy is rejected at once.
+	QueueSize int
+	// QueueTimeout is the longest a call waits in the queue before it is
+	// rejected. 0: it waits until its own context ends.
+	QueueTimeout time.Duration
+	// Recorder receives RecordBulkheadQueue once per admitted call. nil:
+	// nothing is recorded.
+	Recorder fault.MetricsRecorder
+}
+
+// FromPolicy returns the Config for the bulkhead section of the policy named
+// name. The executor builds its bulkheads with it.
+func FromPolicy(name string, c fault.BulkheadPolicyConfig) Config {
+	return Config{
+		Name:          name,
+		MaxConcurrent: c.MaxConcurrent,
+		QueueSize:     c.QueueSize,
+		QueueTimeout:  c.QueueTimeout,
+	}
+}
+
+// Policy returns c as the fault.BulkheadPolicyConfig section it corresponds to.
+func (c Config) Policy() fault.BulkheadPolicyConfig {
+	return fault.BulkheadPolicyConfig{
+		MaxConcurrent: c.MaxConcurrent,
+		QueueSize:     c.QueueSize,
+		QueueTimeout:  c.QueueTimeout,
+	}
+}
+
+// Validate reports every problem of the config, joined with errors.Join;
+// each is a *fault.InvalidPolicyError (code INVALID_POLICY) naming the field
+// ("Bulkhead.MaxConcurrent"), the value and the rule. The rules are those of
+// fault.BulkheadPolicyConfig.Validate, plus the policy-name rules of
+// fault.PolicyConfig when Name is set.
+func (c Config) Validate() error {
+	sec := c.Policy()
+	if c.Name == "" {
+		return sec.Validate()
+	}
+	return fault.PolicyConfig{Name: c.Name, Bulkhead: &sec}.Validate()
+}
+
+// Bulkhead bounds how many calls run at once and how many wait for a slot.
+// It is untyped: one Bulkhead guards calls of every result type at once (see
+// [Policy] for the typed view). Create it with [New]; it is safe for
+// concurrent use.
+type Bulkhead struct {
+	sem          *semaphore.Weighted
+	name         string
+	rec          fault.MetricsRecorder
+	max          int
+	queueSize    int64
+	queueTimeout time.Duration
+
+	// The gauges are written by every call; keep them off the cache line of
+	// the read-only fields above so that readers don't suffer false sharing.
+	_       [64]byte
+	running atomic.Int64
+	_       [56]byte
+	queued  atomic.Int64
+	_       [56]byte
+}
+
+// New returns a bulkhead for cfg, or the validation error (code
+// INVALID_POLICY) when cfg is invalid.
+func New(cfg Config) (*Bulkhead, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Bulkhead{
+		sem:          semaphore.NewWeighted(int64(cfg.MaxConcurrent)),
+		name:         cfg.Name,
+		rec:          cfg.Recorder,
+		max:          cfg.MaxConcurrent,
+		queueSize:    int64(cfg.QueueSize),
+		queueTimeout: cfg.QueueTimeout,
+	}, nil
+}
+
+// Name returns the bulkhead's name.
+func (b *Bulkhead) Name() string { return b.name }
+
+// Config returns the bulkhead's configuration.
+func (b *Bulkhead) Config() Config {
+	return Config{
+		Name:          b.name,
+		MaxConcurrent: b.max,
+		QueueSize:     int(b.queueSize),
+		QueueTimeout:  b.queueTimeout,
+		Recorder:      b.rec,
+	}
+}
+
+// Running returns how many slots are held right now: calls running under
+// Run or Execute plus slots taken with Acquire or TryAcquire and not yet
+// released. It never exceeds MaxConcurrent.
+func (b *Bulkhead) Running() int { return int(b.running.Load()) }
+
+// Queued returns how many calls are waiting for a slot right now. It never
+// exceeds QueueSize.
+func (b *Bulkhead) Queued() int { return int(b.queued.Load()) }
+
+// Run runs op in a slot: it takes a slot (waiting in the queue if every slot
+// is busy and the queue has room), calls op with ctx, and gives the slot
+// back when op returns or panics. It returns op's error unchanged, or, when
+// op never ran, a *fault.BulkheadFullError or the caller's context error.
+//
+// Run implements fault.Guard. op does not escape.
+func (b *Bulkhead) Run(ctx context.Context, op func(ctx context.Context) error) error {
+	if op == nil {
+		return fault.ErrNilOperation
+	}
+	if !b.tryFast(ctx) {
+		if err := b.Acquire(ctx); err != nil {
+			return err
+		}
+	}
+	defer b.Release()
+	return op(ctx)
+}
+
+// tryFast is the inlinable fast path of Acquire: it takes a free slot when
+// nobody is queued and ctx is live and non-nil. When it returns false the
+// caller runs Acquire, which decides again (and does every check).
+func (b *Bulkhead) tryFast(ctx context.Context) bool {
+	if b == nil || ctx == nil || ctx.Err() != nil || !b.sem.TryAcquire(1) {
+		return false
+	}
+	b.running.Add(1)
+	if b.rec != nil {
+		b.rec.RecordBulkheadQueue(ctx, b.name, false)
+	}
+	return true
+}
+
+// Acquire takes a slot, for callers that hold one across code they control;
+// every successful Acquire must be followed by exactly one Release (use
+// defer). It returns nil when the slot is held, or:
+//   - the context's error, without taking a slot, when ctx is already done
+//     or ends while the call waits in the queue (the queue place is given
+//     back);
+//   - a *fault.BulkheadFullError with Reason fault.BulkheadQueueFull when
+//     every slot is busy and the queue is full (or QueueSize is 0);
+//   - a *fault.BulkheadFullError with Reason fault.BulkheadQueueTimeout when
+//     the call waited QueueTimeout without getting a slot.
+//
+// Waiting calls get slots in arrival order; a call that finds a slot free
+// and nobody waiting takes it without blocking.
+func (b *Bulkhead) Acquire(ctx context.Context) error {
+	if b == nil {
+		return ErrNilBulkhead
+	}
+	if ctx == nil {
+		return fault.ErrNilContext
+	}
+	// A done context never gets a slot, even a free one (the semaphore's own
+	// rule for Acquire, applied to the fast path too).
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b.sem.TryAcquire(1) {
+		b.running.Add(1)
+		if b.rec != nil {
+			b.rec.RecordBulkheadQueue(ctx, b.name, false)
+		}
+		return nil
+	}
+	return b.wait(ctx)
+}
+
+// wait is Acquire's slow path: every slot was busy, or somebody was queued.
+func (b *Bulkhead) wait(ctx context.Context) error {
+	if b.queued.Add(1) > b.queueSize {
+		b.queued.Add(-1)
+		return b.reject(ctx, fault.BulkheadQueueFull)
+	}
+	waitCtx := ctx
+	var cancel context.CancelFunc
+	if b.queueTimeout > 0 {
+		waitCtx, cancel = context.WithTimeout(ctx, b.queueTimeout)
+	}
+	err := b.sem.Acquire(waitCtx, 1)
+	if cancel != nil {
+		cancel()
+	}
+	if err == nil {
+		// Count the slot before giving the queue place back, so that
+		// Running()+Queued() never dips while a call moves from one to the
+		// other.
+		b.running.Add(1)
+		b.queued.Add(-1)
+		if b.rec != nil {
+			b.rec.RecordBulkheadQueue(ctx, b.name, true)
+		}
+		return nil
+	}
+	b.queued.Add(-1)
+	// A failed semaphore Acquire leaves the semaphore unchanged. The caller's
+	// own context ending wins over the queue timeout.
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return b.reject(ctx, fault.BulkheadQueueTimeout)
+}
+
+func (b *Bulkhead) reject(ctx context.Context, reason string) error {
+	return fault.NewBulkheadFullError(b.name, fault.CorrelationID(ctx), reason, b.max, int(b.queueSize), b.queueTimeout)
+}
+
+// TryAcquire takes a slot if one is free and nobody is waiting, without
+// blocking and without queueing. It reports whether it took one; a true
+// result must be followed by exactly one Release.
+func (b *Bulkhead) TryAcquire() bool {
+	if b == nil || !b.sem.TryAcquire(1) {
+		return false
+	}
+	b.running.Add(1)
+	if b.rec != nil {
+		b.rec.RecordBulkheadQueue(context.Background(), b.name, false)
+	}
+	return true
+}
+
+// Release gives back a slot taken with Acquire or TryAcquire; the oldest
+// waiting call, if any, gets it. Releasing a slot that is not held is a
+// programming error and panics, like unlocking an unlocked sync.Mutex; the
+// bulkhead is left unchanged.
+func (b *Bulkhead) Release() {
+	if b.running.Add(-1) < 0 {
+		b.running.Add(1)
+		panic("bulkhead: Release without a matching Acquire")
+	}
+	b.sem.Release(1)
+}
+
+// View is the typed face of a Bulkhead: a fault.Policy[T] for the executor
+// and for fault.Execute. It is a small value holding the *Bulkhead; any
+// number of views of one bulkhead share its slots. Get one with [Policy].
+type View[T any] struct{ b *Bulkhead }
+
+// Policy returns the typed view of b that implements fault.Policy[T] (and
+// fault.Guard). Converting it to the interface does not allocate.
+func Policy[T any](b *Bulkhead) View[T] { return View[T]{b} }
+
+// Bulkhead returns the bulkhead the view guards with.
+func (v View[T]) Bulkhead() *Bulkhead { return v.b }
+
+// Execute runs next in a slot of the bulkhead, as [Bulkhead.Run] does, and
+// returns its value and error unchanged. When next never ran it returns T's
+// zero value and a *fault.BulkheadFullError or the caller's context error.
+// next does not escape; the success path allocates nothing.
+func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error) {
+	if next == nil {
+		var zero T
+		return zero, fault.ErrNilOperation
+	}
+	b := v.b
+	if !b.tryFast(ctx) {
+		if err := b.Acquire(ctx); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	defer b.Release()
+	return next(ctx)
+}
+
+// Run is [Bulkhead.Run] on the viewed bulkhead, so a view is also a
+// fault.Guard.
+func (v View[T]) Run(ctx context.Context, op func(ctx context.Context) error) error {
+	if v.b == nil {
+		return ErrNilBulkhead
+	}
+	return v.b.Run(ctx, op)
+}
+
+var (
+	_ fault.Guard       = (*Bulkhead)(nil)
+	_ fault.Policy[int] = View[int]{}
+	_ fault.Guard       = View[int]{}
+)
