@@ -321,9 +321,10 @@ type Metrics struct {
 	InFlight             uint32    // admitted calls whose result is not counted yet
 	FailureRate          float64   // Failures / (Successes + Failures); 0 without calls
 	OpenedAt             time.Time // when the circuit last opened; zero if never
-	ResetAfter           time.Duration
-	// ResetAfter: while open, the time left until a trial call is admitted
-	// (0 when forced open: only a manual control ends it).
+	// ResetAfter is, while open, the time left until a trial call is
+	// admitted; 0 otherwise, and when forced open (only a manual control
+	// ends ForceOpen).
+	ResetAfter time.Duration
 }
 
 // Metrics returns a snapshot of the breaker. It takes gobreaker's lock once
@@ -356,7 +357,7 @@ func (b *Breaker) Metrics() Metrics {
 			break // no transition in between: the counts are v's
 		}
 	}
-	b.settle(context.Background())
+	b.settle(context.Background()) // in case gobreaker moved while we looked
 	return m
 }
 
@@ -413,11 +414,7 @@ func execute[T any](b *Breaker, ctx context.Context, next fault.Operation[T]) (T
 	}
 	// Deliver the transitions this call caused (or found waiting), also when
 	// next panics; gobreaker has already counted the panic as a failure.
-	defer func() {
-		if b.pending.Load() {
-			b.settle(ctx)
-		}
-	}()
+	defer b.settle(ctx)
 	for try := 0; ; try++ {
 		cur := b.v.Load()
 		if cur.state == StateOpen {

@@ -25,7 +25,16 @@ func (b *Breaker) publishLocked(cur, nv *view) {
 // hook that calls back into the breaker (Execute, State, ForceOpen...) just
 // queues more for the loop below. A panicking hook propagates to its caller;
 // the transitions after it stay queued for the next call to deliver.
+//
+// settle is called after every call; without pending transitions it costs
+// one atomic load.
 func (b *Breaker) settle(ctx context.Context) {
+	if b.pending.Load() {
+		b.deliverPending(ctx)
+	}
+}
+
+func (b *Breaker) deliverPending(ctx context.Context) {
 	b.evMu.Lock()
 	if b.delivering || len(b.queue) == 0 {
 		if !b.delivering {

@@ -1,0 +1,101 @@
+package circuitbreaker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/faulttest"
+)
+
+func held(b *circuitbreaker.Breaker) func() int {
+	return func() int { return int(b.Metrics().InFlight) }
+}
+
+func TestConformance(t *testing.T) {
+	for name, cfg := range map[string]circuitbreaker.Config{
+		"consecutive": {Name: "conf"},
+		"failure-rate+slow-calls": {Name: "conf", FailureRateThreshold: 0.5, MinimumCalls: 100,
+			Window: time.Minute, SlowCallThreshold: time.Hour},
+	} {
+		t.Run(name, func(t *testing.T) {
+			faulttest.Run(t, func() faulttest.Instance {
+				b := mustNew(t, cfg)
+				return faulttest.Instance{Policy: circuitbreaker.Policy[int](b), Guard: b, Held: held(b)}
+			})
+		})
+	}
+	// Forced closed, and the typed view used as the guard.
+	t.Run("forced-closed-view", func(t *testing.T) {
+		faulttest.Run(t, func() faulttest.Instance {
+			b := mustNew(t, circuitbreaker.Config{Name: "conf"})
+			b.ForceClosed()
+			p := circuitbreaker.Policy[int](b)
+			return faulttest.Instance{Policy: p, Guard: p, Held: held(b)}
+		})
+	})
+}
+
+// The success path allocates nothing: not through the typed view, not
+// through Run, not with the slow-call rule, not in failure-rate mode.
+// An open breaker's rejection allocates only the error.
+func TestAllocations(t *testing.T) {
+	ctx := context.Background()
+	for name, cfg := range map[string]circuitbreaker.Config{
+		"consecutive":  {Name: "a"},
+		"slow-calls":   {Name: "a", SlowCallThreshold: time.Hour},
+		"failure-rate": {Name: "a", FailureRateThreshold: 0.5},
+	} {
+		b := mustNew(t, cfg)
+		p := circuitbreaker.Policy[int](b)
+		if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, noopOp) }); n != 0 {
+			t.Errorf("%s: View.Execute success allocates %v", name, n)
+		}
+		if n := testing.AllocsPerRun(1000, func() { _ = b.Run(ctx, noopRun) }); n != 0 {
+			t.Errorf("%s: Run success allocates %v", name, n)
+		}
+		// Closures capturing the caller's variables stay on the caller's
+		// stack: neither next nor op escapes.
+		x := 0
+		if n := testing.AllocsPerRun(1000, func() {
+			_, _ = p.Execute(ctx, func(context.Context) (int, error) { x++; return x, nil })
+		}); n != 0 {
+			t.Errorf("%s: a capturing closure through View.Execute allocates %v", name, n)
+		}
+		if n := testing.AllocsPerRun(1000, func() {
+			_ = b.Run(ctx, func(context.Context) error { x++; return nil })
+		}); n != 0 {
+			t.Errorf("%s: a capturing closure through Run allocates %v", name, n)
+		}
+		if n := testing.AllocsPerRun(1000, func() { _ = b.CircuitState() }); n != 0 {
+			t.Errorf("%s: CircuitState allocates %v", name, n)
+		}
+	}
+	// Failures and excluded calls that do not trip the breaker.
+	b := mustNew(t, circuitbreaker.Config{Name: "a", FailureThreshold: fault.MaxCount})
+	p := circuitbreaker.Policy[int](b)
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, fail) }); n != 0 {
+		t.Errorf("a counted failure allocates %v", n)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(cancelled, fail) }); n != 0 {
+		t.Errorf("an excluded call allocates %v", n)
+	}
+	if m := b.Metrics(); m.State != circuitbreaker.StateClosed || m.Failures != 1001 || m.Exclusions != 1001 {
+		t.Fatalf("%+v", m)
+	}
+
+	b = mustNew(t, circuitbreaker.Config{Name: "a", FailureThreshold: 1, Timeout: time.Hour})
+	trip(t, b)
+	p = circuitbreaker.Policy[int](b)
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, noopOp) }); n != 1 {
+		t.Errorf("open rejection allocates %v, want 1 (the error)", n)
+	}
+	b.ForceOpen()
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, noopOp) }); n != 1 {
+		t.Errorf("forced-open rejection allocates %v, want 1 (the error)", n)
+	}
+}
