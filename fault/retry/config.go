@@ -228,5 +228,5 @@ func WithResult[T any](ctx context.Context, cfg Config, fn func(ctx context.Cont
 	if err := r.init(cfg); err != nil {
 		return functional.Err[T](err)
 	}
-	return functional.From(execute(&r, ctx, fn))
+	return functional.From(execute(ctx, &r, fn))
 }

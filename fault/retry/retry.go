@@ -22,7 +22,7 @@ func (r *Retry) Run(ctx context.Context, op func(ctx context.Context) error) err
 	if op == nil {
 		return fault.ErrNilOperation
 	}
-	_, err := execute(r, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) })
+	_, err := execute(ctx, r, func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) })
 	return err
 }
 
@@ -40,7 +40,7 @@ func Policy[T any](r *Retry) View[T] { return View[T]{r} }
 // last attempt, or the retry's own error (see Retry.Run) with the last
 // attempt's value.
 func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error) {
-	return execute(v.r, ctx, next)
+	return execute(ctx, v.r, next)
 }
 
 // Run is Retry.Run, so a View is also a fault.Guard.
@@ -59,7 +59,7 @@ var (
 
 // execute is the retry loop. op is only called, never stored, so it does not
 // escape; everything after a failure lives in the non-generic afterFailure.
-func execute[T any](r *Retry, ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+func execute[T any](ctx context.Context, r *Retry, op func(context.Context) (T, error)) (T, error) {
 	if op == nil {
 		var zero T
 		return zero, fault.ErrNilOperation
@@ -110,7 +110,7 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 	if cerr := ctx.Err(); cerr != nil {
 		return r.contextEnded(ctx, cerr, err, attempt, false)
 	}
-	if out, refused := r.refuse(err); refused {
+	if out := r.refuse(err); out != nil {
 		return out
 	}
 	if attempt >= r.maxAttempts {
@@ -129,7 +129,7 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 			return r.exhausted(ctx, s, attempt, now,
 				"stopped early: the context deadline (in "+max(left, 0).String()+") would pass before attempt "+
 					strconv.Itoa(attempt+1)+" could start (after a "+delay.String()+" wait)",
-				&deadlineStop{err: err})
+				&deadlineStopError{err: err})
 		}
 	}
 	if r.onRetry != nil {
@@ -153,23 +153,24 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 	return nil
 }
 
-// refuse reports whether err is never retried, and the error to return then.
-func (r *Retry) refuse(err error) (error, bool) {
-	if p, ok := err.(*permanentError); ok {
-		return p.err, true
+// refuse returns the error to give the caller when err is never retried, and
+// nil when err is worth another attempt.
+func (r *Retry) refuse(err error) error {
+	if p, ok := err.(*permanentError); ok { //nolint:errorlint // only a marker returned as is is unwrapped; a wrapped one is returned whole
+		return p.err
 	}
 	var p *permanentError
 	if errors.As(err, &p) {
-		return err, true
+		return err
 	}
 	switch fault.CodeOf(err) {
 	case fault.ErrCodeCircuitOpen, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown:
-		return err, true
+		return err
 	}
 	if r.retryIf != nil && !r.retryIf(err) {
-		return err, true
+		return err
 	}
-	return nil, false
+	return nil
 }
 
 // delay returns the wait before the attempt after attempt: the error's
@@ -263,7 +264,7 @@ func (r *Retry) contextEnded(ctx context.Context, cerr, err error, attempt int, 
 	if !waiting && errors.Is(err, cerr) {
 		return err
 	}
-	if cause := context.Cause(ctx); cause != nil && cause != cerr && !errors.Is(cause, cerr) {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, cerr) {
 		cerr = fmt.Errorf("%w (cause: %w)", cerr, cause)
 	}
 	where := "after"
@@ -281,16 +282,16 @@ func (r *Retry) label() string {
 	return "retry " + strconv.Quote(r.name)
 }
 
-// deadlineStop is the cause of a retry that stopped early because the
+// deadlineStopError is the cause of a retry that stopped early because the
 // caller's deadline left no room for another attempt: it matches both the
 // last attempt's error and context.DeadlineExceeded.
-type deadlineStop struct{ err error }
+type deadlineStopError struct{ err error }
 
-func (e *deadlineStop) Error() string {
+func (e *deadlineStopError) Error() string {
 	return e.err.Error() + " (" + context.DeadlineExceeded.Error() + " before the next attempt)"
 }
 
-func (e *deadlineStop) Unwrap() []error { return []error{e.err, context.DeadlineExceeded} }
+func (e *deadlineStopError) Unwrap() []error { return []error{e.err, context.DeadlineExceeded} }
 
 // Permanent marks err as not worth retrying: a Retry returns it at once
 // (unwrapped, when Permanent's result is returned directly by the operation;

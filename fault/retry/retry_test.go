@@ -35,6 +35,10 @@ func fixed() retry.Config {
 	}
 }
 
+// same reports whether a and b are the very same error: "passed through
+// unchanged" means identity, not a match.
+func same(a, b error) bool { return a == b } //nolint:errorlint // identity is what is tested
+
 func mustNew(t testing.TB, cfg retry.Config) *retry.Retry {
 	t.Helper()
 	r, err := retry.New(cfg)
@@ -45,7 +49,7 @@ func mustNew(t testing.TB, cfg retry.Config) *retry.Retry {
 }
 
 // instants runs op under r and returns the fake-time offsets of each attempt.
-func instants(t *testing.T, r *retry.Retry, ctx context.Context, fail func(n int) error) ([]time.Duration, time.Duration, error) {
+func instants(t *testing.T, ctx context.Context, r *retry.Retry, fail func(n int) error) ([]time.Duration, time.Duration, error) {
 	t.Helper()
 	start := time.Now()
 	var at []time.Duration
@@ -59,7 +63,7 @@ func instants(t *testing.T, r *retry.Retry, ctx context.Context, fail func(n int
 func TestExactSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, context.Background(), func(int) error { return errBoom })
+		at, took, err := instants(t, context.Background(), r, func(int) error { return errBoom })
 		want := []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond}
 		if fmt.Sprint(at) != fmt.Sprint(want) {
 			t.Errorf("attempts at %v, want %v", at, want)
@@ -86,7 +90,7 @@ func TestExactSchedule(t *testing.T) {
 func TestSucceedsOnThirdAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, context.Background(), func(n int) error {
+		at, took, err := instants(t, context.Background(), r, func(n int) error {
 			if n < 3 {
 				return errBoom
 			}
@@ -109,7 +113,7 @@ func TestDefaults(t *testing.T) {
 		if got := mustNew(t, retry.Config{}).Config().Jitter; got != fault.DefaultJitter {
 			t.Errorf("default jitter %q, want %q", got, fault.DefaultJitter)
 		}
-		at, _, _ := instants(t, r, context.Background(), func(int) error { return errBoom })
+		at, _, _ := instants(t, context.Background(), r, func(int) error { return errBoom })
 		if fmt.Sprint(at) != "[0s 100ms 300ms]" {
 			t.Errorf("default schedule %v, want [0s 100ms 300ms]", at)
 		}
@@ -122,7 +126,7 @@ func TestCancelDuringAttempt(t *testing.T) {
 		defer cancel()
 		time.AfterFunc(50*time.Millisecond, cancel)
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, ctx, func(int) error {
+		at, took, err := instants(t, ctx, r, func(int) error {
 			<-ctx.Done()
 			return fmt.Errorf("dial: %w", ctx.Err())
 		})
@@ -142,7 +146,7 @@ func TestCancelDuringWait(t *testing.T) {
 		defer cancel()
 		time.AfterFunc(150*time.Millisecond, cancel) // during the 200ms wait after attempt 2
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, ctx, func(int) error { return errBoom })
+		at, took, err := instants(t, ctx, r, func(int) error { return errBoom })
 		if len(at) != 2 || took != 150*time.Millisecond {
 			t.Errorf("attempts=%v took=%v, want 2 attempts and a return at 150ms", at, took)
 		}
@@ -161,7 +165,7 @@ func TestCancelCauseIsReported(t *testing.T) {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		time.AfterFunc(50*time.Millisecond, func() { cancel(cause) })
 		r := mustNew(t, fixed())
-		_, _, err := instants(t, r, ctx, func(int) error { return errBoom })
+		_, _, err := instants(t, ctx, r, func(int) error { return errBoom })
 		if !errors.Is(err, context.Canceled) || !errors.Is(err, cause) || !errors.Is(err, errBoom) {
 			t.Errorf("error %v should match Canceled, the cause and the last error", err)
 		}
@@ -173,7 +177,7 @@ func TestAlreadyCancelled(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, ctx, func(int) error { return errBoom })
+		at, took, err := instants(t, ctx, r, func(int) error { return errBoom })
 		if !errors.Is(err, context.Canceled) || !errors.Is(err, errBoom) || len(at) != 1 || took != 0 {
 			t.Errorf("err=%v attempts=%d took=%v, want Canceled+boom, 1 attempt, 0s", err, len(at), took)
 		}
@@ -186,7 +190,7 @@ func TestInnerDeadlineIsRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := mustNew(t, fixed())
 		inner := fault.NewTimeoutError("svc", "", time.Second, fault.TimeoutAttempt)
-		at, _, err := instants(t, r, context.Background(), func(int) error { return inner })
+		at, _, err := instants(t, context.Background(), r, func(int) error { return inner })
 		if len(at) != 4 || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("attempts=%d err=%v, want 4 attempts, exhaustion matching DeadlineExceeded", len(at), err)
 		}
@@ -198,8 +202,8 @@ func TestCallerDeadlineDuringAttempt(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, ctx, func(int) error { <-ctx.Done(); return ctx.Err() })
-		if err != context.DeadlineExceeded || len(at) != 1 || took != 50*time.Millisecond {
+		at, took, err := instants(t, ctx, r, func(int) error { <-ctx.Done(); return ctx.Err() })
+		if !same(err, context.DeadlineExceeded) || len(at) != 1 || took != 50*time.Millisecond {
 			t.Errorf("err=%v attempts=%d took=%v, want the op's DeadlineExceeded unchanged after 1 attempt at 50ms", err, len(at), took)
 		}
 	})
@@ -212,7 +216,7 @@ func TestDeadlineAwareEarlyStop(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 		defer cancel()
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, ctx, func(int) error { return errBoom })
+		at, took, err := instants(t, ctx, r, func(int) error { return errBoom })
 		if len(at) != 2 || took != 100*time.Millisecond {
 			t.Errorf("attempts=%v took=%v, want 2 attempts and a return at 100ms", at, took)
 		}
@@ -223,7 +227,7 @@ func TestDeadlineAwareEarlyStop(t *testing.T) {
 			t.Errorf("error %q must say it stopped early", err)
 		}
 		var ex *fault.RetryExhaustedError
-		if !errors.As(err, &ex) || ex.Attempts != 2 || len(ex.LastErrors) != 2 || ex.LastErrors[1] != errBoom {
+		if !errors.As(err, &ex) || ex.Attempts != 2 || len(ex.LastErrors) != 2 || !same(ex.LastErrors[1], errBoom) {
 			t.Errorf("early stop: %+v", ex)
 		}
 	})
@@ -236,14 +240,14 @@ func TestDeadlineExactlyAtNextAttempt(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, ctx, func(int) error { return errBoom })
+		at, took, err := instants(t, ctx, r, func(int) error { return errBoom })
 		if len(at) != 2 || took != 100*time.Millisecond || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("attempts=%d took=%v err=%v", len(at), took, err)
 		}
 		// One nanosecond more and attempt 3 runs.
 		ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond+1)
 		defer cancel2()
-		at, _, _ = instants(t, r, ctx2, func(int) error { return errBoom })
+		at, _, _ = instants(t, ctx2, r, func(int) error { return errBoom })
 		if len(at) != 3 {
 			t.Errorf("with 1ns to spare: %d attempts, want 3", len(at))
 		}
@@ -257,7 +261,7 @@ func TestMaxElapsed(t *testing.T) {
 		cfg.MaxElapsed = 350 * time.Millisecond
 		r := mustNew(t, cfg)
 		// 0, 100, 300; the next at 700 is past 350ms.
-		at, took, err := instants(t, r, context.Background(), func(int) error { return errBoom })
+		at, took, err := instants(t, context.Background(), r, func(int) error { return errBoom })
 		if len(at) != 3 || took != 300*time.Millisecond {
 			t.Errorf("attempts=%v took=%v, want 3 attempts, return at 300ms", at, took)
 		}
@@ -292,12 +296,12 @@ func TestNeverRetried(t *testing.T) {
 				cfg := fixed()
 				cfg.RetryIf = func(err error) bool { return err.Error() != "not found" }
 				r := mustNew(t, cfg)
-				at, took, err := instants(t, r, context.Background(), func(int) error { return c.err })
+				at, took, err := instants(t, context.Background(), r, func(int) error { return c.err })
 				want := c.want
 				if want == nil {
 					want = c.err
 				}
-				if len(at) != 1 || took != 0 || err != want {
+				if len(at) != 1 || took != 0 || !same(err, want) {
 					t.Errorf("attempts=%d took=%v err=%v, want 1 attempt, no wait, %v", len(at), took, err, want)
 				}
 			})
@@ -310,7 +314,7 @@ func TestRetryIfCannotRetryNeverRetried(t *testing.T) {
 		cfg := fixed()
 		cfg.RetryIf = func(error) bool { return true }
 		r := mustNew(t, cfg)
-		at, _, _ := instants(t, r, context.Background(), func(int) error {
+		at, _, _ := instants(t, context.Background(), r, func(int) error {
 			return fault.NewCircuitOpenError("svc", "", time.Time{}, 0, 1)
 		})
 		if len(at) != 1 {
@@ -331,7 +335,7 @@ func TestPermanentHelpers(t *testing.T) {
 
 type hinted struct{ d time.Duration }
 
-func (h hinted) Error() string               { return "slow down" }
+func (h hinted) Error() string             { return "slow down" }
 func (h hinted) RetryAfter() time.Duration { return h.d }
 
 func TestRetryAfterHints(t *testing.T) {
@@ -357,7 +361,7 @@ func TestRetryAfterHints(t *testing.T) {
 					cfg.Jitter = fault.JitterNone
 				}
 				r := mustNew(t, cfg)
-				at, _, _ := instants(t, r, context.Background(), func(int) error { return c.err })
+				at, _, _ := instants(t, context.Background(), r, func(int) error { return c.err })
 				if fmt.Sprint(at) != c.want {
 					t.Errorf("attempts at %v, want %s", at, c.want)
 				}
@@ -371,7 +375,7 @@ func TestHintPastDeadlineStopsEarly(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		r := mustNew(t, fixed())
-		at, took, err := instants(t, r, ctx, func(int) error { return hinted{500 * time.Millisecond} })
+		at, took, err := instants(t, ctx, r, func(int) error { return hinted{500 * time.Millisecond} })
 		if len(at) != 1 || took != 0 || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("attempts=%d took=%v err=%v", len(at), took, err)
 		}
@@ -397,7 +401,7 @@ func TestLastErrorsBounded(t *testing.T) {
 				t.Errorf("LastErrors[%d] = %v, want %s (oldest first)", i, e, want)
 			}
 		}
-		if ex.Cause != ex.LastErrors[len(ex.LastErrors)-1] {
+		if !same(ex.Cause, ex.LastErrors[len(ex.LastErrors)-1]) {
 			t.Errorf("cause %v is not the last error", ex.Cause)
 		}
 	})
@@ -465,16 +469,15 @@ func TestPanicPropagatesUnretried(t *testing.T) {
 
 func TestNilArguments(t *testing.T) {
 	r := mustNew(t, fixed())
-	if err := r.Run(context.Background(), nil); err != fault.ErrNilOperation {
+	if err := r.Run(context.Background(), nil); !same(err, fault.ErrNilOperation) {
 		t.Errorf("nil op: %v", err)
 	}
-	//lint:ignore SA1012 testing the nil-context guard
-	if err := r.Run(nil, func(context.Context) error { return nil }); err != fault.ErrNilContext { //nolint:staticcheck
+	if err := r.Run(nil, func(context.Context) error { return nil }); !same(err, fault.ErrNilContext) { //nolint:staticcheck // SA1012: the nil-context guard is under test
 		t.Errorf("nil ctx: %v", err)
 	}
 	var nilRetry *retry.Retry
 	calls := 0
-	if err := nilRetry.Run(context.Background(), func(context.Context) error { calls++; return errBoom }); err != errBoom || calls != 1 {
+	if err := nilRetry.Run(context.Background(), func(context.Context) error { calls++; return errBoom }); !same(err, errBoom) || calls != 1 {
 		t.Errorf("nil Retry: err=%v calls=%d, want the op's error after one call", err, calls)
 	}
 	if nilRetry.Backoff(3) != 0 || nilRetry.Config().MaxAttempts != 1 {
@@ -537,7 +540,7 @@ func TestFromPolicy(t *testing.T) {
 			t.Fatalf("FromPolicy = %+v", cfg)
 		}
 		r := mustNew(t, cfg)
-		_, took, err := instants(t, r, context.Background(), func(int) error { return errBoom })
+		_, took, err := instants(t, context.Background(), r, func(int) error { return errBoom })
 		var ex *fault.RetryExhaustedError
 		if took != 50*time.Millisecond || !errors.As(err, &ex) || ex.Service != "orders" {
 			t.Errorf("took %v err %v", took, err)
@@ -572,7 +575,7 @@ func TestWithResultAndViews(t *testing.T) {
 		}
 		// The view passes the last attempt's value along with a passed-through error.
 		v, err := retry.Policy[int](r).Execute(context.Background(), func(context.Context) (int, error) { return 9, retry.Permanent(errBoom) })
-		if v != 9 || err != errBoom {
+		if v != 9 || !same(err, errBoom) {
 			t.Errorf("view: (%d, %v), want (9, boom)", v, err)
 		}
 		if err := retry.Do(context.Background(), fixed(), func(context.Context) error { return nil }); err != nil {
@@ -605,7 +608,7 @@ func TestJitterBounds(t *testing.T) {
 				distinct := map[time.Duration]bool{}
 				for range 200 {
 					waits = waits[:0]
-					at, _, _ := instants(t, r, context.Background(), func(int) error { return errBoom })
+					at, _, _ := instants(t, context.Background(), r, func(int) error { return errBoom })
 					prev := cfg.InitialInterval
 					for i, d := range waits {
 						lo, hi := time.Duration(0), base[i]

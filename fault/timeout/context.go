@@ -27,8 +27,8 @@ import (
 // and Err is context.Canceled, as for a standard context whose cancel
 // function has been called.
 type limitContext struct {
-	parent   context.Context
-	deadline time.Time // the limit's own deadline (the parent's may be earlier)
+	parent   context.Context //nolint:containedctx // a Context implementation wraps its parent
+	deadline time.Time       // the limit's own deadline (the parent's may be earlier)
 	t        *Timeout
 	state    atomic.Pointer[machinery] // nil until built or finished
 }
@@ -142,7 +142,7 @@ func (c *limitContext) ended() ending {
 		if m.ctx.Err() == nil {
 			return endedNot
 		}
-		if context.Cause(m.ctx) == c.t.cause {
+		if context.Cause(m.ctx) == c.t.cause { //nolint:errorlint // identity: this limit's own cause, not one that wraps it
 			return endedLimit
 		}
 		return endedParent
@@ -156,13 +156,13 @@ func (c *limitContext) ended() ending {
 	return endedNot
 }
 
-// limitCause is the context.Cause of an operation's context when its limit
+// limitError is the context.Cause of an operation's context when its limit
 // fires. It matches context.DeadlineExceeded. Each Timeout has its own, so
 // nested limits of the same kind tell their firings apart.
-type limitCause struct{ msg string }
+type limitError struct{ msg string }
 
-func (e *limitCause) Error() string        { return e.msg }
-func (e *limitCause) Is(target error) bool { return target == context.DeadlineExceeded }
+func (e *limitError) Error() string        { return e.msg }
+func (e *limitError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // Timeout reports true, like the net package's timeout errors.
-func (e *limitCause) Timeout() bool { return true }
+func (e *limitError) Timeout() bool { return true }

@@ -52,7 +52,7 @@ func TestDetachedDeliversResult(t *testing.T) {
 			t.Errorf("(%q, %v)", v, err)
 		}
 		_, err = timeout.Policy[string](tl).Execute(context.Background(), timeout.Detached(func() (string, error) { return "", errBoom }))
-		if err != errBoom {
+		if !same(err, errBoom) {
 			t.Errorf("error: %v", err)
 		}
 	})
@@ -82,7 +82,7 @@ func TestDetachedCallerCancels(t *testing.T) {
 		time.AfterFunc(100*time.Millisecond, cancel)
 		_, err := fault.Execute(tl, ctx, timeout.Detached(func() (int, error) { time.Sleep(time.Hour); return 0, nil }))
 		var te *fault.TimeoutError
-		if err != context.Canceled || errors.As(err, &te) {
+		if !same(err, context.Canceled) || errors.As(err, &te) {
 			t.Errorf("err = %v, want the caller's Canceled", err)
 		}
 		time.Sleep(time.Hour)
@@ -130,7 +130,7 @@ func TestDetachedGoexit(t *testing.T) {
 			runtime.Goexit()
 			return 0, nil
 		}))
-		if err != timeout.ErrGoexit {
+		if !same(err, timeout.ErrGoexit) {
 			t.Errorf("err = %v, want ErrGoexit", err)
 		}
 	})
@@ -147,7 +147,7 @@ func TestDetachedWithoutCancellationRunsInline(t *testing.T) {
 		if timeout.Detached[int](nil) != nil {
 			t.Error("Detached(nil) != nil")
 		}
-		if _, err := fault.Execute(mustNew(t, time.Second), context.Background(), timeout.Detached[int](nil)); err != fault.ErrNilOperation {
+		if _, err := fault.Execute(mustNew(t, time.Second), context.Background(), timeout.Detached[int](nil)); !same(err, fault.ErrNilOperation) {
 			t.Errorf("nil detached op: %v", err)
 		}
 	})

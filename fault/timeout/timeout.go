@@ -82,7 +82,7 @@ func New(d time.Duration, opts ...Option) (*Timeout, error) {
 		label += " " + strconv.Quote(o.name)
 	}
 	t := &Timeout{d: d, name: o.name, limit: o.limit,
-		cause: &limitCause{msg: label + ": " + o.limit + " time limit (" + d.String() + ") exceeded"}}
+		cause: &limitError{msg: label + ": " + o.limit + " time limit (" + d.String() + ") exceeded"}}
 	if r, ok := o.recorder.(Recorder); ok {
 		t.recorder = r
 	}
@@ -172,11 +172,11 @@ func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) e
 	}
 	c := t.newContext(ctx)
 	defer c.finish()
-	err := op(c)
+	err := op(c) //nolint:contextcheck // c derives from ctx: it is a limitContext whose parent is ctx
 	if err == nil {
 		return nil
 	}
-	out, _ := t.outcome(ctx, c, err)
+	_, out := t.outcome(ctx, c, err)
 	return out
 }
 
@@ -205,11 +205,11 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 	}
 	c := t.newContext(ctx)
 	defer c.finish()
-	val, err := next(c)
+	val, err := next(c) //nolint:contextcheck // c derives from ctx: it is a limitContext whose parent is ctx
 	if err == nil {
 		return val, nil
 	}
-	out, same := t.outcome(ctx, c, err)
+	same, out := t.outcome(ctx, c, err)
 	if !same {
 		var zero T
 		return zero, out
@@ -233,19 +233,19 @@ var (
 
 // outcome maps the error op returned under c to the caller's error, and
 // reports whether that is err itself. It runs before c is finished.
-func (t *Timeout) outcome(parent context.Context, c *limitContext, err error) (error, bool) {
+func (t *Timeout) outcome(parent context.Context, c *limitContext, err error) (same bool, out error) {
 	switch c.ended() {
 	case endedLimit:
 		if t.recorder != nil {
 			t.recorder.RecordTimeout(parent, t.name, t.limit, t.d)
 		}
-		return fault.NewTimeoutError(t.name, fault.CorrelationID(parent), t.d, t.limit), false
+		return false, fault.NewTimeoutError(t.name, fault.CorrelationID(parent), t.d, t.limit)
 	case endedParent:
 		perr := parent.Err()
 		if errors.Is(err, perr) {
-			return err, true
+			return true, err
 		}
-		return fmt.Errorf("%w: %w", perr, err), false
+		return false, fmt.Errorf("%w: %w", perr, err)
 	}
-	return err, true
+	return true, err
 }

@@ -20,6 +20,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var errBoom = errors.New("boom")
 
+// same reports whether a and b are the very same error: "passed through
+// unchanged" means identity, not a match.
+func same(a, b error) bool { return a == b } //nolint:errorlint // identity is what is tested
+
 func mustNew(t testing.TB, d time.Duration, opts ...timeout.Option) *timeout.Timeout {
 	t.Helper()
 	tl, err := timeout.New(d, opts...)
@@ -111,7 +115,7 @@ func TestFastOperationPassesThrough(t *testing.T) {
 		tl := mustNew(t, time.Second)
 		var seen context.Context
 		v, err := timeout.Policy[string](tl).Execute(context.Background(), func(ctx context.Context) (string, error) {
-			seen = ctx
+			seen = ctx //nolint:fatcontext // kept to check the context after the call, not nested
 			time.Sleep(999 * time.Millisecond)
 			if err := ctx.Err(); err != nil {
 				return "", err
@@ -131,7 +135,7 @@ func TestFastOperationPassesThrough(t *testing.T) {
 			t.Error("after the call Done() is not closed")
 		}
 		v, err = timeout.Policy[string](tl).Execute(context.Background(), func(ctx context.Context) (string, error) { return "x", errBoom })
-		if v != "x" || err != errBoom {
+		if v != "x" || !same(err, errBoom) {
 			t.Errorf("error pass-through: (%q, %v)", v, err)
 		}
 	})
@@ -146,7 +150,7 @@ func TestCallerCancelsFirst(t *testing.T) {
 		start := time.Now()
 		err := tl.Run(ctx, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
 		var te *fault.TimeoutError
-		if err != context.Canceled || errors.As(err, &te) || time.Since(start) != 300*time.Millisecond {
+		if !same(err, context.Canceled) || errors.As(err, &te) || time.Since(start) != 300*time.Millisecond {
 			t.Errorf("err=%v at %v, want the caller's Canceled at 300ms", err, time.Since(start))
 		}
 		// An op that ignores the context and fails on its own: the caller
@@ -174,7 +178,7 @@ func TestCallerDeadlineEarlierWins(t *testing.T) {
 			return ctx.Err()
 		})
 		var te *fault.TimeoutError
-		if err != context.DeadlineExceeded || errors.As(err, &te) || time.Since(start) != 200*time.Millisecond {
+		if !same(err, context.DeadlineExceeded) || errors.As(err, &te) || time.Since(start) != 200*time.Millisecond {
 			t.Errorf("err=%v at %v, want the caller's own DeadlineExceeded at 200ms", err, time.Since(start))
 		}
 		if !dl.Equal(parentDL) {
@@ -242,7 +246,7 @@ func TestNestedLimits(t *testing.T) {
 				t.Errorf("attempt %d: %v, want the attempt limit", i+1, e)
 			}
 		}
-		if errors.As(attemptErrs[2], &te) || attemptErrs[2] != context.DeadlineExceeded {
+		if errors.As(attemptErrs[2], &te) || !same(attemptErrs[2], context.DeadlineExceeded) {
 			t.Errorf("third attempt ended by the total limit should see the parent's error, got %v", attemptErrs[2])
 		}
 		// Same kind nested: the outer firing is the inner's parent ending.
@@ -268,23 +272,23 @@ func TestNilAndInvalid(t *testing.T) {
 			t.Error("nil Timeout set a deadline")
 		}
 		return errBoom
-	}); err != errBoom || calls != 1 {
+	}); !same(err, errBoom) || calls != 1 {
 		t.Errorf("nil Timeout: %v", err)
 	}
 	if nilT.Duration() != 0 || nilT.Limit() != "" || nilT.Name() != "" {
 		t.Error("nil accessors")
 	}
 	tl := mustNew(t, time.Second)
-	if err := tl.Run(context.Background(), nil); err != fault.ErrNilOperation {
+	if err := tl.Run(context.Background(), nil); !same(err, fault.ErrNilOperation) {
 		t.Errorf("nil op: %v", err)
 	}
-	if err := tl.Run(nil, func(context.Context) error { return nil }); err != fault.ErrNilContext { //nolint:staticcheck // testing the guard
+	if err := tl.Run(nil, func(context.Context) error { return nil }); !same(err, fault.ErrNilContext) { //nolint:staticcheck // SA1012: the nil-context guard is under test
 		t.Errorf("nil ctx: %v", err)
 	}
-	if _, err := timeout.Policy[int](tl).Execute(context.Background(), nil); err != fault.ErrNilOperation {
+	if _, err := timeout.Policy[int](tl).Execute(context.Background(), nil); !same(err, fault.ErrNilOperation) {
 		t.Errorf("view nil op: %v", err)
 	}
-	if _, err := timeout.Policy[int](tl).Execute(nil, func(context.Context) (int, error) { return 0, nil }); err != fault.ErrNilContext { //nolint:staticcheck
+	if _, err := timeout.Policy[int](tl).Execute(nil, func(context.Context) (int, error) { return 0, nil }); !same(err, fault.ErrNilContext) { //nolint:staticcheck // SA1012: the nil-context guard is under test
 		t.Errorf("view nil ctx: %v", err)
 	}
 	if v, err := timeout.Policy[int](nil).Execute(context.Background(), func(context.Context) (int, error) { return 2, nil }); v != 2 || err != nil {
@@ -368,8 +372,8 @@ func TestPanicReleasesContext(t *testing.T) {
 		var seen context.Context
 		got := func() (p any) {
 			defer func() { p = recover() }()
-			_ = tl.Run(context.Background(), func(ctx context.Context) error {
-				seen = ctx
+			_ = tl.Run(context.Background(), func(ctx context.Context) error { //nolint:contextcheck // the operation's context is the limit's
+				seen = ctx //nolint:fatcontext // kept to check the context after the panic, not nested
 				<-time.After(0)
 				_ = ctx.Done() // build the timer
 				panic(pv{7})

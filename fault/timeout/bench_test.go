@@ -1,0 +1,139 @@
+package timeout_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/timeout"
+)
+
+// A context-aware operation that finishes well inside its limit. Baseline:
+// context.WithTimeout + cancel around the same operation, in the same run.
+
+var sink int
+
+//go:noinline
+func quick(ctx context.Context) (int, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return 0, context.Canceled
+	}
+	return 1, nil
+}
+
+//go:noinline
+func quickDone(ctx context.Context) (int, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	default:
+		return 1, nil
+	}
+}
+
+func benchLimit(b *testing.B, opts ...timeout.Option) timeout.View[int] {
+	b.Helper()
+	tl, err := timeout.New(time.Minute, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return timeout.Policy[int](tl)
+}
+
+func BenchmarkWithTimeoutBaseline(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		c, cancel := context.WithTimeout(ctx, time.Minute)
+		v, _ := quick(c)
+		cancel()
+		sink += v
+	}
+}
+
+func BenchmarkExecute(b *testing.B) {
+	p, ctx := benchLimit(b), context.Background()
+	for b.Loop() {
+		v, _ := p.Execute(ctx, quick)
+		sink += v
+	}
+}
+
+// The operation watches Done: the lazily built timer and child context are
+// paid for.
+func BenchmarkExecuteDone(b *testing.B) {
+	p, ctx := benchLimit(b), context.Background()
+	for b.Loop() {
+		v, _ := p.Execute(ctx, quickDone)
+		sink += v
+	}
+}
+
+// The executor's two limits: total outside, attempt inside.
+func BenchmarkExecuteNested(b *testing.B) {
+	total, attempt, ctx := benchLimit(b, timeout.WithLimit(fault.TimeoutTotal)), benchLimit(b), context.Background()
+	for b.Loop() {
+		v, _ := total.Execute(ctx, func(ctx context.Context) (int, error) { return attempt.Execute(ctx, quick) })
+		sink += v
+	}
+}
+
+func BenchmarkWithTimeoutNestedBaseline(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		c1, cancel1 := context.WithTimeout(ctx, time.Minute)
+		c2, cancel2 := context.WithTimeout(c1, time.Minute)
+		v, _ := quick(c2)
+		cancel2()
+		cancel1()
+		sink += v
+	}
+}
+
+// Context-less operation through Detached: a goroutine per call.
+func BenchmarkDetached(b *testing.B) {
+	p, ctx := benchLimit(b), context.Background()
+	op := timeout.Detached(func() (int, error) { return 1, nil })
+	for b.Loop() {
+		v, _ := p.Execute(ctx, op)
+		sink += v
+	}
+}
+
+func BenchmarkWithTimeoutBaselineParallel(b *testing.B) {
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		n := 0
+		for pb.Next() {
+			c, cancel := context.WithTimeout(ctx, time.Minute)
+			v, _ := quick(c)
+			cancel()
+			n += v
+		}
+		_ = n
+	})
+}
+
+func BenchmarkExecuteParallel(b *testing.B) {
+	p, ctx := benchLimit(b), context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		n := 0
+		for pb.Next() {
+			v, _ := p.Execute(ctx, quick)
+			n += v
+		}
+		_ = n
+	})
+}
+
+func BenchmarkExecuteDoneParallel(b *testing.B) {
+	p, ctx := benchLimit(b), context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		n := 0
+		for pb.Next() {
+			v, _ := p.Execute(ctx, quickDone)
+			n += v
+		}
+		_ = n
+	})
+}
