@@ -1,2 +1,64 @@
-// Package executor is part of fault. It is being built; see the module README.
+// Package executor composes the fault patterns into a ResilienceExecutor[T]:
+// a registry of named policies, each built from a declarative
+// fault.PolicyConfig, through which typed operations run.
+//
+//	exec, _ := executor.New[PaymentResult](fault.DefaultExecutorConfig())
+//	_ = exec.RegisterPolicy(fault.PolicyConfig{Name: "payment-service", Retry: &fault.RetryPolicyConfig{...}, ...})
+//	result := fault.ExecuteFunc(ctx, exec, "payment-service", processPayment)
+//
+// # Chain order
+//
+// A policy's patterns nest in this order, outermost first (a nil section is
+// skipped):
+//
+//	total limit (Timeout.Max)
+//	  └ retry: runs the rest once per attempt, waiting between attempts
+//	      └ circuit breaker: counts the attempt, rejects while open
+//	          └ rate limiter: takes one permit per attempt
+//	              └ bulkhead: holds one slot for the attempt
+//	                  └ attempt limit (Timeout.Timeout, or ExecutorConfig.DefaultTimeout without a Timeout section)
+//	                      └ operation
+//
+// So every attempt is counted by the breaker and takes a permit and a slot;
+// the wait between attempts holds no slot and no permit; the total limit
+// bounds everything, waits included. Never retried: the caller's own context
+// ending, an open circuit, an invalid or unknown policy, an error the retry
+// predicate refuses. An empty Timeout section (both fields zero) means "no
+// time limit" and turns the default off.
+//
+// # Operations with and without a context
+//
+// ExecuteWithResultContext, ExecuteContext and Do hand the operation the
+// attempt's context, carrying its deadline; fault.ExecuteFunc and
+// fault.ExecuteSimple use them. The seed's Execute and ExecuteWithResult take
+// operations without a context: under a time limit such an operation runs on
+// its own goroutine, the caller gets a *fault.TimeoutError on time, and the
+// late result is discarded. The context-aware forms are recommended: they
+// cost no goroutine and let the limit stop the work.
+//
+// # Sharing state across result types
+//
+// Pattern objects are untyped; an executor holds them in a Registry. Executors
+// of different result types built WithRegistry(r) on one Registry share each
+// policy's breaker, limiter and bulkhead.
+//
+// # Observability
+//
+// With MetricsEnabled and a MetricsRecorder, each execution reports one
+// fault.ExecutionMetrics, and the patterns report their events (breaker
+// transitions, retries, limiter and bulkhead decisions) to the same recorder.
+// With TracingEnabled and a Tracer, each execution is a span with one event
+// per attempt. With LoggerEnabled, breaker transitions are logged (Warn when
+// opening, Info otherwise), rejections at Debug, time limits and exhausted
+// retries at Info. Recorders run synchronously on the caller's goroutine
+// after the operation returned; a panicking recorder is recovered. A
+// recorder's own time is added to each call, so a recorder that may block
+// should be wrapped in an asynchronous one (fault/metrics offers one).
+//
+// # Cost
+//
+// A successful call through breaker, retry, rate limiter and bulkhead
+// allocates nothing of the executor's own; time limits cost one allocation
+// each (a lazily armed deadline context). With no recorder, tracer or logger
+// the executor does not read the clock.
 package executor

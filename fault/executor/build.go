@@ -1,0 +1,184 @@
+package executor
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/bulkhead"
+	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/ratelimit"
+	"github.com/authcorp/libs/go/src/fault/retry"
+	"github.com/authcorp/libs/go/src/fault/timeout"
+)
+
+// policy is a registered policy: its pattern objects, in chain order.
+type policy struct {
+	name     string
+	patterns Patterns
+
+	total    *timeout.Timeout
+	retry    *retry.Retry
+	breaker  *circuitbreaker.Breaker
+	limiter  *ratelimit.Limiter
+	bulkhead *bulkhead.Bulkhead
+	attempt  *timeout.Timeout
+}
+
+// timed reports whether a time limit applies, so that context-less
+// operations must run detached to be abandoned on time.
+func (p *policy) timed() bool { return p.total != nil || p.attempt != nil }
+
+// env is what building and observing need from the ExecutorConfig; it does
+// not depend on the result type.
+type env struct {
+	cfg      fault.ExecutorConfig
+	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
+	logger   *slog.Logger          // nil unless logging is enabled
+	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
+}
+
+func newEnv(cfg fault.ExecutorConfig) *env {
+	e := &env{cfg: cfg}
+	if cfg.MetricsEnabled && cfg.MetricsRecorder != nil {
+		if _, noop := cfg.MetricsRecorder.(fault.NoOpMetricsRecorder); !noop {
+			e.recorder = safeRecorder{cfg.MetricsRecorder}
+		}
+	}
+	if cfg.LoggerEnabled {
+		e.logger = cfg.Logger
+		if e.logger == nil {
+			e.logger = slog.Default()
+		}
+	}
+	if cfg.TracingEnabled && cfg.Tracer != nil {
+		e.tracer = cfg.Tracer
+	}
+	return e
+}
+
+// build validates cfg and builds its pattern objects. Every pattern
+// constructor validates again, so rules specific to one implementation (a
+// sliding window's memory bound) are enforced too.
+func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &policy{name: cfg.Name}
+	var err error
+	if cfg.Timeout != nil {
+		p.attempt, p.total, err = timeout.FromPolicy(cfg.Name, *cfg.Timeout, e.timeoutOptions()...)
+	} else if e.cfg.DefaultTimeout > 0 {
+		p.attempt, err = timeout.New(e.cfg.DefaultTimeout, append(e.timeoutOptions(),
+			timeout.WithName(cfg.Name), timeout.WithLimit(fault.TimeoutAttempt))...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c := cfg.Retry; c != nil {
+		rc := retry.FromPolicy(cfg.Name, *c)
+		rc.Recorder = e.recorderOrNil()
+		if p.retry, err = retry.New(rc); err != nil {
+			return nil, err
+		}
+	}
+	if c := cfg.CircuitBreaker; c != nil {
+		bc := circuitbreaker.FromPolicy(cfg.Name, *c)
+		bc.Recorder = e.recorderOrNil()
+		if e.logger != nil {
+			bc.OnStateChange = e.logStateChange
+		}
+		if p.breaker, err = circuitbreaker.New(bc); err != nil {
+			return nil, err
+		}
+	}
+	if c := cfg.RateLimit; c != nil {
+		lc := ratelimit.FromPolicy(cfg.Name, *c)
+		lc.Recorder = e.recorderOrNil()
+		if p.limiter, err = ratelimit.New(lc); err != nil {
+			return nil, err
+		}
+	}
+	if c := cfg.Bulkhead; c != nil {
+		bc := bulkhead.FromPolicy(cfg.Name, *c)
+		bc.Recorder = e.recorderOrNil()
+		if p.bulkhead, err = bulkhead.New(bc); err != nil {
+			return nil, err
+		}
+	}
+	p.patterns = Patterns{
+		Config:         cfg,
+		Retry:          p.retry,
+		CircuitBreaker: p.breaker,
+		RateLimiter:    p.limiter,
+		Bulkhead:       p.bulkhead,
+		AttemptLimit:   p.attempt,
+		TotalLimit:     p.total,
+	}
+	return p, nil
+}
+
+// recorderOrNil returns the recorder as an interface that is nil when there
+// is none (a nil safeRecorder would not be).
+func (e *env) recorderOrNil() fault.MetricsRecorder {
+	if e.recorder == nil {
+		return nil
+	}
+	return e.recorder
+}
+
+func (e *env) timeoutOptions() []timeout.Option {
+	if e.recorder == nil {
+		return nil
+	}
+	return []timeout.Option{timeout.WithRecorder(e.recorder)}
+}
+
+func (e *env) logStateChange(name string, from, to circuitbreaker.State) {
+	level := slog.LevelInfo
+	if to == circuitbreaker.StateOpen {
+		level = slog.LevelWarn
+	}
+	e.logger.LogAttrs(context.Background(), level, "fault: circuit breaker state changed",
+		slog.String("policy", name), slog.String("from", from.String()), slog.String("to", to.String()))
+}
+
+// safeRecorder shields executions from a recorder that panics: the panic is
+// recovered and dropped, so the call it reported on completes normally.
+type safeRecorder struct{ r fault.MetricsRecorder }
+
+func (s safeRecorder) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) {
+	defer swallow()
+	s.r.RecordExecution(ctx, m)
+}
+
+func (s safeRecorder) RecordCircuitState(ctx context.Context, policyName, state string) {
+	defer swallow()
+	s.r.RecordCircuitState(ctx, policyName, state)
+}
+
+func (s safeRecorder) RecordRetryAttempt(ctx context.Context, policyName string, attempt int) {
+	defer swallow()
+	s.r.RecordRetryAttempt(ctx, policyName, attempt)
+}
+
+func (s safeRecorder) RecordRateLimit(ctx context.Context, policyName string, limited bool) {
+	defer swallow()
+	s.r.RecordRateLimit(ctx, policyName, limited)
+}
+
+func (s safeRecorder) RecordBulkheadQueue(ctx context.Context, policyName string, queued bool) {
+	defer swallow()
+	s.r.RecordBulkheadQueue(ctx, policyName, queued)
+}
+
+// RecordTimeout forwards to the recorder when it implements timeout.Recorder.
+func (s safeRecorder) RecordTimeout(ctx context.Context, policyName, limit string, d time.Duration) {
+	if tr, ok := s.r.(timeout.Recorder); ok {
+		defer swallow()
+		tr.RecordTimeout(ctx, policyName, limit, d)
+	}
+}
+
+func swallow() { _ = recover() }

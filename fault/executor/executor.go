@@ -1,0 +1,207 @@
+package executor
+
+import (
+	"context"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/timeout"
+	"github.com/authcorp/libs/go/src/functional"
+)
+
+// Executor runs operations returning T under named policies. It implements
+// fault.ResilienceExecutor[T] (the seed's methods) and fault.ContextExecutor[T]
+// (the context-aware forms that fault.ExecuteFunc and fault.ExecuteSimple
+// use). It is safe for concurrent use, including registration while
+// executing.
+type Executor[T any] struct {
+	env *env
+	reg *Registry
+}
+
+// Option configures an Executor.
+type Option func(*options)
+
+type options struct {
+	registry *Registry
+}
+
+// WithRegistry makes the executor use a shared Registry instead of its own.
+// Executors of different result types sharing a Registry share its policies
+// and their pattern objects: one "payment-service" breaker, limiter and
+// bulkhead guard Executor[Payment] and Executor[Refund] calls alike. A policy
+// registered through any of them is built with that executor's
+// ExecutorConfig (recorder, logger, DefaultTimeout).
+func WithRegistry(r *Registry) Option {
+	return func(o *options) { o.registry = r }
+}
+
+// New returns an Executor with no policies. cfg is validated (a negative
+// DefaultTimeout is an INVALID_POLICY error); its nil recorder, logger and
+// tracer mean: record nothing, slog.Default(), no spans.
+func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.registry == nil {
+		o.registry = NewRegistry()
+	}
+	return &Executor[T]{env: newEnv(cfg), reg: o.registry}, nil
+}
+
+// Registry returns the executor's registry (for sharing, and for inspecting
+// a policy's pattern objects with Registry.Patterns).
+func (e *Executor[T]) Registry() *Registry { return e.reg }
+
+// RegisterPolicy validates policy, builds its pattern objects and registers
+// it under policy.Name, atomically replacing a policy of the same name (calls
+// already running finish on the old objects; the new ones start with fresh
+// state). An invalid policy is an error joining one *fault.InvalidPolicyError
+// per problem, and leaves the registry unchanged.
+func (e *Executor[T]) RegisterPolicy(policy fault.PolicyConfig) error {
+	p, err := e.env.build(policy)
+	if err != nil {
+		return err
+	}
+	e.reg.store(p)
+	return nil
+}
+
+// UnregisterPolicy removes the named policy; calls already running finish.
+// Unknown names are ignored.
+func (e *Executor[T]) UnregisterPolicy(policyName string) { e.reg.remove(policyName) }
+
+// GetPolicyNames returns the registered policy names, sorted.
+func (e *Executor[T]) GetPolicyNames() []string { return e.reg.Names() }
+
+// ExecuteWithResultContext runs op under the named policy. op receives the
+// attempt's context: it carries the attempt's deadline and is cancelled when
+// a time limit fires or the caller gives up. This is the recommended form.
+func (e *Executor[T]) ExecuteWithResultContext(ctx context.Context, policyName string, op fault.Operation[T]) functional.Result[T] {
+	return functional.From(e.Do(ctx, policyName, op))
+}
+
+// ExecuteContext runs op, which returns only an error, under the named
+// policy; op receives the attempt's context.
+func (e *Executor[T]) ExecuteContext(ctx context.Context, policyName string, op func(ctx context.Context) error) error {
+	if op == nil {
+		return fault.ErrNilOperation
+	}
+	_, err := e.Do(ctx, policyName, func(ctx context.Context) (T, error) {
+		var zero T
+		return zero, op(ctx)
+	})
+	return err
+}
+
+// ExecuteWithResult runs op, which takes no context, under the named policy
+// (the seed's form). A time limit still answers on time with a
+// *fault.TimeoutError, but it cannot stop op: op runs on its own goroutine,
+// its late result is discarded, and the goroutine ends when op returns.
+// Prefer ExecuteWithResultContext (or fault.ExecuteFunc).
+func (e *Executor[T]) ExecuteWithResult(ctx context.Context, policyName string, op func() (T, error)) functional.Result[T] {
+	if op == nil {
+		return functional.Err[T](fault.ErrNilOperation)
+	}
+	return functional.From(e.do(ctx, policyName, nil, op))
+}
+
+// Execute runs op, which takes no context and returns only an error, under
+// the named policy (the seed's form); see ExecuteWithResult for how time
+// limits treat it.
+func (e *Executor[T]) Execute(ctx context.Context, policyName string, op func() error) error {
+	if op == nil {
+		return fault.ErrNilOperation
+	}
+	_, err := e.do(ctx, policyName, nil, func() (T, error) {
+		var zero T
+		return zero, op()
+	})
+	return err
+}
+
+// Do runs op under the named policy and returns Go's (value, error) pair: the
+// allocation-free core of ExecuteWithResultContext.
+func (e *Executor[T]) Do(ctx context.Context, policyName string, op fault.Operation[T]) (T, error) {
+	if op == nil {
+		var zero T
+		return zero, fault.ErrNilOperation
+	}
+	return e.do(ctx, policyName, op, nil)
+}
+
+// do runs exactly one of op (context-aware) and plain (context-less).
+func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T], plain func() (T, error)) (T, error) {
+	var zero T
+	if ctx == nil {
+		return zero, fault.ErrNilContext
+	}
+	p := e.reg.lookup(name)
+	if p == nil {
+		return zero, newUnknownPolicyError(name)
+	}
+	if plain != nil {
+		if p.timed() {
+			op = timeout.Detached(plain)
+		} else {
+			op = func(context.Context) (T, error) { return plain() }
+		}
+	}
+	c := call[T]{p: p, op: op}
+	env := e.env
+	if env.recorder == nil && env.tracer == nil && env.logger == nil {
+		return c.run(ctx)
+	}
+	return observe(env, &c, ctx)
+}
+
+// observe runs the call with metrics, tracing and logging around it.
+func observe[T any](env *env, c *call[T], ctx context.Context) (T, error) {
+	start := time.Now()
+	if env.tracer != nil {
+		ctx, c.span = env.tracer.Start(ctx, c.p.name)
+	}
+	v, err := c.run(ctx)
+	if err != nil && env.logger != nil {
+		logFailure(env, ctx, c.p.name, err)
+	}
+	if env.recorder == nil && c.span == nil {
+		return v, err
+	}
+	m := fault.ExecutionMetrics{
+		PolicyName:    c.p.name,
+		Duration:      time.Since(start),
+		Success:       err == nil,
+		RetryAttempts: max(c.attempts-1, 0),
+		CorrelationID: fault.CorrelationID(ctx),
+		StartTime:     start,
+	}
+	if err != nil {
+		m.Err = err
+		m.ErrorCode = fault.CodeOf(err)
+	}
+	if c.p.breaker != nil {
+		m.CircuitState = c.p.breaker.CircuitState()
+	}
+	if c.span != nil {
+		m.TraceID = c.span.TraceID()
+		c.span.End(m)
+	} else {
+		m.TraceID = fault.TraceID(ctx)
+	}
+	if env.recorder != nil {
+		env.recorder.RecordExecution(ctx, m)
+	}
+	return v, err
+}
+
+var (
+	_ fault.ResilienceExecutor[int] = (*Executor[int])(nil)
+	_ fault.ContextExecutor[int]    = (*Executor[int])(nil)
+)

@@ -1,0 +1,32 @@
+package executor
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/authcorp/libs/go/src/fault"
+)
+
+// logFailure logs a failed execution: rejections (circuit open, rate
+// limited, bulkhead full) at Debug, since they come in floods while a
+// dependency is down and the breaker's state change is already logged at
+// Warn; time limits and exhausted retries at Info; the operation's own errors
+// are the caller's to log and are not logged here.
+func logFailure(env *env, ctx context.Context, name string, err error) {
+	code := fault.CodeOf(err)
+	var level slog.Level
+	switch {
+	case code.Rejection():
+		level = slog.LevelDebug
+	case code == fault.ErrCodeTimeout || code == fault.ErrCodeRetryExhausted:
+		level = slog.LevelInfo
+	default:
+		return
+	}
+	if !env.logger.Enabled(ctx, level) {
+		return
+	}
+	env.logger.LogAttrs(ctx, level, "fault: execution failed",
+		slog.String("policy", name), slog.String("code", string(code)), slog.String("error", err.Error()),
+		slog.String("correlation_id", fault.CorrelationID(ctx)))
+}
