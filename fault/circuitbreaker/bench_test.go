@@ -15,6 +15,9 @@ import (
 // circuitbreaker.Policy[int](b).Execute, impl=run is b.Run. Compare with
 // benchstat -col /impl.
 
+// bctx is the benchmarks' context.
+var bctx = context.Background()
+
 func noopGB() (int, error)                { return 1, nil }
 func noopOp(context.Context) (int, error) { return 1, nil }
 func noopRun(context.Context) error       { return nil }
@@ -30,13 +33,13 @@ func openRaw() *gobreaker.CircuitBreaker[int] {
 }
 
 func openBreaker(b *testing.B) *circuitbreaker.Breaker {
+	b.Helper()
 	cb := mustNew(b, circuitbreaker.Config{Name: "bench", FailureThreshold: 1, Timeout: time.Hour})
 	trip(b, cb)
 	return cb
 }
 
 func BenchmarkSuccess(b *testing.B) {
-	ctx := context.Background()
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := rawBreaker()
 		b.ReportAllocs()
@@ -48,34 +51,33 @@ func BenchmarkSuccess(b *testing.B) {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench"}))
 		b.ReportAllocs()
 		for b.Loop() {
-			_, _ = p.Execute(ctx, noopOp)
+			_, _ = p.Execute(bctx, noopOp)
 		}
 	})
 	b.Run("impl=run", func(b *testing.B) {
 		cb := mustNew(b, circuitbreaker.Config{Name: "bench"})
 		b.ReportAllocs()
 		for b.Loop() {
-			_ = cb.Run(ctx, noopRun)
+			_ = cb.Run(bctx, noopRun)
 		}
 	})
 	b.Run("impl=view-slowcall", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", SlowCallThreshold: time.Hour}))
 		b.ReportAllocs()
 		for b.Loop() {
-			_, _ = p.Execute(ctx, noopOp)
+			_, _ = p.Execute(bctx, noopOp)
 		}
 	})
 	b.Run("impl=view-failurerate", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", FailureRateThreshold: 0.5}))
 		b.ReportAllocs()
 		for b.Loop() {
-			_, _ = p.Execute(ctx, noopOp)
+			_, _ = p.Execute(bctx, noopOp)
 		}
 	})
 }
 
 func BenchmarkSuccessParallel(b *testing.B) {
-	ctx := context.Background()
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := rawBreaker()
 		b.ReportAllocs()
@@ -90,7 +92,7 @@ func BenchmarkSuccessParallel(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				_, _ = p.Execute(ctx, noopOp)
+				_, _ = p.Execute(bctx, noopOp)
 			}
 		})
 	})
@@ -99,14 +101,13 @@ func BenchmarkSuccessParallel(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				_ = cb.Run(ctx, noopRun)
+				_ = cb.Run(bctx, noopRun)
 			}
 		})
 	})
 }
 
 func BenchmarkRejectOpen(b *testing.B) {
-	ctx := context.Background()
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := openRaw()
 		b.ReportAllocs()
@@ -120,7 +121,7 @@ func BenchmarkRejectOpen(b *testing.B) {
 		p := circuitbreaker.Policy[int](openBreaker(b))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := p.Execute(ctx, noopOp); err == nil {
+			if _, err := p.Execute(bctx, noopOp); err == nil {
 				b.Fatal("admitted")
 			}
 		}
@@ -128,7 +129,6 @@ func BenchmarkRejectOpen(b *testing.B) {
 }
 
 func BenchmarkRejectOpenParallel(b *testing.B) {
-	ctx := context.Background()
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := openRaw()
 		b.ReportAllocs()
@@ -143,7 +143,7 @@ func BenchmarkRejectOpenParallel(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				_, _ = p.Execute(ctx, noopOp)
+				_, _ = p.Execute(bctx, noopOp)
 			}
 		})
 	})

@@ -46,6 +46,10 @@ var (
 	errExcluded = errors.New("circuitbreaker: excluded")
 )
 
+// background is the context of transitions delivered by Metrics and the
+// manual controls, which take none.
+var background = context.Background()
+
 // Messages of the rejection errors.
 const (
 	msgOpen         = "circuit breaker is open"
@@ -183,7 +187,7 @@ func (b *Breaker) newEpoch(m mode) *epoch {
 	return ep
 }
 
-func isExcluded(err error) bool { return err == errExcluded }
+func isExcluded(err error) bool { return errors.Is(err, errExcluded) }
 
 // readyToTrip runs under gobreaker's lock after a failure while closed.
 func (ep *epoch) readyToTrip(c gobreaker.Counts) bool {
@@ -357,7 +361,7 @@ func (b *Breaker) Metrics() Metrics {
 			break // no transition in between: the counts are v's
 		}
 	}
-	b.settle(context.Background()) // in case gobreaker moved while we looked
+	b.settle(background) // in case gobreaker moved while we looked
 	return m
 }
 
@@ -366,7 +370,7 @@ func (b *Breaker) Metrics() Metrics {
 // calls still running are forgotten. Calling it again has no effect.
 func (b *Breaker) ForceOpen() {
 	b.replace(nil, modeForcedOpen)
-	b.settle(context.Background())
+	b.settle(background)
 }
 
 // ForceClosed holds the circuit closed: every call runs and is counted in
@@ -375,7 +379,7 @@ func (b *Breaker) ForceOpen() {
 // effect.
 func (b *Breaker) ForceClosed() {
 	b.replace(nil, modeForcedClosed)
-	b.settle(context.Background())
+	b.settle(background)
 }
 
 // Reset returns the breaker to normal operation, closed with zero counts,
@@ -383,7 +387,7 @@ func (b *Breaker) ForceClosed() {
 // forgotten.
 func (b *Breaker) Reset() {
 	b.replace(nil, modeNormal)
-	b.settle(context.Background())
+	b.settle(background)
 }
 
 // Run runs op if the circuit admits it and returns op's error, or a
@@ -393,14 +397,14 @@ func (b *Breaker) Run(ctx context.Context, op func(ctx context.Context) error) e
 	if op == nil {
 		return fault.ErrNilOperation
 	}
-	_, err := execute(b, ctx, func(ctx context.Context) (struct{}, error) {
+	_, err := execute(ctx, b, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, op(ctx)
 	})
 	return err
 }
 
 // execute is the one path every call takes.
-func execute[T any](b *Breaker, ctx context.Context, next fault.Operation[T]) (T, error) {
+func execute[T any](ctx context.Context, b *Breaker, next fault.Operation[T]) (T, error) {
 	var (
 		v   T
 		err error
@@ -485,7 +489,7 @@ func (b *Breaker) rejection(ctx context.Context, gerr error) error {
 	switch {
 	case v.forced:
 		e.Message = msgForcedOpen
-	case gerr == gobreaker.ErrTooManyRequests:
+	case errors.Is(gerr, gobreaker.ErrTooManyRequests):
 		e.Message = msgHalfOpenFull
 	case v.state == StateOpen:
 		if left := v.expiry.Sub(e.Timestamp); left > 0 {

@@ -574,8 +574,8 @@ func TestNilInputsDoNotPanic(t *testing.T) {
 	if _, err := circuitbreaker.Policy[int](b).Execute(context.Background(), nil); !errors.Is(err, fault.ErrNilOperation) {
 		t.Errorf("Execute(nil op) = %v", err)
 	}
-	//lint:ignore SA1012 testing the nil context
-	if _, err := circuitbreaker.Policy[int](b).Execute(nil, ok); !errors.Is(err, fault.ErrNilContext) { //nolint:staticcheck
+	//nolint:staticcheck // SA1012: the nil context is what is tested
+	if _, err := circuitbreaker.Policy[int](b).Execute(nil, ok); !errors.Is(err, fault.ErrNilContext) {
 		t.Errorf("Execute(nil ctx) = %v", err)
 	}
 	if m := b.Metrics(); m.Requests != 0 {

@@ -98,10 +98,10 @@ type reentrantRecorder struct {
 	calls int
 }
 
-func (r *reentrantRecorder) RecordCircuitState(context.Context, string, string) {
+func (r *reentrantRecorder) RecordCircuitState(ctx context.Context, _, _ string) {
 	r.calls++
-	_ = (*r.b).Metrics()
-	_, _ = call(*r.b, ok)
+	_ = (*r.b).Metrics() //nolint:contextcheck // Metrics takes no context
+	_, _ = circuitbreaker.Policy[int](*r.b).Execute(ctx, ok)
 }
 
 // Transitions reach the hook and the recorder in the order they happened,

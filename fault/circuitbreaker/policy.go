@@ -33,7 +33,7 @@ func Policy[T any](b *Breaker) View[T] { return View[T]{b} }
 //
 // On the success path Execute allocates nothing and next does not escape.
 func (p View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error) {
-	return execute(p.Breaker, ctx, next)
+	return execute(ctx, p.Breaker, next)
 }
 
 var (
