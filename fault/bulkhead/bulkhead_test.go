@@ -545,7 +545,7 @@ func TestRecorder(t *testing.T) {
 func TestStressInvariants(t *testing.T) {
 	const goroutines, slots = 10_000, 10
 	for _, cfg := range []bulkhead.Config{
-		{MaxConcurrent: slots, QueueSize: 100},      // many rejections
+		{MaxConcurrent: slots, QueueSize: 100},        // many rejections
 		{MaxConcurrent: slots, QueueSize: goroutines}, // everyone admitted
 	} {
 		b := mustNew(t, cfg)

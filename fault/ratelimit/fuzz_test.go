@@ -1,0 +1,122 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/ratelimit"
+)
+
+// Any config either builds a working limiter or is rejected with
+// INVALID_POLICY errors; nothing panics, however large or small the values.
+func FuzzConfig(f *testing.F) {
+	f.Add("api", uint8(0), 1000, int64(time.Minute), 100, int64(0), 0)
+	f.Add("", uint8(1), 1, int64(1), 0, int64(1), 1)
+	f.Add("x", uint8(2), -1, int64(-1), -1, int64(-1), -1)
+	f.Add("", uint8(0), math.MaxInt, int64(math.MaxInt64), math.MaxInt, int64(math.MaxInt64), 0)
+	f.Add("", uint8(1), math.MaxInt, int64(math.MaxInt64), 0, int64(math.MaxInt64), ratelimit.MaxBuckets)
+	f.Add("", uint8(1), 1, int64(math.MaxInt64), 1, int64(0), 3)
+	f.Fuzz(func(t *testing.T, name string, alg uint8, rate int, window int64, burst int, maxWait int64, buckets int) {
+		cfg := ratelimit.Config{
+			Name:      name,
+			Algorithm: []string{"", fault.AlgorithmTokenBucket, fault.AlgorithmSlidingWindow, "fixed_window"}[alg%4],
+			Rate:      rate, Window: time.Duration(window), BurstSize: burst, MaxWait: time.Duration(maxWait), Buckets: buckets,
+		}
+		sliding := cfg.Algorithm == fault.AlgorithmSlidingWindow
+		numbersOK := alg%4 != 3 && rate >= 1 && window > 0 && burst >= 0 && maxWait >= 0 &&
+			buckets >= 0 && buckets <= ratelimit.MaxBuckets && (!sliding || burst <= rate)
+		l, err := ratelimit.New(cfg)
+		if err != nil {
+			if l != nil {
+				t.Fatal("New returned a limiter and an error")
+			}
+			if !errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeInvalidPolicy}) {
+				t.Fatalf("error %v is not INVALID_POLICY", err)
+			}
+			if numbersOK && name == "" {
+				t.Fatalf("valid config %+v rejected: %v", cfg, err)
+			}
+			return
+		}
+		if !numbersOK {
+			t.Fatalf("invalid config %+v accepted", cfg)
+		}
+		if _, err := ratelimit.NewKeyed(cfg, ratelimit.KeyedConfig{}); err != nil {
+			t.Fatalf("NewKeyed rejected a config New accepted: %v", err)
+		}
+		synctest.Test(t, func(t *testing.T) {
+			l, _ := ratelimit.New(cfg)
+			if err := l.Acquire(context.Background()); err != nil {
+				t.Fatalf("first Acquire of a full limiter: %v", err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			for range 3 {
+				err := l.Acquire(ctx)
+				if err == nil {
+					continue
+				}
+				var rl *fault.RateLimitError
+				if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+					t.Fatalf("rejection %v without a positive RetryAfter", err)
+				}
+			}
+		})
+	})
+}
+
+// Random configs and random call times: admissions stay within the exact
+// bound, and a rejection's RetryAfter is always enough.
+func FuzzDecisions(f *testing.F) {
+	f.Add(false, uint32(10), uint32(1000), uint32(3), uint8(8), []byte{1, 2, 3, 250, 0, 0, 7})
+	f.Add(true, uint32(7), uint32(13), uint32(7), uint8(3), []byte{0, 0, 0, 0, 9, 9, 255, 1})
+	f.Add(false, uint32(1), uint32(1), uint32(0), uint8(0), []byte{255, 255, 0, 1})
+	f.Fuzz(func(t *testing.T, sliding bool, rate, windowMs, burst uint32, buckets uint8, steps []byte) {
+		cfg := ratelimit.Config{
+			Rate:      int(rate%100_000) + 1,
+			Window:    time.Duration(windowMs%3_600_000+1) * time.Millisecond / 7, // odd sizes
+			BurstSize: int(burst % 100_000),
+			Buckets:   int(buckets),
+		}
+		if sliding {
+			cfg.Algorithm = fault.AlgorithmSlidingWindow
+			cfg.BurstSize %= cfg.Rate + 1
+		}
+		if len(steps) > 200 {
+			steps = steps[:200]
+		}
+		synctest.Test(t, func(t *testing.T) {
+			l := mustNew(t, cfg)
+			start := time.Now()
+			var admitted []time.Duration
+			for i, s := range steps {
+				time.Sleep(cfg.Window * time.Duration(s) / 64)
+				for range 1 + int(s%4) { // a few calls at the same instant
+					err := l.Acquire(context.Background())
+					if err == nil {
+						admitted = append(admitted, time.Since(start))
+						continue
+					}
+					d, ok := fault.RetryAfter(err)
+					if !ok || d <= 0 {
+						t.Fatalf("rejection without RetryAfter: %v", err)
+					}
+					if i%2 == 0 {
+						time.Sleep(d)
+						if !l.Allow() {
+							t.Fatalf("%+v: no permit %v after the rejection said so", cfg, d)
+						}
+						admitted = append(admitted, time.Since(start))
+					}
+				}
+			}
+			c := cfg.WithDefaults()
+			checkBound(t, admitted, c.BurstSize, c.Rate, c.Window)
+		})
+	})
+}
