@@ -573,6 +573,10 @@ func TestWithResultAndViews(t *testing.T) {
 		if retry.Policy[int](r).Retry() != r {
 			t.Error("View.Retry")
 		}
+		calls := 0
+		if err := retry.Policy[int](r).Run(context.Background(), func(context.Context) error { calls++; return errBoom }); !errors.Is(err, errBoom) || calls != 4 {
+			t.Errorf("View.Run: %v after %d calls", err, calls)
+		}
 		// The view passes the last attempt's value along with a passed-through error.
 		v, err := retry.Policy[int](r).Execute(context.Background(), func(context.Context) (int, error) { return 9, retry.Permanent(errBoom) })
 		if v != 9 || !same(err, errBoom) {
