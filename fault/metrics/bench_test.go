@@ -19,6 +19,7 @@ var benchExec = fault.NewExecutionMetrics("payment-service", 3*time.Millisecond,
 // run records benchExec through the interface, as the executor does, serial
 // and from GOMAXPROCS goroutines at once.
 func run(b *testing.B, r fault.MetricsRecorder) {
+	b.Helper()
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
@@ -93,6 +94,7 @@ func BenchmarkLogRecorder(b *testing.B) {
 	b.Run("discard", func(b *testing.B) { run(b, metrics.NewLogRecorder(slog.New(slog.DiscardHandler))) })
 	// Every execution formatted as JSON and written to io.Discard.
 	b.Run("json", func(b *testing.B) {
+		//nolint:sloglint // the point is the formatting cost, which slog.DiscardHandler would skip
 		run(b, metrics.NewLogRecorder(slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	})
 }

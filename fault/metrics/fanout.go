@@ -58,34 +58,51 @@ func (f *FanOut) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (f *FanOut) recovered(i int) {
-	if recover() != nil {
-		f.panics[i].Add(1)
-	}
-}
+// The calls below run one recorder each under a recover, so that a panic
+// stops neither the caller nor the recorders after it.
 
-func (f *FanOut) execution(i int, ctx context.Context, m *fault.ExecutionMetrics) {
-	defer f.recovered(i)
+func (f *FanOut) execution(ctx context.Context, i int, m *fault.ExecutionMetrics) {
+	defer func() {
+		if recover() != nil {
+			f.panics[i].Add(1)
+		}
+	}()
 	f.recorders[i].RecordExecution(ctx, *m)
 }
 
-func (f *FanOut) circuitState(i int, ctx context.Context, policy, state string) {
-	defer f.recovered(i)
+func (f *FanOut) circuitState(ctx context.Context, i int, policy, state string) {
+	defer func() {
+		if recover() != nil {
+			f.panics[i].Add(1)
+		}
+	}()
 	f.recorders[i].RecordCircuitState(ctx, policy, state)
 }
 
-func (f *FanOut) retryAttempt(i int, ctx context.Context, policy string, attempt int) {
-	defer f.recovered(i)
+func (f *FanOut) retryAttempt(ctx context.Context, i int, policy string, attempt int) {
+	defer func() {
+		if recover() != nil {
+			f.panics[i].Add(1)
+		}
+	}()
 	f.recorders[i].RecordRetryAttempt(ctx, policy, attempt)
 }
 
-func (f *FanOut) rateLimit(i int, ctx context.Context, policy string, limited bool) {
-	defer f.recovered(i)
+func (f *FanOut) rateLimit(ctx context.Context, i int, policy string, limited bool) {
+	defer func() {
+		if recover() != nil {
+			f.panics[i].Add(1)
+		}
+	}()
 	f.recorders[i].RecordRateLimit(ctx, policy, limited)
 }
 
-func (f *FanOut) bulkheadQueue(i int, ctx context.Context, policy string, queued bool) {
-	defer f.recovered(i)
+func (f *FanOut) bulkheadQueue(ctx context.Context, i int, policy string, queued bool) {
+	defer func() {
+		if recover() != nil {
+			f.panics[i].Add(1)
+		}
+	}()
 	f.recorders[i].RecordBulkheadQueue(ctx, policy, queued)
 }
 
@@ -93,7 +110,7 @@ func (f *FanOut) bulkheadQueue(i int, ctx context.Context, policy string, queued
 func (f *FanOut) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) {
 	for i, r := range f.recorders {
 		if r != nil {
-			f.execution(i, ctx, &m)
+			f.execution(ctx, i, &m)
 		}
 	}
 }
@@ -102,7 +119,7 @@ func (f *FanOut) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) 
 func (f *FanOut) RecordCircuitState(ctx context.Context, policyName, state string) {
 	for i, r := range f.recorders {
 		if r != nil {
-			f.circuitState(i, ctx, policyName, state)
+			f.circuitState(ctx, i, policyName, state)
 		}
 	}
 }
@@ -111,7 +128,7 @@ func (f *FanOut) RecordCircuitState(ctx context.Context, policyName, state strin
 func (f *FanOut) RecordRetryAttempt(ctx context.Context, policyName string, attempt int) {
 	for i, r := range f.recorders {
 		if r != nil {
-			f.retryAttempt(i, ctx, policyName, attempt)
+			f.retryAttempt(ctx, i, policyName, attempt)
 		}
 	}
 }
@@ -120,7 +137,7 @@ func (f *FanOut) RecordRetryAttempt(ctx context.Context, policyName string, atte
 func (f *FanOut) RecordRateLimit(ctx context.Context, policyName string, limited bool) {
 	for i, r := range f.recorders {
 		if r != nil {
-			f.rateLimit(i, ctx, policyName, limited)
+			f.rateLimit(ctx, i, policyName, limited)
 		}
 	}
 }
@@ -129,7 +146,7 @@ func (f *FanOut) RecordRateLimit(ctx context.Context, policyName string, limited
 func (f *FanOut) RecordBulkheadQueue(ctx context.Context, policyName string, queued bool) {
 	for i, r := range f.recorders {
 		if r != nil {
-			f.bulkheadQueue(i, ctx, policyName, queued)
+			f.bulkheadQueue(ctx, i, policyName, queued)
 		}
 	}
 }
@@ -245,9 +262,6 @@ func (a *Async) Panics() uint64 { return a.panics.Load() }
 // lost without being counted. A second Close returns ErrClosed. A nil ctx
 // means context.Background() (wait for as long as it takes).
 func (a *Async) Close(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	first := false
 	a.once.Do(func() {
 		first = true
@@ -256,6 +270,10 @@ func (a *Async) Close(ctx context.Context) error {
 	})
 	if !first {
 		return ErrClosed
+	}
+	if ctx == nil {
+		<-a.exited
+		return nil
 	}
 	select {
 	case <-a.exited:

@@ -238,3 +238,42 @@ func TestAsyncConcurrent(t *testing.T) {
 		t.Fatalf("delivered %d + dropped %d = %d, want 4000", c.total(), a.Dropped(), got)
 	}
 }
+
+// ordered remembers the attempts it receives.
+type ordered struct {
+	counting
+	mu  sync.Mutex
+	got []int
+}
+
+func (o *ordered) RecordRetryAttempt(_ context.Context, _ string, n int) {
+	o.mu.Lock()
+	o.got = append(o.got, n)
+	o.mu.Unlock()
+}
+
+// TestAsyncDeliversInOrder: events reach the wrapped recorder in the order
+// they were recorded.
+func TestAsyncDeliversInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var o ordered
+		a, err := metrics.NewAsync(&o, metrics.WithQueueSize(1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 1000 {
+			a.RecordRetryAttempt(context.Background(), "p", i)
+		}
+		if err := a.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(o.got) != 1000 {
+			t.Fatalf("delivered %d of 1000", len(o.got))
+		}
+		for i, n := range o.got {
+			if n != i {
+				t.Fatalf("event %d delivered at position %d", n, i)
+			}
+		}
+	})
+}

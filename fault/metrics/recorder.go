@@ -261,7 +261,7 @@ func (e *entry) pick(mask uint32) *stripe {
 	if mask == 0 {
 		return &e.stripes[0]
 	}
-	t := tokens.Get().(*token)
+	t, _ := tokens.Get().(*token) // always a *token (tokens.New)
 	s := &e.stripes[t.n&mask]
 	tokens.Put(t)
 	return s

@@ -296,3 +296,27 @@ func TestRecordExecutionAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per record", n)
 	}
 }
+
+// FuzzRecordExecution: any execution metrics are recorded without panic and
+// leave a consistent snapshot.
+func FuzzRecordExecution(f *testing.F) {
+	f.Add("p", int64(time.Millisecond), true, "", 0, "closed")
+	f.Add("", int64(-1), false, "CIRCUIT_OPEN", -3, "bogus")
+	f.Add("x", int64(1<<62), false, "TIMEOUT", 1<<30, "open")
+	f.Fuzz(func(t *testing.T, policy string, d int64, ok bool, code string, retries int, state string) {
+		r := newRecorder(t, metrics.WithMaxPolicies(1))
+		m := fault.NewExecutionMetrics(policy, time.Duration(d), ok).WithRetryAttempts(retries).WithCircuitState(state)
+		m.ErrorCode = fault.ErrorCode(code)
+		r.RecordExecution(context.Background(), m)
+		r.RecordCircuitState(context.Background(), policy, state)
+		s := r.Snapshot()
+		var total uint64
+		for name, p := range s.Policies {
+			checkIdentities(t, name, p)
+			total += p.Executions
+		}
+		if total != 1 {
+			t.Fatalf("%d executions recorded", total)
+		}
+	})
+}

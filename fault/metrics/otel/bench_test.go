@@ -19,6 +19,7 @@ var benchExec = fault.NewExecutionMetrics("payment-service", 3*time.Millisecond,
 	WithCircuitState(fault.StateClosed)
 
 func runRecorder(b *testing.B, r fault.MetricsRecorder) {
+	b.Helper()
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()

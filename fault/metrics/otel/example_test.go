@@ -27,8 +27,7 @@ func ExampleNewRecorder() {
 		panic(err)
 	}
 	defer rec.Close()
-	cfg := fault.DefaultExecutorConfig()
-	cfg.MetricsRecorder = rec
+	_ = fault.ExecutorConfig{MetricsEnabled: true, MetricsRecorder: rec}
 
 	ctx := context.Background()
 	rec.RecordExecution(ctx, fault.NewExecutionMetrics("payment-service", 120*time.Millisecond, true))
@@ -72,8 +71,7 @@ func ExampleNewTracer() {
 	if err != nil {
 		panic(err)
 	}
-	cfg := fault.DefaultExecutorConfig()
-	cfg.Tracer = tr
+	_ = fault.ExecutorConfig{TracingEnabled: true, Tracer: tr}
 
 	_, span := tr.Start(context.Background(), "payment-service")
 	span.Attempt(1, fault.NewTimeoutError("payment-service", "", time.Second, "attempt"))

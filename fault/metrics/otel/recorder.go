@@ -218,8 +218,8 @@ type policies[T any] struct {
 	overflow T
 }
 
-func newPolicies[T any](max int, newT func(string) T) *policies[T] {
-	p := &policies[T]{max: max, newT: newT, overflow: newT(OverflowPolicy)}
+func newPolicies[T any](limit int, newT func(string) T) *policies[T] {
+	p := &policies[T]{max: limit, newT: newT, overflow: newT(OverflowPolicy)}
 	m := make(map[string]T)
 	p.m.Store(&m)
 	return p
