@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,7 +47,7 @@ func (c *checker) add(where, format string, args ...any) {
 // check runs every check on the repository at root and returns the
 // problems found, and how many packages' imports it checked. env is added to
 // the environment of the go commands it runs.
-func check(root string, rules []rule, env ...string) ([]problem, int) {
+func check(ctx context.Context, root string, rules []rule, env ...string) ([]problem, int) {
 	c := &checker{root: root, rules: rules, env: env, byDir: map[string]*rule{}, mods: map[string]*modfile.File{}}
 	for i := range rules {
 		c.byDir[rules[i].Dir] = &rules[i]
@@ -58,7 +59,7 @@ func check(root string, rules []rule, env ...string) ([]problem, int) {
 	c.checkGoModFilesAreKnown()
 	c.checkDependabot()
 	c.checkNoLatest()
-	c.checkImports()
+	c.checkImports(ctx)
 	return c.problems, c.packages
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,8 +34,8 @@ type listedPackage struct {
 // goList lists the packages of the module in dir and everything they and
 // their tests import, as that module alone builds them (GOWORK=off: the
 // versions a consumer of the module gets).
-func goList(dir string, env []string) ([]*listedPackage, error) {
-	cmd := exec.Command("go", "list", "-e", "-deps", "-test", "-json=ImportPath,ForTest,Standard,Module,Imports,TestImports,XTestImports,Error,DepsErrors", "./...")
+func goList(ctx context.Context, dir string, env []string) ([]*listedPackage, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-test", "-json=ImportPath,ForTest,Standard,Module,Imports,TestImports,XTestImports,Error,DepsErrors", "./...")
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "GOWORK=off"), env...)
 	var stdout, stderr bytes.Buffer
@@ -57,7 +58,7 @@ func goList(dir string, env []string) ([]*listedPackage, error) {
 }
 
 // checkImports checks the real import graph of every library module.
-func (c *checker) checkImports() {
+func (c *checker) checkImports(ctx context.Context) {
 	type result struct {
 		pkgs []*listedPackage
 		err  error
@@ -77,7 +78,7 @@ func (c *checker) checkImports() {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			pkgs, err := goList(filepath.Join(c.root, filepath.FromSlash(d)), c.env)
+			pkgs, err := goList(ctx, filepath.Join(c.root, filepath.FromSlash(d)), c.env)
 			results[i] = result{pkgs, err}
 		}()
 	}

@@ -31,19 +31,24 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 
 	"github.com/authcorp/libs/go/src/tools/internal/repo"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("modcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	root := fs.String("root", "", "repository root (default: the nearest directory above the working directory holding versions.yaml and go.work)")
@@ -62,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		*root = r
 	}
-	problems, pkgs := check(*root, rules)
+	problems, pkgs := check(ctx, *root, rules)
 	for _, p := range problems {
 		fmt.Fprintln(stderr, "modcheck:", p)
 	}

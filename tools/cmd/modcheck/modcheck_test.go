@@ -222,7 +222,7 @@ func (f fakeRepo) write(t *testing.T) string {
 func TestFakeRepoPasses(t *testing.T) {
 	t.Parallel()
 	root := newFakeRepo().write(t)
-	problems, pkgs := check(root, rules, offline...)
+	problems, pkgs := check(t.Context(), root, rules, offline...)
 	for _, p := range problems {
 		t.Errorf("unexpected problem: %s", p)
 	}
@@ -234,18 +234,18 @@ func TestFakeRepoPasses(t *testing.T) {
 func TestViolations(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name   string
-		break_ func(f fakeRepo)
-		want   []string // substrings of one problem line
+		name    string
+		breakIt func(f fakeRepo)
+		want    []string // substrings of one problem line
 	}{
 		{
-			name:   "pattern imports pattern",
-			break_: func(f fakeRepo) { f.addImport("fault/retry", "bad.go", repo.ModulePath("fault/timeout")) },
-			want:   []string{"fault/retry: package " + repo.ModulePath("fault/retry") + " imports " + repo.ModulePath("fault/timeout"), "a pattern module never imports another pattern module"},
+			name:    "pattern imports pattern",
+			breakIt: func(f fakeRepo) { f.addImport("fault/retry", "bad.go", repo.ModulePath("fault/timeout")) },
+			want:    []string{"fault/retry: package " + repo.ModulePath("fault/retry") + " imports " + repo.ModulePath("fault/timeout"), "a pattern module never imports another pattern module"},
 		},
 		{
 			name: "contract imports pattern",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/ratelimit/doc.go"] = goFile("ratelimit") // no import back to fault: no package cycle
 				f.addImport("fault", "bad.go", repo.ModulePath("fault/ratelimit"))
 			},
@@ -253,60 +253,60 @@ func TestViolations(t *testing.T) {
 		},
 		{
 			name: "contract imports executor",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/executor/doc.go"] = goFile("executor")
 				f.addImport("fault", "bad.go", repo.ModulePath("fault/executor"))
 			},
 			want: []string{"imports " + repo.ModulePath("fault/executor"), "the contract module fault never imports a pattern"},
 		},
 		{
-			name:   "module imports an in-repo module its row does not list",
-			break_: func(f fakeRepo) { f.addImport("fault/metrics", "bad.go", repo.ModulePath("apperrors")) },
-			want:   []string{"fault/metrics: package " + repo.ModulePath("fault/metrics") + " imports " + repo.ModulePath("apperrors"), "lets fault/metrics import fault"},
+			name:    "module imports an in-repo module its row does not list",
+			breakIt: func(f fakeRepo) { f.addImport("fault/metrics", "bad.go", repo.ModulePath("apperrors")) },
+			want:    []string{"fault/metrics: package " + repo.ModulePath("fault/metrics") + " imports " + repo.ModulePath("apperrors"), "lets fault/metrics import fault"},
 		},
 		{
-			name:   "third-party package in the wrong module",
-			break_: func(f fakeRepo) { f.addImport("fault/retry", "bad.go", "github.com/sony/gobreaker/v2") },
-			want:   []string{"fault/retry: package " + repo.ModulePath("fault/retry") + " imports third-party package github.com/sony/gobreaker/v2", "does not allow in fault/retry"},
+			name:    "third-party package in the wrong module",
+			breakIt: func(f fakeRepo) { f.addImport("fault/retry", "bad.go", "github.com/sony/gobreaker/v2") },
+			want:    []string{"fault/retry: package " + repo.ModulePath("fault/retry") + " imports third-party package github.com/sony/gobreaker/v2", "does not allow in fault/retry"},
 		},
 		{
-			name:   "unknown third-party package",
-			break_: func(f fakeRepo) { f.addImport("fault/circuitbreaker", "bad.go", "example.com/evil") },
-			want:   []string{"third-party package example.com/evil", "allowed: github.com/sony/gobreaker/v2"},
+			name:    "unknown third-party package",
+			breakIt: func(f fakeRepo) { f.addImport("fault/circuitbreaker", "bad.go", "example.com/evil") },
+			want:    []string{"third-party package example.com/evil", "allowed: github.com/sony/gobreaker/v2"},
 		},
 		{
-			name:   "x/sync outside the semaphore in non-test code",
-			break_: func(f fakeRepo) { f.addImport("fault/bulkhead", "bad.go", "golang.org/x/sync/errgroup") },
-			want:   []string{"fault/bulkhead", "golang.org/x/sync/errgroup, which is test-only"},
+			name:    "x/sync outside the semaphore in non-test code",
+			breakIt: func(f fakeRepo) { f.addImport("fault/bulkhead", "bad.go", "golang.org/x/sync/errgroup") },
+			want:    []string{"fault/bulkhead", "golang.org/x/sync/errgroup, which is test-only"},
 		},
 		{
-			name:   "test-only package in non-test code",
-			break_: func(f fakeRepo) { f.addImport("fault/timeout", "bad.go", "github.com/google/go-cmp/cmp") },
-			want:   []string{"fault/timeout: package " + repo.ModulePath("fault/timeout") + " imports github.com/google/go-cmp/cmp, which is test-only"},
+			name:    "test-only package in non-test code",
+			breakIt: func(f fakeRepo) { f.addImport("fault/timeout", "bad.go", "github.com/google/go-cmp/cmp") },
+			want:    []string{"fault/timeout: package " + repo.ModulePath("fault/timeout") + " imports github.com/google/go-cmp/cmp, which is test-only"},
 		},
 		{
-			name:   "pattern test imports another pattern",
-			break_: func(f fakeRepo) { f.addImport("fault/retry", "bad_x_test.go", repo.ModulePath("fault/circuitbreaker")) },
-			want:   []string{"imports in its tests " + repo.ModulePath("fault/circuitbreaker"), "a pattern module never imports another pattern module"},
+			name:    "pattern test imports another pattern",
+			breakIt: func(f fakeRepo) { f.addImport("fault/retry", "bad_x_test.go", repo.ModulePath("fault/circuitbreaker")) },
+			want:    []string{"imports in its tests " + repo.ModulePath("fault/circuitbreaker"), "a pattern module never imports another pattern module"},
 		},
 		{
-			name:   "test imports the executor where the table does not allow it",
-			break_: func(f fakeRepo) { f.addImport("fault/metrics", "bad_test.go", repo.ModulePath("fault/executor")) },
-			want:   []string{"fault/metrics: package " + repo.ModulePath("fault/metrics") + " imports in its tests " + repo.ModulePath("fault/executor")},
+			name:    "test imports the executor where the table does not allow it",
+			breakIt: func(f fakeRepo) { f.addImport("fault/metrics", "bad_test.go", repo.ModulePath("fault/executor")) },
+			want:    []string{"fault/metrics: package " + repo.ModulePath("fault/metrics") + " imports in its tests " + repo.ModulePath("fault/executor")},
 		},
 		{
-			name:   "test import that would make a module cycle",
-			break_: func(f fakeRepo) { f.addImport("fault", "bad_x_test.go", repo.ModulePath("fault/metrics")) },
-			want:   []string{"fault: package " + repo.ModulePath("fault") + " imports in its tests " + repo.ModulePath("fault/metrics"), "its tests may import functional, apperrors"},
+			name:    "test import that would make a module cycle",
+			breakIt: func(f fakeRepo) { f.addImport("fault", "bad_x_test.go", repo.ModulePath("fault/metrics")) },
+			want:    []string{"fault: package " + repo.ModulePath("fault") + " imports in its tests " + repo.ModulePath("fault/metrics"), "its tests may import functional, apperrors"},
 		},
 		{
-			name:   "unknown third-party package in tests",
-			break_: func(f fakeRepo) { f.addImport("fault/health", "bad_test.go", "example.com/evil") },
-			want:   []string{"fault/health", "imports in its tests third-party package example.com/evil"},
+			name:    "unknown third-party package in tests",
+			breakIt: func(f fakeRepo) { f.addImport("fault/health", "bad_test.go", "example.com/evil") },
+			want:    []string{"fault/health", "imports in its tests third-party package example.com/evil"},
 		},
 		{
 			name: "cross-module internal package",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/internal/clock/clock.go"] = goFile("clock")
 				f.addImport("fault/retry", "bad.go", repo.ModulePath("fault/internal/clock"))
 			},
@@ -314,101 +314,101 @@ func TestViolations(t *testing.T) {
 		},
 		{
 			name: "missing transitive replace",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/timeout/go.mod"] = strings.Replace(f["fault/timeout/go.mod"], "replace "+repo.ModulePath("apperrors")+" => ../../apperrors\n", "", 1)
 			},
 			want: []string{"fault/timeout: go.mod has no replace line for " + repo.ModulePath("apperrors")},
 		},
 		{
 			name: "replace to the wrong directory",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/health/go.mod"] = strings.Replace(f["fault/health/go.mod"], "=> ../../apperrors", "=> ../../functional", 1)
 			},
 			want: []string{"fault/health: go.mod replaces " + repo.ModulePath("apperrors") + " with ../../functional, want ../../apperrors"},
 		},
 		{
 			name: "different go directive",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/shutdown/go.mod"] = strings.Replace(f["fault/shutdown/go.mod"], "go 1.25.0", "go 1.24", 1)
 			},
 			want: []string{"fault/shutdown: go.mod says go 1.24, go.work says go 1.25.0"},
 		},
 		{
-			name:   "toolchain line",
-			break_: func(f fakeRepo) { f["apperrors/go.mod"] += "\ntoolchain go1.26.1\n" },
-			want:   []string{"apperrors: go.mod has a toolchain line"},
+			name:    "toolchain line",
+			breakIt: func(f fakeRepo) { f["apperrors/go.mod"] += "\ntoolchain go1.26.1\n" },
+			want:    []string{"apperrors: go.mod has a toolchain line"},
 		},
 		{
-			name:   "tools go directive differs",
-			break_: func(f fakeRepo) { f["tools/go.mod"] = strings.Replace(f["tools/go.mod"], "go 1.25.0", "go 1.26.0", 1) },
-			want:   []string{"tools: go.mod says go 1.26.0"},
+			name:    "tools go directive differs",
+			breakIt: func(f fakeRepo) { f["tools/go.mod"] = strings.Replace(f["tools/go.mod"], "go 1.25.0", "go 1.26.0", 1) },
+			want:    []string{"tools: go.mod says go 1.26.0"},
 		},
 		{
-			name:   "missing README",
-			break_: func(f fakeRepo) { delete(f, "fault/timeout/README.md") },
-			want:   []string{"fault/timeout: has no README.md"},
+			name:    "missing README",
+			breakIt: func(f fakeRepo) { delete(f, "fault/timeout/README.md") },
+			want:    []string{"fault/timeout: has no README.md"},
 		},
 		{
 			name: "missing doc.go",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/timeout/timeout.go"] = f["fault/timeout/doc.go"]
 				delete(f, "fault/timeout/doc.go")
 			},
 			want: []string{"fault/timeout: has no doc.go"},
 		},
 		{
-			name:   "module not in go.work",
-			break_: func(f fakeRepo) { f["go.work"] = strings.Replace(f["go.work"], "\t./fault/health\n", "", 1) },
-			want:   []string{"fault/health: not in go.work"},
+			name:    "module not in go.work",
+			breakIt: func(f fakeRepo) { f["go.work"] = strings.Replace(f["go.work"], "\t./fault/health\n", "", 1) },
+			want:    []string{"fault/health: not in go.work"},
 		},
 		{
-			name:   "tools in go.work",
-			break_: func(f fakeRepo) { f["go.work"] = strings.Replace(f["go.work"], "use (\n", "use (\n\t./tools\n", 1) },
-			want:   []string{"go.work: uses ./tools"},
+			name:    "tools in go.work",
+			breakIt: func(f fakeRepo) { f["go.work"] = strings.Replace(f["go.work"], "use (\n", "use (\n\t./tools\n", 1) },
+			want:    []string{"go.work: uses ./tools"},
 		},
 		{
 			name: "module missing from dependabot",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "  - package-ecosystem: gomod\n    directory: /fault/bulkhead\n", "", 1)
 			},
 			want: []string{"fault/bulkhead: no gomod entry for directory /fault/bulkhead in .github/dependabot.yml"},
 		},
 		{
 			name: "tools missing from dependabot",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "    directory: /tools\n", "    directory: /tool\n", 1)
 			},
 			want: []string{"tools: no gomod entry for directory /tools"},
 		},
 		{
 			name: "module missing from the manifest",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f[repo.ManifestFile] = strings.Replace(f[repo.ManifestFile], "  fault/metrics: v0.1.0\n", "", 1)
 			},
 			want: []string{"versions.yaml: module fault/metrics has no version entry"},
 		},
 		{
 			name: "manifest version not semver",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f[repo.ManifestFile] = strings.Replace(f[repo.ManifestFile], "fault/metrics: v0.1.0", "fault/metrics: v0.1", 1)
 			},
 			want: []string{"versions.yaml", `version "v0.1" is not a semantic version`},
 		},
 		{
 			name: "module outside the table",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/extra/go.mod"] = "module " + repo.ModulePath("fault/extra") + "\n\ngo 1.25.0\n"
 			},
 			want: []string{"fault/extra: has a go.mod but is not a module of DESIGN.md §1"},
 		},
 		{
-			name:   "floating version",
-			break_: func(f fakeRepo) { f["Makefile"] = "tools:\n\tgo install example.com/tool" + "@" + "latest\n" },
-			want:   []string{"Makefile: line 2 uses @" + "latest"},
+			name:    "floating version",
+			breakIt: func(f fakeRepo) { f["Makefile"] = "tools:\n\tgo install example.com/tool" + "@" + "latest\n" },
+			want:    []string{"Makefile: line 2 uses @" + "latest"},
 		},
 		{
 			name: "untidy module: import without requirement",
-			break_: func(f fakeRepo) {
+			breakIt: func(f fakeRepo) {
 				f["fault/metrics/bad.go"] = "package metrics\n\nimport _ \"example.com/evil\"\n"
 			},
 			want: []string{"fault/metrics: package " + repo.ModulePath("fault/metrics"), "example.com/evil"},
@@ -418,9 +418,9 @@ func TestViolations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeRepo()
-			tt.break_(f)
+			tt.breakIt(f)
 			root := f.write(t)
-			problems, _ := check(root, rules, offline...)
+			problems, _ := check(t.Context(), root, rules, offline...)
 			if len(problems) == 0 {
 				t.Fatal("modcheck found no problem")
 			}
@@ -451,7 +451,7 @@ func TestRealRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems, pkgs := check(root, rules)
+	problems, pkgs := check(t.Context(), root, rules)
 	for _, p := range problems {
 		t.Errorf("%s", p)
 	}
@@ -462,7 +462,7 @@ func TestRunExitCodes(t *testing.T) {
 	t.Parallel()
 	good := newFakeRepo().write(t)
 	var out, errOut bytes.Buffer
-	if code := run([]string{"-root", good}, &out, &errOut); code != 0 {
+	if code := run(t.Context(), []string{"-root", good}, &out, &errOut); code != 0 {
 		t.Fatalf("good repo: exit %d\n%s", code, errOut.String())
 	}
 	if !strings.HasPrefix(out.String(), "modcheck: ok:") {
@@ -473,14 +473,14 @@ func TestRunExitCodes(t *testing.T) {
 	bad.addImport("fault/retry", "bad.go", repo.ModulePath("fault/timeout"))
 	out.Reset()
 	errOut.Reset()
-	if code := run([]string{"-root", bad.write(t)}, &out, &errOut); code != 1 {
+	if code := run(t.Context(), []string{"-root", bad.write(t)}, &out, &errOut); code != 1 {
 		t.Fatalf("bad repo: exit %d", code)
 	}
 	if !strings.Contains(errOut.String(), "modcheck: fault/retry: package") || !strings.Contains(errOut.String(), "modcheck: FAIL: 1 problems") {
 		t.Errorf("bad repo: stderr\n%s", errOut.String())
 	}
 
-	if code := run([]string{"extra"}, &out, &errOut); code != 2 {
+	if code := run(t.Context(), []string{"extra"}, &out, &errOut); code != 2 {
 		t.Errorf("extra argument: exit %d, want 2", code)
 	}
 }

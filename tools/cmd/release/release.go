@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -212,10 +213,13 @@ func createTags(g git, p *plan, rev string) error {
 }
 
 // git runs git in a repository.
-type git struct{ dir string }
+type git struct {
+	ctx context.Context // the lifetime of the command run
+	dir string
+}
 
 func (g git) run(args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{"-C", g.dir}, args...)...)
+	cmd := exec.CommandContext(g.ctx, "git", append([]string{"-C", g.dir}, args...)...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {

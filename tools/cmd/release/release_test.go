@@ -62,7 +62,7 @@ func (r *fakeRepo) write(name, content string) {
 
 func (r *fakeRepo) git(args ...string) string {
 	r.t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", r.root}, args...)...)
+	cmd := exec.CommandContext(r.t.Context(), "git", append([]string{"-C", r.root}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -80,7 +80,7 @@ func (r *fakeRepo) commit(msg string) {
 func (r *fakeRepo) release(args ...string) (code int, stdout, stderr string) {
 	r.t.Helper()
 	var o, e bytes.Buffer
-	code = run(append([]string{"-root", r.root}, args...), &o, &e)
+	code = run(r.t.Context(), append([]string{"-root", r.root}, args...), &o, &e)
 	return code, o.String(), e.String()
 }
 
@@ -312,7 +312,7 @@ func TestCreateRefusesDirtyTree(t *testing.T) {
 
 func TestCreateNeverMovesAnExistingTag(t *testing.T) {
 	r := newFakeRepo(t, layout, layoutRequires)
-	p, err := makePlan(r.root, git{dir: r.root})
+	p, err := makePlan(r.root, git{ctx: r.t.Context(), dir: r.root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestCreateNeverMovesAnExistingTag(t *testing.T) {
 	r.commit("later")
 	r.git("tag", "go/src/fault/v0.1.0", "HEAD~1")
 	before := r.git("rev-parse", "go/src/fault/v0.1.0")
-	err = createTags(git{dir: r.root}, p, "HEAD")
+	err = createTags(git{ctx: r.t.Context(), dir: r.root}, p, "HEAD")
 	if err == nil || !strings.Contains(err.Error(), "creating go/src/fault/v0.1.0") {
 		t.Fatalf("createTags over an existing tag: err = %v", err)
 	}
@@ -333,13 +333,13 @@ func TestCreateNeverMovesAnExistingTag(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	var o, e bytes.Buffer
-	if code := run([]string{"-nope"}, &o, &e); code != 2 {
+	if code := run(t.Context(), []string{"-nope"}, &o, &e); code != 2 {
 		t.Errorf("unknown flag: exit %d, want 2", code)
 	}
-	if code := run([]string{"extra"}, &o, &e); code != 2 {
+	if code := run(t.Context(), []string{"extra"}, &o, &e); code != 2 {
 		t.Errorf("extra argument: exit %d, want 2", code)
 	}
-	if code := run([]string{"-root", t.TempDir()}, &o, &e); code != 1 {
+	if code := run(t.Context(), []string{"-root", t.TempDir()}, &o, &e); code != 1 {
 		t.Errorf("root without manifest: exit %d, want 1", code)
 	}
 }

@@ -88,7 +88,7 @@ func ReadManifest(root string) (*Manifest, error) {
 
 // lineEntry is the one-entry-per-line form that the Makefile reads with awk:
 // two spaces, the directory, a colon, a space, the version.
-var lineEntry = regexp.MustCompile(`^  ([a-z0-9][a-z0-9._/-]*): (\S+)\s*$`)
+var lineEntry = regexp.MustCompile(`^  ([a-z0-9][a-z0-9._/-]*): (\S+)(\s+#.*)?\s*$`)
 
 // ParseManifest parses a manifest of the form
 //
