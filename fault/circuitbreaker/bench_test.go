@@ -7,6 +7,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
 )
 
@@ -61,15 +62,48 @@ func BenchmarkSuccess(b *testing.B) {
 			_ = cb.Run(bctx, noopRun)
 		}
 	})
-	b.Run("impl=view-slowcall", func(b *testing.B) {
-		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", SlowCallThreshold: time.Hour}))
+}
+
+// Failure-rate mode against gobreaker with the same rolling window (60s in
+// 10 buckets).
+func BenchmarkSuccessFailureRate(b *testing.B) {
+	b.Run("impl=gobreaker", func(b *testing.B) {
+		cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{Name: "bench", Interval: time.Minute, BucketPeriod: 6 * time.Second})
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = cb.Execute(noopGB)
+		}
+	})
+	b.Run("impl=view", func(b *testing.B) {
+		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", FailureRateThreshold: 0.5}))
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = p.Execute(bctx, noopOp)
 		}
 	})
-	b.Run("impl=view-failurerate", func(b *testing.B) {
-		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", FailureRateThreshold: 0.5}))
+}
+
+// The slow-call rule against timing the call by hand around gobreaker:
+// both read the clock twice.
+func BenchmarkSuccessSlowCall(b *testing.B) {
+	const threshold = time.Hour
+	b.Run("impl=gobreaker", func(b *testing.B) {
+		cb := rawBreaker()
+		b.ReportAllocs()
+		slow := 0
+		for b.Loop() {
+			_, _ = cb.Execute(func() (int, error) {
+				start := time.Now()
+				v, err := noopGB()
+				if time.Since(start) > threshold {
+					slow++
+				}
+				return v, err
+			})
+		}
+	})
+	b.Run("impl=view", func(b *testing.B) {
+		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", SlowCallThreshold: threshold}))
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = p.Execute(bctx, noopOp)
@@ -107,6 +141,9 @@ func BenchmarkSuccessParallel(b *testing.B) {
 	})
 }
 
+// impl=error-only is the floor of any rejection that returns the contract's
+// error: fault.NewCircuitOpenError (one allocation, one clock read) and the
+// correlation-ID lookup, nothing else.
 func BenchmarkRejectOpen(b *testing.B) {
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := openRaw()
@@ -124,6 +161,13 @@ func BenchmarkRejectOpen(b *testing.B) {
 			if _, err := p.Execute(bctx, noopOp); err == nil {
 				b.Fatal("admitted")
 			}
+		}
+	})
+	b.Run("impl=error-only", func(b *testing.B) {
+		var openedAt time.Time
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = fault.NewCircuitOpenError("bench", fault.CorrelationID(bctx), openedAt, 0, 1)
 		}
 	})
 }
@@ -144,6 +188,15 @@ func BenchmarkRejectOpenParallel(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				_, _ = p.Execute(bctx, noopOp)
+			}
+		})
+	})
+	b.Run("impl=error-only", func(b *testing.B) {
+		var openedAt time.Time
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_ = fault.NewCircuitOpenError("bench", fault.CorrelationID(bctx), openedAt, 0, 1)
 			}
 		})
 	})

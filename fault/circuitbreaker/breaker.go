@@ -89,8 +89,8 @@ type Breaker struct {
 	// Transition delivery (see events.go). Lock order: a gobreaker instance's
 	// mutex, then evMu; nothing here calls into gobreaker while holding evMu.
 	evMu       sync.Mutex
-	queue      []transition
-	delivering bool
+	queue      []transition // guarded by evMu
+	delivering atomic.Bool  // written under evMu; read without it to skip
 }
 
 // view is an immutable picture of the breaker's current period, published

@@ -27,30 +27,30 @@ func (b *Breaker) publishLocked(cur, nv *view) {
 // the transitions after it stay queued for the next call to deliver.
 //
 // settle is called after every call; without pending transitions it costs
-// one atomic load.
+// one atomic load, and while another goroutine delivers, two.
 func (b *Breaker) settle(ctx context.Context) {
-	if b.pending.Load() {
+	if b.pending.Load() && !b.delivering.Load() {
 		b.deliverPending(ctx)
 	}
 }
 
 func (b *Breaker) deliverPending(ctx context.Context) {
 	b.evMu.Lock()
-	if b.delivering || len(b.queue) == 0 {
-		if !b.delivering {
+	if b.delivering.Load() || len(b.queue) == 0 {
+		if !b.delivering.Load() {
 			b.pending.Store(false)
 		}
 		b.evMu.Unlock()
 		return
 	}
-	b.delivering = true
+	b.delivering.Store(true)
 	var rest []transition // undelivered, if a hook panics
 	done := false
 	defer func() {
 		if !done { // a hook panicked: hand the rest to the next call
 			b.evMu.Lock()
 			b.queue = append(rest, b.queue...)
-			b.delivering = false
+			b.delivering.Store(false)
 			b.evMu.Unlock()
 		}
 	}()
@@ -66,7 +66,7 @@ func (b *Breaker) deliverPending(ctx context.Context) {
 		rest = nil
 		b.evMu.Lock()
 	}
-	b.delivering = false
+	b.delivering.Store(false)
 	b.pending.Store(false)
 	done = true
 	b.evMu.Unlock()
