@@ -29,6 +29,28 @@ func mustNew(t testing.TB, cfg bulkhead.Config) *bulkhead.Bulkhead {
 	return b
 }
 
+// mustFull returns a new bulkhead of one slot, that slot taken.
+func mustFull(t testing.TB, cfg bulkhead.Config) *bulkhead.Bulkhead {
+	t.Helper()
+	b := mustNew(t, cfg)
+	if err := b.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// observe counts one more operation inside the bulkhead and raises peak to
+// the count if needed; it returns the count.
+func observe(inside, peak *atomic.Int64) int64 {
+	n := inside.Add(1)
+	for {
+		m := peak.Load()
+		if n <= m || peak.CompareAndSwap(m, n) {
+			return n
+		}
+	}
+}
+
 func TestConformance(t *testing.T) {
 	configs := map[string]bulkhead.Config{
 		// Every call gets a slot at once.
@@ -240,10 +262,7 @@ func TestQueueTimeout(t *testing.T) {
 
 func TestQueueTimeoutAdmitsInTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1, QueueTimeout: 5 * time.Second})
-		if err := b.Acquire(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1, QueueTimeout: 5 * time.Second})
 		time.AfterFunc(4*time.Second, b.Release)
 		start := time.Now()
 		err := b.Run(context.Background(), func(context.Context) error { return nil })
@@ -256,10 +275,7 @@ func TestQueueTimeoutAdmitsInTime(t *testing.T) {
 func TestCallerContextWhileQueued(t *testing.T) {
 	t.Run("Cancel", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1})
-			if err := b.Acquire(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1})
 			defer b.Release()
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(time.Second, cancel)
@@ -279,10 +295,7 @@ func TestCallerContextWhileQueued(t *testing.T) {
 	})
 	t.Run("DeadlineBeforeQueueTimeout", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1, QueueTimeout: time.Minute})
-			if err := b.Acquire(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1, QueueTimeout: time.Minute})
 			defer b.Release()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
@@ -295,10 +308,7 @@ func TestCallerContextWhileQueued(t *testing.T) {
 	})
 	t.Run("NoQueueTimeoutWaitsForContext", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1})
-			if err := b.Acquire(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1})
 			defer b.Release()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
@@ -332,10 +342,7 @@ func TestCancelledHeadWaiterDoesNotStall(t *testing.T) {
 		name := map[bool]string{false: "CancelFirst", true: "CancelWithRelease"}[same]
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 3})
-				if err := b.Acquire(context.Background()); err != nil {
-					t.Fatal(err)
-				}
+				b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 3})
 				headCtx, cancelHead := context.WithCancel(context.Background())
 				var order []string
 				var mu sync.Mutex
@@ -556,13 +563,7 @@ func TestStressInvariants(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				err := b.Run(context.Background(), func(context.Context) error {
-					n := inside.Add(1)
-					for {
-						m := maxInside.Load()
-						if n <= m || maxInside.CompareAndSwap(m, n) {
-							break
-						}
-					}
+					observe(&inside, &maxInside)
 					if r := b.Running(); r > slots || r < 1 {
 						t.Errorf("Running() = %d inside an operation", r)
 					}
@@ -631,13 +632,7 @@ func TestStressQueueTimeout(t *testing.T) {
 			wg.Go(func() {
 				time.Sleep(time.Duration(i%20) * time.Millisecond)
 				err := b.Run(context.Background(), func(context.Context) error {
-					n := inside.Add(1)
-					for {
-						m := maxInside.Load()
-						if n <= m || maxInside.CompareAndSwap(m, n) {
-							break
-						}
-					}
+					observe(&inside, &maxInside)
 					time.Sleep(5 * time.Millisecond)
 					inside.Add(-1)
 					return nil

@@ -258,6 +258,45 @@ func TestRetryAfterIsEnough(t *testing.T) {
 	}
 }
 
+// acquireConcurrently starts n goroutines that each Acquire a permit of l,
+// runs during (if not nil) once they are all admitted or waiting, and
+// returns when each was admitted, in fake time since the call, sorted.
+func acquireConcurrently(t *testing.T, l *ratelimit.Limiter, n int, during func()) []time.Duration {
+	start := time.Now()
+	var mu sync.Mutex
+	var waited []time.Duration
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := l.Acquire(context.Background()); err != nil {
+				t.Errorf("Acquire: %v", err)
+			}
+			mu.Lock()
+			waited = append(waited, time.Since(start))
+			mu.Unlock()
+		})
+	}
+	if during != nil {
+		synctest.Wait()
+		during()
+	}
+	wg.Wait()
+	sort.Slice(waited, func(i, j int) bool { return waited[i] < waited[j] })
+	return waited
+}
+
+func checkWaits(t *testing.T, got []time.Duration, want ...time.Duration) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("admitted after %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("admitted after %v, want %v", got, want)
+		}
+	}
+}
+
 // Token bucket waits are reservations: concurrent waiters are served in
 // order, one permit interval apart, and a caller whose permit would be
 // further away than MaxWait is rejected at once.
@@ -266,35 +305,16 @@ func TestWaitTokenBucket(t *testing.T) {
 		cfg := ratelimit.Config{Rate: 10, Window: time.Second, BurstSize: 1, MaxWait: 250 * time.Millisecond}
 		l := mustNew(t, cfg)
 		start := time.Now()
-		var mu sync.Mutex
-		var waited []time.Duration
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Go(func() {
-				if err := l.Acquire(context.Background()); err != nil {
-					t.Errorf("Acquire: %v", err)
-				}
-				mu.Lock()
-				waited = append(waited, time.Since(start))
-				mu.Unlock()
-			})
-		}
-		synctest.Wait() // all three admitted or waiting
-		// Permits are reserved until 200ms; the next, at 300ms, is beyond
-		// MaxWait: rejected at once with its RetryAfter.
-		err := l.Acquire(context.Background())
-		if time.Since(start) != 0 {
-			t.Errorf("rejection took %v", time.Since(start))
-		}
-		checkLimited(t, err, 300*time.Millisecond, cfg)
-		wg.Wait()
-		sort.Slice(waited, func(i, j int) bool { return waited[i] < waited[j] })
-		want := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond}
-		for i := range want {
-			if waited[i] != want[i] {
-				t.Fatalf("admitted after %v, want %v", waited, want)
+		waited := acquireConcurrently(t, l, 3, func() {
+			// Permits are reserved until 200ms; the next, at 300ms, is
+			// beyond MaxWait: rejected at once with its RetryAfter.
+			err := l.Acquire(context.Background())
+			if time.Since(start) != 0 {
+				t.Errorf("rejection took %v", time.Since(start))
 			}
-		}
+			checkLimited(t, err, 300*time.Millisecond, cfg)
+		})
+		checkWaits(t, waited, 0, 100*time.Millisecond, 200*time.Millisecond)
 	})
 }
 
@@ -306,27 +326,8 @@ func TestWaitSlidingWindow(t *testing.T) {
 		cfg := ratelimit.Config{Algorithm: fault.AlgorithmSlidingWindow, Rate: 1, Window: 100 * time.Millisecond, Buckets: 100, MaxWait: 250 * time.Millisecond}
 		l := mustNew(t, cfg)
 		start := time.Now()
-		var mu sync.Mutex
-		var waited []time.Duration
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Go(func() {
-				if err := l.Acquire(context.Background()); err != nil {
-					t.Errorf("Acquire: %v", err)
-				}
-				mu.Lock()
-				waited = append(waited, time.Since(start))
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		sort.Slice(waited, func(i, j int) bool { return waited[i] < waited[j] })
-		want := []time.Duration{0, 101 * time.Millisecond, 202 * time.Millisecond}
-		for i := range want {
-			if waited[i] != want[i] {
-				t.Fatalf("admitted after %v, want %v", waited, want)
-			}
-		}
+		waited := acquireConcurrently(t, l, 3, nil)
+		checkWaits(t, waited, 0, 101*time.Millisecond, 202*time.Millisecond)
 		// Next permit at 303ms, 101ms away: within MaxWait, so it waits...
 		if err := l.Acquire(context.Background()); err != nil || time.Since(start) != 303*time.Millisecond {
 			t.Errorf("Acquire = %v at %v, want nil at 303ms", err, time.Since(start))
