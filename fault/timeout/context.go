@@ -106,13 +106,31 @@ func (c *limitContext) machinery() *machinery {
 	if m := c.state.Load(); m != nil {
 		return m
 	}
-	ctx, cancel := context.WithDeadlineCause(c.parent, c.deadline, c.t.cause)
+	ctx, cancel := context.WithDeadlineCause(c.watched(), c.deadline, c.t.cause)
 	m := &machinery{ctx: ctx, cancel: cancel}
 	if c.state.CompareAndSwap(nil, m) {
 		return m
 	}
 	cancel()
 	return c.state.Load()
+}
+
+// watched returns the context whose end must end c. It is the parent, except
+// that an enclosing limitContext that has built nothing and whose own
+// deadline is not earlier than c's is skipped: it cannot fire before c does,
+// and it finishes only after c's attempt has returned (c runs inside its
+// call), so watching its parent instead spares it a timer and a child
+// context. This is the executor's total limit around an attempt limit whose
+// operation waits on Done.
+func (c *limitContext) watched() context.Context {
+	p := c.parent
+	for {
+		l, ok := p.(*limitContext)
+		if !ok || l.state.Load() != nil || l.deadline.Before(c.deadline) {
+			return p
+		}
+		p = l.parent
+	}
 }
 
 // finish ends the context when its attempt has returned: it releases the
