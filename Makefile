@@ -1,0 +1,149 @@
+# The one entry point for building and checking the repository.
+#
+#   make test              every check CI runs (.ci/run is exactly this)
+#   make sim               run the simulator (tools/cmd/faultsim)
+#   make test-mod M=fault/retry     one module alone: tidy, vet, race tests
+#   make lint              golangci-lint on every module (lint-mod M=... for one)
+#   make bench M=fault/retry [BENCH=. COUNT=6]
+#   make help              all targets
+#
+# Needs Go 1.25 or newer (every go.mod says go 1.25.0), git and GNU make. The
+# pinned tools (golangci-lint, actionlint) are built from tools/go.mod into
+# ./bin on first use. tools/ is not in go.work, so everything run there uses
+# GOWORK=off.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.NOTPARALLEL:
+.SUFFIXES:
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+# The library modules, read from the version manifest: the one list.
+MODULES := $(shell awk '/^  [a-z0-9]/ { sub(/:$$/, "", $$1); print $$1 }' versions.yaml)
+ifeq ($(strip $(MODULES)),)
+$(error no modules read from versions.yaml)
+endif
+
+BIN := $(CURDIR)/bin
+GOLANGCI_LINT := $(BIN)/golangci-lint
+ACTIONLINT := $(BIN)/actionlint
+# Steps that passed in this `make test`, for the closing summary line.
+STEPS := $(BIN)/.steps
+
+BENCH ?= .
+COUNT ?= 6
+TEST_FLAGS ?= -race -shuffle=on -timeout=10m
+
+# $(call step,DIR,WHAT,COMMAND): run COMMAND in DIR; name the step and stop
+# the build when it fails.
+define step
+	@echo "--- $(2) [$(1)]"
+	@cd $(1) && { $(3); } || { \
+		echo "FAIL: $(2) [$(1)]" >&2; \
+		echo "checks: $$(cat $(STEPS) 2>/dev/null | wc -l) passed, 1 failed" >&2; \
+		exit 1; }
+	@mkdir -p $(BIN) && echo "$(2) [$(1)]" >> $(STEPS)
+endef
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
+	@echo "  modules: $(MODULES)"
+
+# ---------------------------------------------------------------- the test
+
+.PHONY: test
+test: ## run every check: format, modcheck, each module alone (tidy, vet, race tests), workspace build and tests, tools tests, lint, actionlint
+	@mkdir -p $(BIN) && : > $(STEPS)
+	@$(MAKE) fmt-check
+	@$(MAKE) actionlint
+	@$(MAKE) modcheck
+	@for m in $(MODULES); do $(MAKE) test-mod M=$$m; done
+	@$(MAKE) workspace
+	@$(MAKE) tools-test
+	@$(MAKE) lint
+	@echo "checks: $$(wc -l < $(STEPS)) passed, 0 failed"
+
+.PHONY: fmt-check
+fmt-check: ## gofmt -s: list unformatted files and fail if there are any
+	$(call step,.,gofmt -s -l,out=$$(gofmt -s -l $(MODULES) tools | sort -u); if [ -n "$$out" ]; then echo "$$out"; echo "these files need: gofmt -s -w <file>"; false; fi)
+
+.PHONY: modcheck
+modcheck: ## enforce the module rules of DESIGN.md §1 (tools/cmd/modcheck)
+	$(call step,tools,modcheck,GOWORK=off $(GO) run ./cmd/modcheck)
+
+.PHONY: test-mod
+test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, race tests. M=<dir>
+	@[ -n "$(M)" ] || { echo "usage: make test-mod M=<module dir>; modules: $(MODULES)" >&2; exit 2; }
+	$(call step,$(M),go.mod and go.sum are tidy,GOWORK=off $(GO) mod tidy -diff || { echo "run: cd $(M) && GOWORK=off go mod tidy"; false; })
+	$(call step,$(M),go vet,GOWORK=off $(GO) vet ./...)
+	$(call step,$(M),go test $(TEST_FLAGS),GOWORK=off $(GO) test $(TEST_FLAGS) ./...)
+
+# The workspace (go.work) builds all library modules together at one build
+# list; their tests then run against each other's checked-out code and the
+# shared dependency versions, which per-module runs cannot show.
+.PHONY: workspace
+workspace: ## the library modules together in go.work: build, vet, tests
+	$(call step,.,go build (workspace),$(GO) build $(addprefix ./,$(addsuffix /...,$(MODULES))))
+	$(call step,.,go test (workspace),$(GO) test -shuffle=on $(addprefix ./,$(addsuffix /...,$(MODULES))))
+
+# tools/ keeps requirements on the library modules for the simulator (issue
+# 10) that no code imports yet, so `go mod tidy -diff` would fail there; the
+# build and the tests prove its go.sum complete instead.
+.PHONY: tools-test
+tools-test: ## the tools module (modcheck, release, faultsim): vet and race tests
+	$(call step,tools,go vet,GOWORK=off $(GO) vet ./...)
+	$(call step,tools,go test $(TEST_FLAGS),GOWORK=off $(GO) test $(TEST_FLAGS) ./...)
+
+# ---------------------------------------------------------------- lint
+
+$(GOLANGCI_LINT): tools/go.mod tools/go.sum
+	@echo "--- building golangci-lint (pinned in tools/go.mod)"
+	@cd tools && GOWORK=off $(GO) build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+$(ACTIONLINT): tools/go.mod tools/go.sum
+	@echo "--- building actionlint (pinned in tools/go.mod)"
+	@cd tools && GOWORK=off $(GO) build -o $@ github.com/rhysd/actionlint/cmd/actionlint
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml) on every module and tools
+	@for m in $(MODULES) tools; do $(MAKE) lint-mod M=$$m; done
+
+.PHONY: lint-mod
+lint-mod: $(GOLANGCI_LINT) ## golangci-lint on one module. M=<dir>
+	@[ -n "$(M)" ] || { echo "usage: make lint-mod M=<module dir>" >&2; exit 2; }
+	$(call step,$(M),golangci-lint,GOWORK=off $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml --allow-parallel-runners ./...)
+
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## check the GitHub workflows (with shellcheck when it is installed)
+	$(call step,.,actionlint,$(ACTIONLINT))
+
+.PHONY: fmt
+fmt: ## gofmt -s -w every Go file
+	gofmt -s -w $(MODULES) tools
+
+# ---------------------------------------------------------------- run
+
+.PHONY: sim
+sim: ## run the simulator (tools/cmd/faultsim)
+	@cd tools && GOWORK=off $(GO) run ./cmd/faultsim
+
+.PHONY: bench
+bench: ## benchmarks of one module: make bench M=<dir> [BENCH=regexp] [COUNT=6]; compare runs with benchstat
+	@[ -n "$(M)" ] || { echo "usage: make bench M=<module dir> [BENCH=regexp] [COUNT=n]" >&2; exit 2; }
+	cd $(M) && GOWORK=off $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./...
+
+.PHONY: release
+release: ## print the release tags to create (dry run; see tools/cmd/release for -create)
+	@cd tools && GOWORK=off $(GO) run ./cmd/release
+
+.PHONY: tidy
+tidy: ## go mod tidy in one library module: make tidy M=<dir>
+	@[ -n "$(M)" ] && [ "$(M)" != tools ] || { echo "usage: make tidy M=<library module dir> (tools keeps untidy requirements on purpose)" >&2; exit 2; }
+	cd $(M) && GOWORK=off $(GO) mod tidy
+
+.PHONY: clean
+clean: ## remove the built tools
+	rm -rf $(BIN)
