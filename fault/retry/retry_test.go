@@ -37,7 +37,7 @@ func fixed() retry.Config {
 
 // same reports whether a and b are the very same error: "passed through
 // unchanged" means identity, not a match.
-func same(a, b error) bool { return a == b } //nolint:errorlint // identity is what is tested
+func same(a, b error) bool { return a == b }
 
 func mustNew(t testing.TB, cfg retry.Config) *retry.Retry {
 	t.Helper()

@@ -129,7 +129,7 @@ func (c *limitContext) watched() context.Context {
 		if !ok || l.state.Load() != nil || l.deadline.Before(c.deadline) {
 			return p
 		}
-		p = l.parent
+		p = l.parent //nolint:fatcontext // walks up the chain of parents; nothing is nested
 	}
 }
 

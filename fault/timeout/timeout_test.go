@@ -22,7 +22,7 @@ var errBoom = errors.New("boom")
 
 // same reports whether a and b are the very same error: "passed through
 // unchanged" means identity, not a match.
-func same(a, b error) bool { return a == b } //nolint:errorlint // identity is what is tested
+func same(a, b error) bool { return a == b }
 
 func mustNew(t testing.TB, d time.Duration, opts ...timeout.Option) *timeout.Timeout {
 	t.Helper()
