@@ -189,8 +189,9 @@ func (m *Manager) Shutdown(ctx context.Context) (Result, error) {
 
 // Wait blocks until a signal (WithSignals, default SIGINT and SIGTERM)
 // arrives, Shutdown is called, or ctx ends; each starts the sequence. It
-// then waits for the sequence and returns what Shutdown returns. While the
-// sequence runs, another signal forces an immediate exit (WithForceExit).
+// then waits for the sequence and returns what Shutdown returns. A signal
+// that arrives while the sequence runs (however it started) forces an
+// immediate exit (WithForceExit).
 //
 // The signal handlers are installed when Wait is first called and removed
 // when it returns; a second concurrent Wait only waits.
@@ -207,15 +208,11 @@ func (m *Manager) Wait(ctx context.Context) (Result, error) {
 		defer signal.Stop(sigs)
 	}
 	ctxDone := ctx.Done()
-	received := 0
 	for {
 		select {
 		case sig := <-sigs:
-			received++
-			if received == 1 {
-				m.start(context.Background(), "signal: "+sig.String())
-			} else if m.cfg.forceExit {
-				m.forceExit(sig)
+			if !m.start(context.Background(), "signal: "+sig.String()) && m.cfg.forceExit {
+				m.forceExit(sig) // a signal while the sequence runs
 			}
 		case <-ctxDone:
 			ctxDone = nil
@@ -238,16 +235,17 @@ func (m *Manager) forceExit(sig os.Signal) {
 	m.cfg.exit(ForceExitCode)
 }
 
-// start launches the sequence once. The sequence's context is fresh: ctx
-// lends its values, never its cancellation or deadline.
-func (m *Manager) start(ctx context.Context, reason string) {
+// start launches the sequence once, reporting whether this call did. The
+// sequence's context is fresh: ctx lends its values, never its cancellation
+// or deadline.
+func (m *Manager) start(ctx context.Context, reason string) bool {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	m.mu.Lock()
 	if m.started {
 		m.mu.Unlock()
-		return
+		return false
 	}
 	m.started = true
 	forceCtx, force := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -262,6 +260,7 @@ func (m *Manager) start(ctx context.Context, reason string) {
 		m.result, m.err = m.run(seqCtx, reason, servers, hooks)
 		close(m.done)
 	}()
+	return true
 }
 
 func (m *Manager) run(ctx context.Context, reason string, servers []Server, hooks []Hook) (Result, error) {

@@ -1,0 +1,179 @@
+//go:build unix
+
+package shutdown_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault/shutdown"
+)
+
+const childEnv = "FAULT_SHUTDOWN_SIGNAL_CHILD"
+
+// runChild is the program the subprocess test runs: a main that waits for
+// SIGTERM the recommended way and reports its shutdown on stdout.
+func runChild(mode string) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	m, err := shutdown.New(shutdown.WithHookTimeout(time.Minute))
+	if err != nil {
+		fmt.Println("new:", err)
+		os.Exit(3)
+	}
+	_ = m.AddHook(shutdown.Hook{Name: "db", Run: func(ctx context.Context) error {
+		fmt.Println("hook started")
+		if mode == "force" {
+			select {} // a hook that never returns: only a second signal gets us out
+		}
+		return nil
+	}})
+	done, _ := m.Tracker().Track()
+	go func() {
+		<-m.Tracker().Context().Done() // never: the work finishes first
+	}()
+	fmt.Println("ready")
+	go func() {
+		<-ctx.Done()
+		done() // the in-flight work finishes once the signal arrived
+	}()
+	res, err := m.Wait(ctx)
+	fmt.Printf("finished reason=%q abandoned=%d err=%v\n", res.Reason, res.Abandoned, err)
+	os.Exit(0)
+}
+
+// A real SIGTERM, in a subprocess (the test binary run again): the service
+// drains, runs its hooks and exits 0; a second SIGTERM forces exit 1.
+func TestSignalSubprocess(t *testing.T) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		runChild(mode)
+		return
+	}
+	for _, tc := range []struct {
+		mode     string
+		signals  int
+		wantCode int
+		want     []string
+	}{
+		{"graceful", 1, 0, []string{"ready", "hook started", "finished reason="}},
+		{"force", 2, shutdown.ForceExitCode, []string{"ready", "hook started"}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // watchdog
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSignalSubprocess$")
+			cmd.Env = append(os.Environ(), childEnv+"="+tc.mode)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			sc := bufio.NewScanner(out)
+			sent := 0
+			for sc.Scan() {
+				line := sc.Text()
+				lines = append(lines, line)
+				if line == "ready" || (line == "hook started" && sent < tc.signals) {
+					if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+						t.Fatal(err)
+					}
+					sent++
+				}
+			}
+			err = cmd.Wait()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit code %d, want %d; output:\n%s", code, tc.wantCode, strings.Join(lines, "\n"))
+			}
+			if len(lines) != len(tc.want) {
+				t.Fatalf("output %q, want lines starting %q", lines, tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("line %d = %q, want prefix %q", i, lines[i], w)
+				}
+			}
+			if tc.mode == "graceful" && !strings.Contains(lines[2], "abandoned=0 err=<nil>") ||
+				tc.mode == "graceful" && !strings.Contains(lines[2], "terminated") && !strings.Contains(lines[2], "signal received") {
+				t.Errorf("result line %q", lines[2])
+			}
+		})
+	}
+}
+
+// In-process: a signal while the sequence runs cancels what is still running
+// and calls the exit function (injected here); Wait then returns the forced
+// result.
+func TestSecondSignalForcesExit(t *testing.T) {
+	var exitCode atomic.Int32
+	exitCode.Store(-1)
+	hookStarted := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	m, err := shutdown.New(shutdown.WithSignals(syscall.SIGUSR1), shutdown.WithExitFunc(func(code int) { exitCode.Store(int32(code)) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.AddHook(shutdown.Hook{Name: "later", Run: func(context.Context) error { return nil }})
+	_ = m.AddHook(shutdown.Hook{Name: "stuck", Timeout: time.Hour, Run: func(context.Context) error {
+		close(hookStarted)
+		<-release
+		return nil
+	}})
+	type out struct {
+		res shutdown.Result
+		err error
+	}
+	got := make(chan out, 1)
+	// A signal sent before Wait installs its handler would kill the process,
+	// so hold SIGUSR1 with our own channel too for the whole test.
+	hold := make(chan os.Signal, 2)
+	signal.Notify(hold, syscall.SIGUSR1)
+	defer signal.Stop(hold)
+	go func() {
+		r, err := m.Wait(context.Background())
+		got <- out{r, err}
+	}()
+	go func() { _, _ = m.Shutdown(context.Background()) }()
+	<-hookStarted
+	// Signal until Wait (whose handler may not be installed yet) forces the
+	// exit; the outcome doesn't depend on timing, only the number of tries.
+	for exitCode.Load() == -1 {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		<-hold
+		select {
+		case o := <-got:
+			got <- o
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	o := <-got
+	if exitCode.Load() != shutdown.ForceExitCode {
+		t.Errorf("exit code %d, want %d", exitCode.Load(), shutdown.ForceExitCode)
+	}
+	if !o.res.Forced || !errors.Is(o.err, shutdown.ErrForced) || o.res.Reason != "Shutdown called" {
+		t.Errorf("result %+v err %v", o.res, o.err)
+	}
+	if !errors.Is(o.err, shutdown.ErrHookTimeout) { // "later" was skipped
+		t.Errorf("err %v, want the skipped hook reported", o.err)
+	}
+}
