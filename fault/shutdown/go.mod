@@ -6,7 +6,6 @@ require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/health v0.1.0
-	github.com/google/go-cmp v0.7.0
 	go.uber.org/goleak v1.3.0
 )
 
