@@ -122,7 +122,7 @@ func TestKeyedEvictionWhenFull(t *testing.T) {
 func TestKeyedIdleEviction(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := ratelimit.Config{Rate: 10, Window: time.Second}
-		k := mustKeyed(t, cfg, ratelimit.KeyedConfig{MaxKeys: 1000})
+		k := mustKeyed(t, cfg, ratelimit.KeyedConfig{MaxKeys: 1003}) // shards of unequal shares
 		if got := k.KeyedConfig().IdleTimeout; got != ratelimit.MinIdleTimeout {
 			t.Errorf("default IdleTimeout = %v, want %v", got, ratelimit.MinIdleTimeout)
 		}
@@ -314,6 +314,10 @@ func TestKeyedNil(t *testing.T) {
 	//nolint:staticcheck // testing the nil-context guard
 	if err := real.Acquire(nil, "a"); !errors.Is(err, fault.ErrNilContext) {
 		t.Errorf("Acquire(nil ctx): %v", err)
+	}
+	//nolint:staticcheck // testing the nil-context guard
+	if err := real.Run(nil, func(context.Context) error { return nil }); !errors.Is(err, fault.ErrNilContext) {
+		t.Errorf("Run(nil ctx): %v", err)
 	}
 	if real.Name() != "" || real.Config().Rate != 1 {
 		t.Error("Name/Config")

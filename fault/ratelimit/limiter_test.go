@@ -60,6 +60,13 @@ func TestConformance(t *testing.T) {
 				}
 				return faulttest.Instance{Policy: ratelimit.KeyedPolicy[int](k), Guard: k}
 			})
+			faulttest.Run(t, func() faulttest.Instance {
+				k, err := ratelimit.NewKeyed(cfg, ratelimit.KeyedConfig{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return faulttest.Instance{Policy: ratelimit.KeyedPolicy[int](k), Guard: ratelimit.KeyedPolicy[int](k)}
+			})
 		})
 	}
 }
@@ -339,6 +346,67 @@ func TestWaitSlidingWindow(t *testing.T) {
 		checkLimited(t, short.Acquire(context.Background()), 101*time.Millisecond, short.Config())
 		if time.Since(now) != 0 {
 			t.Errorf("rejection took %v", time.Since(now))
+		}
+	})
+}
+
+// Several sliding-window waiters wake for the same permit: one gets it, the
+// others retry and give up when the next one is beyond their deadline or
+// MaxWait.
+func TestSlidingWindowWaitersGiveUp(t *testing.T) {
+	for _, deadline := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			cfg := ratelimit.Config{Algorithm: fault.AlgorithmSlidingWindow, Rate: 1, Window: 100 * time.Millisecond, Buckets: 100, MaxWait: time.Second}
+			if !deadline {
+				cfg.MaxWait = 150 * time.Millisecond
+			}
+			l := mustNew(t, cfg)
+			_ = l.Allow()
+			var admitted, late, limited atomic.Int64
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Go(func() {
+					ctx := context.Background()
+					if deadline {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, 150*time.Millisecond)
+						defer cancel()
+					}
+					err := l.Acquire(ctx)
+					switch {
+					case err == nil:
+						admitted.Add(1)
+					case errors.Is(err, context.DeadlineExceeded) && fault.CodeOf(err) == fault.ErrCodeRateLimited:
+						late.Add(1)
+					case fault.CodeOf(err) == fault.ErrCodeRateLimited:
+						limited.Add(1)
+					default:
+						t.Errorf("unexpected error %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if deadline && (admitted.Load() != 1 || late.Load() != 2) || !deadline && (admitted.Load() != 1 || limited.Load() != 2) {
+				t.Errorf("deadline %v: %d admitted, %d past the deadline, %d beyond MaxWait", deadline, admitted.Load(), late.Load(), limited.Load())
+			}
+		})
+	}
+}
+
+// Sub-windows are at least 1ns wide: a Window shorter than Buckets
+// nanoseconds is counted in Window sub-windows.
+func TestSlidingWindowTinyWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Algorithm: fault.AlgorithmSlidingWindow, Rate: 1, Window: 10, Buckets: 64})
+		if l.Config().Buckets != 10 {
+			t.Errorf("Buckets = %d, want 10", l.Config().Buckets)
+		}
+		if !l.Allow() || l.Allow() {
+			t.Fatal("want exactly one permit")
+		}
+		time.Sleep(11)
+		if !l.Allow() {
+			t.Error("permit not back after Window + one sub-window")
 		}
 	})
 }
