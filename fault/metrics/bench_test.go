@@ -23,12 +23,14 @@ func run(b *testing.B, r fault.MetricsRecorder) {
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			r.RecordExecution(ctx, benchExec)
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				r.RecordExecution(ctx, benchExec)
@@ -43,11 +45,13 @@ func BenchmarkBaseline(b *testing.B) {
 	b.Run("atomic", func(b *testing.B) {
 		var n atomic.Uint64
 		b.Run("serial", func(b *testing.B) {
+			defer reportCPU(b)()
 			for b.Loop() {
 				n.Add(1)
 			}
 		})
 		b.Run("parallel", func(b *testing.B) {
+			defer reportCPU(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					n.Add(1)
@@ -109,4 +113,16 @@ func BenchmarkAsync(b *testing.B) {
 	a, _ := metrics.NewAsync(mem)
 	defer a.Close(context.Background())
 	run(b, a)
+}
+
+// reportCPU starts measuring CPU time; the function it returns reports it
+// per operation as cpu-ns/op (see cpuTime).
+func reportCPU(b *testing.B) func() {
+	b.Helper()
+	start := cpuTime()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		}
+	}
 }

@@ -23,12 +23,14 @@ func runRecorder(b *testing.B, r fault.MetricsRecorder) {
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			r.RecordExecution(ctx, benchExec)
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				r.RecordExecution(ctx, benchExec)
@@ -50,6 +52,7 @@ func BenchmarkBaseline(b *testing.B) {
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			c.Add(ctx, 1, add...)
 			h.Record(ctx, 0.003, rec...)
@@ -57,6 +60,7 @@ func BenchmarkBaseline(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				c.Add(ctx, 1, add...)
@@ -93,6 +97,7 @@ func BenchmarkTracer(b *testing.B) {
 	b.Run("baseline", func(b *testing.B) {
 		t := tp.Tracer("baseline")
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			_, s := t.Start(ctx, "span", trace.WithSpanKind(trace.SpanKindInternal))
 			s.End()
@@ -109,16 +114,30 @@ func BenchmarkTracer(b *testing.B) {
 	}
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			one()
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				one()
 			}
 		})
 	})
+}
+
+// reportCPU starts measuring CPU time; the function it returns reports it
+// per operation as cpu-ns/op (see cpuTime).
+func reportCPU(b *testing.B) func() {
+	b.Helper()
+	start := cpuTime()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		}
+	}
 }

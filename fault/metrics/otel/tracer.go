@@ -95,6 +95,15 @@ func (s span) TraceID() string {
 	return sc.TraceID().String()
 }
 
+// attemptOK holds the event options of successful attempts 1 to 8, built
+// once.
+var attemptOK = func() (o [9][]trace.EventOption) {
+	for n := 1; n < len(o); n++ {
+		o[n] = []trace.EventOption{trace.WithAttributes(AttrAttempt.Int(n), AttrOutcome.String(OutcomeSuccess))}
+	}
+	return o
+}()
+
 // errorType is the error.type attribute value of err: the lower-case
 // resilience code, or ErrorTypeOther for an error without one.
 func errorType(err error) string {
@@ -109,6 +118,10 @@ func (s span) Attempt(attempt int, err error) {
 		return
 	}
 	if err == nil {
+		if attempt > 0 && attempt < len(attemptOK) {
+			s.s.AddEvent(EventAttempt, attemptOK[attempt]...)
+			return
+		}
 		s.s.AddEvent(EventAttempt, trace.WithAttributes(AttrAttempt.Int(attempt), AttrOutcome.String(OutcomeSuccess)))
 		return
 	}

@@ -156,3 +156,26 @@ func TestTracerMaxPolicies(t *testing.T) {
 		}
 	}
 }
+
+func TestTracerManyAttempts(t *testing.T) {
+	sr, tp := newTraceSDK(t)
+	tr := newTracer(t, tp)
+	errs := make([]error, 12)
+	for i := range 11 {
+		errs[i] = errOp
+	}
+	execute(context.Background(), tr, "pay", errs...)
+	ev := sr.Ended()[0].Events()
+	if len(ev) != 12 {
+		t.Fatalf("%d events", len(ev))
+	}
+	for i, e := range ev {
+		want := fmt.Sprintf("error.type=_OTHER,exception.message=boom,fault.attempt=%d,fault.outcome=failure", i+1)
+		if i == 11 {
+			want = "fault.attempt=12,fault.outcome=success"
+		}
+		if got := kvs(e.Attributes); got != want {
+			t.Errorf("event %d: %s, want %s", i, got, want)
+		}
+	}
+}
