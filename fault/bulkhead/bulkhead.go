@@ -138,27 +138,11 @@ func (b *Bulkhead) Run(ctx context.Context, op func(ctx context.Context) error) 
 	if op == nil {
 		return fault.ErrNilOperation
 	}
-	if !b.tryFast(ctx) {
-		if err := b.Acquire(ctx); err != nil {
-			return err
-		}
+	if err := b.Acquire(ctx); err != nil {
+		return err
 	}
 	defer b.Release()
 	return op(ctx)
-}
-
-// tryFast is the inlinable fast path of Acquire: it takes a free slot when
-// nobody is queued and ctx is live and non-nil. When it returns false the
-// caller runs Acquire, which decides again (and does every check).
-func (b *Bulkhead) tryFast(ctx context.Context) bool {
-	if b == nil || ctx == nil || ctx.Err() != nil || !b.sem.TryAcquire(1) {
-		return false
-	}
-	b.running.Add(1)
-	if b.rec != nil {
-		b.rec.RecordBulkheadQueue(ctx, b.name, false)
-	}
-	return true
 }
 
 // Acquire takes a slot, for callers that hold one across code they control;
@@ -255,10 +239,14 @@ func (b *Bulkhead) TryAcquire() bool {
 // bulkhead is left unchanged.
 func (b *Bulkhead) Release() {
 	if b.running.Add(-1) < 0 {
-		b.running.Add(1)
-		panic("bulkhead: Release without a matching Acquire")
+		b.releaseUnheld()
 	}
 	b.sem.Release(1)
+}
+
+func (b *Bulkhead) releaseUnheld() {
+	b.running.Add(1)
+	panic("bulkhead: Release without a matching Acquire")
 }
 
 // View is the typed face of a Bulkhead: a fault.Policy[T] for the executor
@@ -283,11 +271,9 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		return zero, fault.ErrNilOperation
 	}
 	b := v.b
-	if !b.tryFast(ctx) {
-		if err := b.Acquire(ctx); err != nil {
-			var zero T
-			return zero, err
-		}
+	if err := b.Acquire(ctx); err != nil {
+		var zero T
+		return zero, err
 	}
 	defer b.Release()
 	return next(ctx)
