@@ -52,7 +52,10 @@ func newParams(cfg Config) params {
 		if w := int64(cfg.Window); w < n {
 			n = w // sub-windows are at least 1ns wide
 		}
-		p.width = (int64(cfg.Window) + n - 1) / n // ceil: n sub-windows cover the Window
+		p.width = int64(cfg.Window) / n // rounded up: n sub-windows cover the Window
+		if int64(cfg.Window)%n != 0 {
+			p.width++
+		}
 		p.slots = int(n) + 1
 	}
 	// recovery: how long after its last decision an unused limit is back to

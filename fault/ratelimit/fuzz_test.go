@@ -21,6 +21,9 @@ func FuzzConfig(f *testing.F) {
 	f.Add("", uint8(0), math.MaxInt, int64(math.MaxInt64), math.MaxInt, int64(math.MaxInt64), 0)
 	f.Add("", uint8(1), math.MaxInt, int64(math.MaxInt64), 0, int64(math.MaxInt64), ratelimit.MaxBuckets)
 	f.Add("", uint8(1), 1, int64(math.MaxInt64), 1, int64(0), 3)
+	f.Add("", uint8(2), 1, int64(math.MaxInt64), 1, int64(math.MaxInt64), 0)
+	f.Add("", uint8(2), math.MaxInt, int64(math.MaxInt64), 7, int64(1), ratelimit.MaxBuckets)
+	f.Add("", uint8(2), math.MaxInt, int64(1), 0, int64(math.MaxInt64), 1)
 	f.Fuzz(func(t *testing.T, name string, alg uint8, rate int, window int64, burst int, maxWait int64, buckets int) {
 		cfg := ratelimit.Config{
 			Name:      name,
@@ -50,14 +53,14 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("NewKeyed rejected a config New accepted: %v", err)
 		}
 		synctest.Test(t, func(t *testing.T) {
-			l, _ := ratelimit.New(cfg)
+			probe := cfg
+			probe.MaxWait = 0 // fail fast: every rejection reports its RetryAfter
+			l, _ := ratelimit.New(probe)
 			if err := l.Acquire(context.Background()); err != nil {
 				t.Fatalf("first Acquire of a full limiter: %v", err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-			defer cancel()
 			for range 3 {
-				err := l.Acquire(ctx)
+				err := l.Acquire(context.Background())
 				if err == nil {
 					continue
 				}
@@ -65,6 +68,24 @@ func FuzzConfig(f *testing.F) {
 				if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
 					t.Fatalf("rejection %v without a positive RetryAfter", err)
 				}
+				d := rl.RetryAfter
+				// A permit never takes longer than a Window (plus one
+				// sub-window) to come back, and with one permit per Window
+				// it takes the whole Window.
+				if d/2 > cfg.Window {
+					t.Fatalf("%+v: RetryAfter %v beyond the window", cfg, d)
+				}
+				if rate == 1 && (sliding || cfg.WithDefaults().BurstSize == 1) && d < cfg.Window {
+					t.Fatalf("%+v: RetryAfter %v shorter than the window", cfg, d)
+				}
+				if d > 1<<62 {
+					break // the fake clock cannot run 146 years past its start
+				}
+				time.Sleep(d)
+				if !l.Allow() {
+					t.Fatalf("%+v: no permit %v after the rejection said so", cfg, d)
+				}
+				break
 			}
 		})
 	})
