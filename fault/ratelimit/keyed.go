@@ -111,11 +111,10 @@ func (k *Keyed) Name() string { return k.p.name }
 // Config returns the per-key configuration, defaults applied.
 func (k *Keyed) Config() Config { return k.p.config() }
 
-// KeyedConfig returns the key handling configuration, defaults applied
-// (Key is nil when it is KeyFromContext).
+// KeyedConfig returns the key handling configuration, defaults applied (Key
+// is the key function in use, KeyFromContext by default).
 func (k *Keyed) KeyedConfig() KeyedConfig {
-	kc := KeyedConfig{MaxKeys: k.maxKeys, IdleTimeout: time.Duration(k.idle), Key: k.keyFn}
-	return kc
+	return KeyedConfig{MaxKeys: k.maxKeys, IdleTimeout: time.Duration(k.idle), Key: k.keyFn}
 }
 
 // Len returns how many keys are tracked right now; never more than MaxKeys.
