@@ -532,3 +532,27 @@ func TestStressConcurrentProbes(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// A check that probes its own registry (and registers a check) must not
+// deadlock: it joins its own run, which times out. Real-time watchdog,
+// because a mutex deadlock is invisible to synctest.
+func TestReentrantCheck(t *testing.T) {
+	finished := make(chan health.Report, 1)
+	go func() {
+		h := health.New()
+		_ = h.Register(health.Check{Name: "self", Timeout: 50 * time.Millisecond, Checker: health.CheckFunc(func(ctx context.Context) error {
+			_ = h.Register(health.Check{Name: "added", Checker: health.CheckFunc(func(context.Context) error { return nil })})
+			h.Readiness(ctx) // joins its own run: answers at the timeout
+			return nil
+		})})
+		finished <- h.Readiness(context.Background())
+	}()
+	select {
+	case rep := <-finished:
+		if rep.Status != health.StatusWarn || !errors.Is(rep.Checks[0].Err, health.ErrTimeout) {
+			t.Errorf("got %s %v, want the self-probing check to time out (warn)", rep.Status, rep.Checks[0].Err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("deadlock: the probe did not return")
+	}
+}

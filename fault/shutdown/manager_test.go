@@ -498,3 +498,39 @@ func TestPanickingReadinessAndServer(t *testing.T) {
 type panicServer struct{}
 
 func (panicServer) Shutdown(context.Context) error { panic("server") }
+
+// Callbacks that call back into the manager must not deadlock (a mutex
+// deadlock is invisible to synctest, so a real-time watchdog guards this).
+func TestReentrantCallbacks(t *testing.T) {
+	finished := make(chan error, 1)
+	go func() {
+		var m *shutdown.Manager
+		m = newManager(t, shutdown.WithReadiness(shutdown.ReadinessFunc(func(bool) {
+			_ = m.AddHook(hook(newEvents(), "late", 0, nil))
+			if done, err := m.Tracker().Track(); err == nil { // still admitted in phase 1
+				done()
+			}
+		})))
+		_ = m.AddHook(shutdown.Hook{Name: "reenter", Run: func(ctx context.Context) error {
+			if err := m.AddServer(&fakeServer{}); !errors.Is(err, fault.ErrShuttingDown) {
+				return fmt.Errorf("AddServer during the sequence: %v", err)
+			}
+			select {
+			case <-m.Done():
+				return errors.New("done before the hooks finished")
+			default:
+			}
+			return nil
+		}})
+		_, err := m.Shutdown(context.Background())
+		finished <- err
+	}()
+	select {
+	case err := <-finished:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("deadlock: Shutdown did not return")
+	}
+}
