@@ -307,7 +307,7 @@ func (m *Manager) run(ctx context.Context, reason string, servers []Server, hook
 				errs = append(errs, err)
 			}
 		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("%w: %d servers still shutting down at the overall deadline", ErrServerTimeout, pending))
+			errs = append(errs, fmt.Errorf("%w: %d servers still shutting down: %w", ErrServerTimeout, pending, context.Cause(ctx)))
 			pending = 0
 		}
 	}
