@@ -44,23 +44,29 @@ func BenchmarkSuccess(b *testing.B) {
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := rawBreaker()
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_, _ = cb.Execute(noopGB)
 		}
+		stop()
 	})
 	b.Run("impl=view", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench"}))
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_, _ = p.Execute(bctx, noopOp)
 		}
+		stop()
 	})
 	b.Run("impl=run", func(b *testing.B) {
 		cb := mustNew(b, circuitbreaker.Config{Name: "bench"})
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_ = cb.Run(bctx, noopRun)
 		}
+		stop()
 	})
 }
 
@@ -70,16 +76,20 @@ func BenchmarkSuccessFailureRate(b *testing.B) {
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{Name: "bench", Interval: time.Minute, BucketPeriod: 6 * time.Second})
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_, _ = cb.Execute(noopGB)
 		}
+		stop()
 	})
 	b.Run("impl=view", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", FailureRateThreshold: 0.5}))
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_, _ = p.Execute(bctx, noopOp)
 		}
+		stop()
 	})
 }
 
@@ -91,6 +101,7 @@ func BenchmarkSuccessSlowCall(b *testing.B) {
 		cb := rawBreaker()
 		b.ReportAllocs()
 		slow := 0
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_, _ = cb.Execute(func() (int, error) {
 				start := time.Now()
@@ -101,13 +112,16 @@ func BenchmarkSuccessSlowCall(b *testing.B) {
 				return v, err
 			})
 		}
+		stop()
 	})
 	b.Run("impl=view", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", SlowCallThreshold: threshold}))
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_, _ = p.Execute(bctx, noopOp)
 		}
+		stop()
 	})
 }
 
@@ -115,29 +129,35 @@ func BenchmarkSuccessParallel(b *testing.B) {
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := rawBreaker()
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				_, _ = cb.Execute(noopGB)
 			}
 		})
+		stop()
 	})
 	b.Run("impl=view", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench"}))
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				_, _ = p.Execute(bctx, noopOp)
 			}
 		})
+		stop()
 	})
 	b.Run("impl=run", func(b *testing.B) {
 		cb := mustNew(b, circuitbreaker.Config{Name: "bench"})
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				_ = cb.Run(bctx, noopRun)
 			}
 		})
+		stop()
 	})
 }
 
@@ -148,27 +168,33 @@ func BenchmarkRejectOpen(b *testing.B) {
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := openRaw()
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			if _, err := cb.Execute(noopGB); err == nil {
 				b.Fatal("admitted")
 			}
 		}
+		stop()
 	})
 	b.Run("impl=view", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](openBreaker(b))
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			if _, err := p.Execute(bctx, noopOp); err == nil {
 				b.Fatal("admitted")
 			}
 		}
+		stop()
 	})
 	b.Run("impl=error-only", func(b *testing.B) {
 		var openedAt time.Time
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_ = fault.NewCircuitOpenError("bench", fault.CorrelationID(bctx), openedAt, 0, 1)
 		}
+		stop()
 	})
 }
 
@@ -176,29 +202,35 @@ func BenchmarkRejectOpenParallel(b *testing.B) {
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := openRaw()
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				_, _ = cb.Execute(noopGB)
 			}
 		})
+		stop()
 	})
 	b.Run("impl=view", func(b *testing.B) {
 		p := circuitbreaker.Policy[int](openBreaker(b))
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				_, _ = p.Execute(bctx, noopOp)
 			}
 		})
+		stop()
 	})
 	b.Run("impl=error-only", func(b *testing.B) {
 		var openedAt time.Time
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				_ = fault.NewCircuitOpenError("bench", fault.CorrelationID(bctx), openedAt, 0, 1)
 			}
 		})
+		stop()
 	})
 }
 
@@ -208,15 +240,19 @@ func BenchmarkState(b *testing.B) {
 	b.Run("impl=gobreaker", func(b *testing.B) {
 		cb := rawBreaker()
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_ = cb.State().String()
 		}
+		stop()
 	})
 	b.Run("impl=view", func(b *testing.B) {
 		cb := mustNew(b, circuitbreaker.Config{Name: "bench"})
 		b.ReportAllocs()
+		stop := cpuMeter(b)
 		for b.Loop() {
 			_ = cb.CircuitState()
 		}
+		stop()
 	})
 }

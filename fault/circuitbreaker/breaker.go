@@ -59,7 +59,9 @@ const (
 
 // Breaker is a circuit breaker that guards operations of every result type at
 // once. It is safe for concurrent use and holds no goroutine: there is
-// nothing to close. Build it with New.
+// nothing to close. Build it with New. A nil *Breaker guards nothing (calls
+// run directly, as under a nil fault.Guard), reports closed and ignores the
+// manual controls.
 //
 // Run (fault.Guard) guards an operation that returns only an error;
 // fault.ExecuteWithResult(b, ctx, fn) guards a typed one; Policy[T](b) is the
@@ -187,7 +189,8 @@ func (b *Breaker) newEpoch(m mode) *epoch {
 	return ep
 }
 
-func isExcluded(err error) bool { return errors.Is(err, errExcluded) }
+// isExcluded is gobreaker's IsExcluded: our own sentinel, never wrapped.
+func isExcluded(err error) bool { return err == errExcluded } //nolint:errorlint // see above
 
 // readyToTrip runs under gobreaker's lock after a failure while closed.
 func (ep *epoch) readyToTrip(c gobreaker.Counts) bool {
@@ -290,13 +293,23 @@ func (b *Breaker) replace(old *epoch, m mode) bool {
 }
 
 // Name returns the breaker's name.
-func (b *Breaker) Name() string { return b.name }
+func (b *Breaker) Name() string {
+	if b == nil {
+		return ""
+	}
+	return b.name
+}
 
 // State returns the circuit's state. It has no side effects: while open it
 // reports StateHalfOpen once Timeout has passed, although gobreaker moves to
 // half-open only when the next call arrives. It reads one atomic value, plus
 // the clock while open.
-func (b *Breaker) State() State { return b.v.Load().effective() }
+func (b *Breaker) State() State {
+	if b == nil {
+		return StateClosed
+	}
+	return b.v.Load().effective()
+}
 
 func (v *view) effective() State {
 	if v.state == StateOpen && !v.forced && !time.Now().Before(v.expiry) {
@@ -336,6 +349,9 @@ type Metrics struct {
 // gobreaker drop the buckets that left the window.
 func (b *Breaker) Metrics() Metrics {
 	var m Metrics
+	if b == nil {
+		return m
+	}
 	for range 3 {
 		v := b.v.Load()
 		m = Metrics{State: v.effective(), Forced: v.forced, OpenedAt: v.openedAt}
@@ -369,6 +385,9 @@ func (b *Breaker) Metrics() Metrics {
 // *fault.CircuitOpenError (ResetAfter 0) until ForceClosed or Reset. Results of
 // calls still running are forgotten. Calling it again has no effect.
 func (b *Breaker) ForceOpen() {
+	if b == nil {
+		return
+	}
 	b.replace(nil, modeForcedOpen)
 	b.settle(background)
 }
@@ -378,6 +397,9 @@ func (b *Breaker) ForceOpen() {
 // and results of calls still running are forgotten. Calling it again has no
 // effect.
 func (b *Breaker) ForceClosed() {
+	if b == nil {
+		return
+	}
 	b.replace(nil, modeForcedClosed)
 	b.settle(background)
 }
@@ -386,6 +408,9 @@ func (b *Breaker) ForceClosed() {
 // ending ForceOpen or ForceClosed. Results of calls still running are
 // forgotten.
 func (b *Breaker) Reset() {
+	if b == nil {
+		return
+	}
 	b.replace(nil, modeNormal)
 	b.settle(background)
 }
@@ -416,6 +441,9 @@ func execute[T any](ctx context.Context, b *Breaker, next fault.Operation[T]) (T
 	if ctx == nil {
 		return v, fault.ErrNilContext
 	}
+	if b == nil {
+		return next(ctx) // a nil breaker guards nothing, like a nil fault.Guard
+	}
 	// Deliver the transitions this call caused (or found waiting), also when
 	// next panics; gobreaker has already counted the panic as a failure.
 	defer b.settle(ctx)
@@ -435,6 +463,9 @@ func execute[T any](ctx context.Context, b *Breaker, next fault.Operation[T]) (T
 				start = time.Now()
 			}
 			v, err = next(ctx)
+			if err == nil && b.slow <= 0 {
+				return struct{}{}, nil // the common case, without a call
+			}
 			return struct{}{}, b.classify(ctx, err, start)
 		})
 		if ran {

@@ -583,6 +583,22 @@ func TestNilInputsDoNotPanic(t *testing.T) {
 	}
 }
 
+func TestNilBreaker(t *testing.T) {
+	var b *circuitbreaker.Breaker
+	if v, err := call(b, ok); v != 1 || err != nil {
+		t.Fatalf("nil breaker: (%d, %v), want the operation's result", v, err)
+	}
+	if err := b.Run(context.Background(), func(context.Context) error { return errBoom }); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	b.ForceOpen()
+	b.ForceClosed()
+	b.Reset()
+	if b.State() != circuitbreaker.StateClosed || b.CircuitState() != fault.StateClosed || b.Name() != "" || b.Metrics() != (circuitbreaker.Metrics{}) {
+		t.Fatal("nil breaker state")
+	}
+}
+
 func TestCircuitStateInterface(t *testing.T) {
 	var c interface{ CircuitState() string } = mustNew(t, circuitbreaker.Config{})
 	if s := c.CircuitState(); s != fault.StateClosed {
