@@ -25,7 +25,7 @@ func Example() {
 	cb, _ := circuitbreaker.New(config)
 	ctx := context.Background()
 
-	result := fault.ExecuteWithResult(cb, ctx, func(ctx context.Context) (int, error) { //nolint:gocritic // the seed's example, verbatim
+	result := fault.ExecuteWithResult(cb, ctx, func(ctx context.Context) (int, error) {
 		return callService(ctx)
 	})
 
