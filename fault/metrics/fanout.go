@@ -151,10 +151,6 @@ func (f *FanOut) RecordBulkheadQueue(ctx context.Context, policyName string, que
 	}
 }
 
-// DefaultQueueSize is the capacity of an Async's queue unless WithQueueSize
-// sets another.
-const DefaultQueueSize = 1024
-
 // ErrClosed is returned by Close when called again.
 var ErrClosed = errors.New("metrics: closed")
 

@@ -11,13 +11,6 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 )
 
-// Defaults of the in-memory Recorder.
-const (
-	// DefaultMaxPolicies is how many distinct policy names a Recorder keeps
-	// apart before it folds new names into OverflowPolicy.
-	DefaultMaxPolicies = 256
-)
-
 // OverflowPolicy is the name under which a Recorder counts the policies that
 // arrive after it already holds its maximum number of distinct names.
 const OverflowPolicy = "_overflow"
@@ -186,7 +179,7 @@ func WithStripes(n int) Option {
 // New returns an empty in-memory Recorder, or an error (wrapping
 // ErrInvalidOption) naming a bad option.
 func New(opts ...Option) (*Recorder, error) {
-	c := recorderConfig{maxPolicies: DefaultMaxPolicies, stripes: 1}
+	c := recorderConfig{maxPolicies: DefaultMaxPolicies, stripes: DefaultStripes}
 	for _, o := range opts {
 		if o == nil {
 			continue

@@ -78,7 +78,8 @@ const (
 
 // DefaultDurationBoundaries are the fault.execution.duration histogram's
 // bucket boundaries, in seconds (those OpenTelemetry's semantic conventions
-// advise for request durations).
+// advise for request durations). It is the last of the defaults above; a
+// slice cannot be a constant.
 var DefaultDurationBoundaries = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
 
 // ErrInvalidOption reports an option value out of range.
@@ -318,7 +319,7 @@ func WithDurationBoundaries(bounds ...float64) Option {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{maxPolicies: DefaultMaxPolicies, bounds: DefaultDurationBoundaries}
+	c := config{maxPolicies: DefaultMaxPolicies, bounds: append([]float64(nil), DefaultDurationBoundaries...)}
 	for _, o := range opts {
 		if o == nil {
 			continue
