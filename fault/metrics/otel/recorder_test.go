@@ -345,3 +345,29 @@ func TestRecorderAllocs(t *testing.T) {
 		t.Errorf("%v allocations per execution with the SDK", n)
 	}
 }
+
+// FuzzDurationBoundaries: any boundaries are either refused with
+// ErrInvalidOption or accepted and used, never a panic.
+func FuzzDurationBoundaries(f *testing.F) {
+	f.Add(0.1, 1.0, 10.0, 0.5)
+	f.Add(1.0, 1.0, 2.0, -1.0)
+	f.Add(-5.0, 0.0, 1e300, 1e-300)
+	f.Fuzz(func(t *testing.T, a, b, c, d float64) {
+		s := newSDK(t)
+		r, err := faultotel.NewRecorder(s.mp, faultotel.WithDurationBoundaries(a, b, c))
+		if err != nil {
+			if !errors.Is(err, faultotel.ErrInvalidOption) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if a < b && b < c {
+				t.Fatalf("valid boundaries %v %v %v refused: %v", a, b, c, err)
+			}
+			return
+		}
+		defer r.Close()
+		r.RecordExecution(context.Background(), exec("p", time.Duration(d*float64(time.Second)), nil))
+		if n := len(s.collect(t)["fault.execution.duration"].Data.(metricdata.Histogram[float64]).DataPoints); n != 1 {
+			t.Fatalf("%d histogram points", n)
+		}
+	})
+}
