@@ -6,7 +6,8 @@
 // github.com/authcorp/libs, so that is the tag the go command looks for).
 // Tags are listed in dependency order, taken from the go.mod requirements
 // between the modules, so that a module is never tagged before a module it
-// requires.
+// requires (modules whose requirements form a cycle, which test-only imports
+// can make, are tagged together in manifest order).
 //
 // release refuses, and creates nothing, when:
 //   - a manifest version is not a semantic version vMAJOR.MINOR.PATCH;
@@ -14,7 +15,6 @@
 //   - a module at major version 2 or more lacks the /vN suffix in its path;
 //   - a module to be tagged requires an in-repo module at a version that is
 //     neither tagged nor about to be;
-//   - the module requirements form a cycle;
 //   - with -create: a tag to create already exists (a tag is never moved),
 //     or the work tree has uncommitted changes in the released files.
 //

@@ -81,10 +81,7 @@ func makePlan(root string, g git) (*plan, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	order, err := dependencyOrder(man.Dirs(), requires)
-	if err != nil {
-		return nil, err
-	}
+	order, cycleNotes := dependencyOrder(man.Dirs(), requires)
 
 	existing, err := g.tags()
 	if err != nil {
@@ -107,7 +104,7 @@ func makePlan(root string, g git) (*plan, error) {
 		}
 	}
 
-	p := &plan{}
+	p := &plan{Notes: cycleNotes}
 	planned := map[string]bool{}
 	for _, dir := range order {
 		v, _ := man.Version(dir)
@@ -150,10 +147,10 @@ func makePlan(root string, g git) (*plan, error) {
 
 // dependencyOrder sorts dirs so that every module comes after the in-repo
 // modules it requires; modules that do not depend on each other keep their
+// manifest order. It returns notes on requirement cycles, which it breaks in
 // manifest order.
-func dependencyOrder(dirs []string, requires map[string][]module.Version) ([]string, error) {
+func dependencyOrder(dirs []string, requires map[string][]module.Version) (order, notes []string) {
 	done := map[string]bool{}
-	var order []string
 	for len(order) < len(dirs) {
 		progress := false
 		for _, d := range dirs {
@@ -176,16 +173,22 @@ func dependencyOrder(dirs []string, requires map[string][]module.Version) ([]str
 			}
 		}
 		if !progress {
+			// A requirement cycle (Go allows them; test-only imports make
+			// them): nothing is ready. Take the first module left in
+			// manifest order; the cycle's tags are created in the same run,
+			// so each requirement still names a tag that exists by the end.
 			var left []string
 			for _, d := range dirs {
 				if !done[d] {
 					left = append(left, d)
 				}
 			}
-			return nil, fmt.Errorf("the go.mod requirements of %s form a cycle", strings.Join(left, ", "))
+			notes = append(notes, fmt.Sprintf("the go.mod requirements of %s form a cycle: their tags are created together, in manifest order", strings.Join(left, ", ")))
+			done[left[0]] = true
+			order = append(order, left[0])
 		}
 	}
-	return order, nil
+	return order, notes
 }
 
 // createTags creates the planned tags at rev, after checking that nothing

@@ -242,12 +242,6 @@ func TestRefusals(t *testing.T) {
 			want:     "module fault requires functional v0.1.0, but tag go/src/functional/v0.1.0 neither exists nor is about to be created",
 		},
 		{
-			name:     "cycle",
-			manifest: [][2]string{{"functional", "v0.1.0"}, {"apperrors", "v0.1.0"}},
-			requires: map[string][]string{"functional": {"apperrors"}, "apperrors": {"functional"}},
-			want:     "form a cycle",
-		},
-		{
 			name:     "duplicate module",
 			manifest: [][2]string{{"functional", "v0.1.0"}, {"functional", "v0.2.0"}},
 			want:     "listed twice",
@@ -295,6 +289,31 @@ func TestRequirementOnTaggedVersionIsFine(t *testing.T) {
 	}
 	if got := strings.Join(lines(out), " "); got != "go/src/functional/v0.2.0 go/src/fault/v0.1.0" {
 		t.Fatalf("tags %q", got)
+	}
+}
+
+func TestRequirementCycleIsTaggedTogether(t *testing.T) {
+	// health's tests use shutdown and shutdown's tests use health: a module
+	// cycle, which Go allows. Both are tagged in one run.
+	r := newFakeRepo(t,
+		[][2]string{{"fault/shutdown", "v0.1.0"}, {"fault/health", "v0.1.0"}, {"fault", "v0.1.0"}},
+		map[string][]string{"fault/health": {"fault", "fault/shutdown"}, "fault/shutdown": {"fault", "fault/health"}})
+	code, out, errOut := r.release()
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if got := strings.Join(lines(out), " "); got != "go/src/fault/v0.1.0 go/src/fault/shutdown/v0.1.0 go/src/fault/health/v0.1.0" {
+		t.Fatalf("tags %q", got)
+	}
+	if !strings.Contains(errOut, "fault/shutdown, fault/health form a cycle") {
+		t.Errorf("no note about the cycle:\n%s", errOut)
+	}
+	// If one of them is already released at the version the other requires,
+	// only the other is tagged.
+	r.git("tag", "go/src/fault/v0.1.0")
+	r.git("tag", "go/src/fault/health/v0.1.0")
+	if _, out, _ := r.release(); strings.TrimSpace(out) != "go/src/fault/shutdown/v0.1.0" {
+		t.Fatalf("with health released: tags %q", out)
 	}
 }
 
