@@ -164,6 +164,8 @@ func (c *checker) checkImport(r *rule, from, imp string, info map[string]*listed
 		switch {
 		case r.Kind == pattern && to.Kind == pattern:
 			why = "a pattern module never imports another pattern module (DESIGN.md §1)"
+		case r.Kind == pattern && to.Kind == composer:
+			why = "a pattern module never imports another pattern module (DESIGN.md §1), nor the executor that composes them all"
 		case r.Dir == "fault" && to.Kind != library:
 			why = "the contract module fault never imports a pattern (DESIGN.md §1)"
 		case test:
@@ -194,15 +196,20 @@ func (c *checker) checkImport(r *rule, from, imp string, info map[string]*listed
 }
 
 // allowedInTests reports whether r's tests may import module dir: when the
-// table lists it, or when dir is neither a pattern nor a composer (those
-// would bring patterns into the module graph) and importing it would not
-// make a module cycle.
+// table lists it, or else when it breaks neither rule of DESIGN.md §1 that
+// holds for tests too (a pattern never imports another pattern, nor the
+// executor that brings them all; the contract imports no pattern) and
+// makes no cycle with the table's own edges (functional's tests cannot use
+// fault, which imports functional).
 func (c *checker) allowedInTests(r *rule, dir string) bool {
 	if slices.Contains(r.TestImports, dir) {
 		return true
 	}
 	to := c.byDir[dir]
-	if to == nil || to.Kind != library {
+	if to == nil {
+		return false
+	}
+	if to.Kind != library && (r.Kind != library || r.Dir == "fault") {
 		return false
 	}
 	return !c.mayReach(dir, r.Dir)

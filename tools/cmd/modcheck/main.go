@@ -9,9 +9,12 @@
 //     fault/metrics/otel); in particular fault imports no pattern and no
 //     pattern imports another;
 //   - tests may also use go.uber.org/goleak and github.com/google/go-cmp,
-//     any in-repo module that is neither a pattern nor the executor and
-//     makes no module cycle, and what the table adds for that module (the
-//     executor for faulthttp, the OpenTelemetry SDK for metrics/otel);
+//     what the table adds for that module (the OpenTelemetry SDK for
+//     metrics/otel, x/sync beyond the semaphore for bulkhead), and any
+//     in-repo module, except that the two rules above hold for tests too (a
+//     pattern's tests use no other pattern nor the executor; the contract's
+//     tests use no pattern) and no test import may close a cycle with the
+//     table's edges (functional's tests cannot use fault);
 //   - no module imports another module's internal packages;
 //   - every library module is in go.work and versions.yaml, has README.md
 //     and doc.go, the same go directive as go.work (and no toolchain line),

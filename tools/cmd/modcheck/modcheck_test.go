@@ -121,7 +121,8 @@ func newFakeRepo() fakeRepo {
 	f.addImport("fault/bulkhead", "stress_test.go", "golang.org/x/sync/errgroup")
 	f.addImport("fault/retry", "retry_test.go", "github.com/google/go-cmp/cmp", "go.uber.org/goleak")
 	f.addImport("fault/shutdown", "shutdown_x_test.go", repo.ModulePath("fault/metrics"), repo.ModulePath("fault/shutdown"))
-	f.addImport("fault/faulthttp", "faulthttp_test.go", repo.ModulePath("fault/executor"))
+	f.addImport("fault/faulthttp", "faulthttp_test.go", repo.ModulePath("fault/executor"), repo.ModulePath("fault/retry"))
+	f.addImport("fault/health", "health_x_test.go", repo.ModulePath("fault/health"), repo.ModulePath("fault/executor"))
 	f.addImport("functional", "result_test.go", "go.uber.org/goleak")
 	return f
 }
@@ -290,9 +291,25 @@ func TestViolations(t *testing.T) {
 			want:    []string{"imports in its tests " + repo.ModulePath("fault/circuitbreaker"), "a pattern module never imports another pattern module"},
 		},
 		{
-			name:    "test imports the executor where the table does not allow it",
-			breakIt: func(f fakeRepo) { f.addImport("fault/metrics", "bad_test.go", repo.ModulePath("fault/executor")) },
-			want:    []string{"fault/metrics: package " + repo.ModulePath("fault/metrics") + " imports in its tests " + repo.ModulePath("fault/executor")},
+			name: "pattern test imports the executor",
+			breakIt: func(f fakeRepo) {
+				f["fault/executor/doc.go"] = goFile("executor") // no package import cycle
+				f.addImport("fault/ratelimit", "bad_x_test.go", repo.ModulePath("fault/executor"))
+			},
+			want: []string{"fault/ratelimit: package " + repo.ModulePath("fault/ratelimit") + " imports in its tests " + repo.ModulePath("fault/executor"), "nor the executor that composes them all"},
+		},
+		{
+			name: "contract test imports a pattern",
+			breakIt: func(f fakeRepo) {
+				f["fault/timeout/doc.go"] = goFile("timeout")
+				f.addImport("fault", "bad_x_test.go", repo.ModulePath("fault/timeout"))
+			},
+			want: []string{"fault: package " + repo.ModulePath("fault") + " imports in its tests " + repo.ModulePath("fault/timeout"), "the contract module fault never imports a pattern"},
+		},
+		{
+			name:    "foundation test imports a module that imports it",
+			breakIt: func(f fakeRepo) { f.addImport("functional", "bad_x_test.go", repo.ModulePath("fault")) },
+			want:    []string{"functional: package " + repo.ModulePath("functional") + " imports in its tests " + repo.ModulePath("fault"), "its tests may import apperrors"},
 		},
 		{
 			name:    "test import that would make a module cycle",

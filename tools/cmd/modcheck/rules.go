@@ -12,9 +12,8 @@ const (
 	// pattern, in its code or in its tests, and the contract module never
 	// imports a pattern.
 	pattern
-	// composer composes the patterns (executor). Other modules' tests may
-	// use it only where the table says so, since it brings every pattern
-	// into their module graph.
+	// composer composes the patterns (executor). Like a pattern, it is
+	// off limits to the contract and to the patterns, in tests too.
 	composer
 )
 
@@ -32,8 +31,10 @@ type rule struct {
 	// everything below it (as in go list patterns).
 	ThirdParty []string
 
-	// TestImports lists in-repo modules that only its tests may import,
-	// beyond what every module's tests may (see allowedInTests).
+	// TestImports lists in-repo modules that only its tests may import.
+	// Beyond these, tests may import any in-repo module that keeps the
+	// pattern and contract rules and makes no cycle with the table's edges
+	// (see allowedInTests).
 	TestImports []string
 	// TestThirdParty lists third-party packages that only its tests may
 	// import, beyond testOnlyThirdParty.
