@@ -106,6 +106,14 @@ func (c *checker) checkModuleImports(r *rule, pkgs []*listedPackage) {
 		}
 	}
 	seenErr := map[string]bool{}
+	// Load errors of the module's test packages ("p [p.test]", "p_test
+	// [p.test]"): a test import no requirement provides shows up there.
+	for _, p := range pkgs {
+		if p.ForTest != "" && p.Module != nil && p.Module.Path == own && p.Error != nil && !seenErr[p.Error.Err] {
+			seenErr[p.Error.Err] = true
+			c.add(r.Dir, "package %s: %s", p.ImportPath, p.Error.Err)
+		}
+	}
 	for _, p := range pkgs {
 		if p.ForTest != "" || strings.HasSuffix(p.ImportPath, ".test") || p.Module == nil || p.Module.Path != own {
 			continue
@@ -129,6 +137,13 @@ func (c *checker) checkModuleImports(r *rule, pkgs []*listedPackage) {
 				continue // the package itself, or already checked as a non-test import
 			}
 			c.checkImport(r, p.ImportPath, imp, info, true)
+		}
+		// An import that cannot be loaded (no requirement provides it, say).
+		for _, imp := range slices.Concat(p.Imports, p.TestImports, p.XTestImports) {
+			if q := info[imp]; q != nil && q.Error != nil && !seenErr[q.Error.Err] {
+				seenErr[q.Error.Err] = true
+				c.add(r.Dir, "package %s imports %s: %s", p.ImportPath, imp, q.Error.Err)
+			}
 		}
 	}
 }

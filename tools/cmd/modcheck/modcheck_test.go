@@ -424,6 +424,13 @@ func TestViolations(t *testing.T) {
 			want:    []string{"Makefile: line 2 uses @" + "latest"},
 		},
 		{
+			name: "test import without requirement",
+			breakIt: func(f fakeRepo) {
+				f["fault/health/bad_x_test.go"] = "package health_test\n\nimport _ \"example.com/evil\"\n"
+			},
+			want: []string{"fault/health: package " + repo.ModulePath("fault/health"), "imports example.com/evil: cannot find module providing package"},
+		},
+		{
 			name: "untidy module: import without requirement",
 			breakIt: func(f fakeRepo) {
 				f["fault/metrics/bad.go"] = "package metrics\n\nimport _ \"example.com/evil\"\n"
