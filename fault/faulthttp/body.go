@@ -56,8 +56,9 @@ type readWriteBody struct {
 
 func (b readWriteBody) Write(p []byte) (int, error) { return b.w.Write(p) }
 
-func wrapBody(rc io.ReadCloser, cancel context.CancelCauseFunc, stop func() bool) io.ReadCloser {
-	b := &body{rc: rc, cancel: cancel, stop: stop}
+// wrap makes b the wrapper of rc and returns it.
+func (b *body) wrap(rc io.ReadCloser, cancel context.CancelCauseFunc, stop func() bool) io.ReadCloser {
+	b.rc, b.cancel, b.stop = rc, cancel, stop
 	if w, ok := rc.(io.Writer); ok {
 		return readWriteBody{body: b, w: w}
 	}

@@ -57,10 +57,10 @@ func DefaultClassifier(resp *http.Response, err error) bool {
 // FailureStatus reports whether an HTTP status is a failure worth retrying
 // under DefaultClassifier: 408, 429, or 5xx except 501.
 func FailureStatus(code int) bool {
-	switch {
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests:
 		return true
-	case code == http.StatusNotImplemented:
+	case http.StatusNotImplemented:
 		return false
 	default:
 		return code >= 500 && code <= 599

@@ -135,12 +135,12 @@ func FuzzParseRetryAfter(f *testing.F) {
 	now := time.Date(1994, 11, 6, 8, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string, limit int64) {
 		d, ok := faulthttp.ParseRetryAfter(v, now, time.Duration(limit))
-		max := time.Duration(limit)
-		if max <= 0 {
-			max = faulthttp.DefaultMaxRetryAfter
+		most := time.Duration(limit)
+		if most <= 0 {
+			most = faulthttp.DefaultMaxRetryAfter
 		}
-		if ok && (d <= 0 || d > max) {
-			t.Fatalf("ParseRetryAfter(%q, %v) = %v: outside (0, %v]", v, limit, d, max)
+		if ok && (d <= 0 || d > most) {
+			t.Fatalf("ParseRetryAfter(%q, %v) = %v: outside (0, %v]", v, limit, d, most)
 		}
 		if !ok && d != 0 {
 			t.Fatalf("no hint but d = %v", d)
@@ -226,7 +226,7 @@ func TestStalledFailedBodyBoundedByAttemptLimit(t *testing.T) {
 		f.answer = func(n int, req *http.Request) (*http.Response, error) {
 			if n == 1 {
 				return &http.Response{
-					StatusCode: 503, Status: "503 Service Unavailable", Header: http.Header{},
+					StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Header: http.Header{},
 					Body: io.NopCloser(stallReader{req.Context()}), ContentLength: -1, Request: req,
 				}, nil
 			}
@@ -268,7 +268,7 @@ func TestFailedBodyReadAhead(t *testing.T) {
 		for _, limit := range []int64{faulthttp.DefaultErrorBodyLimit, 0} {
 			f := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
 				return &http.Response{
-					StatusCode: 502, Status: "502 Bad Gateway", Header: http.Header{},
+					StatusCode: http.StatusBadGateway, Status: "502 Bad Gateway", Header: http.Header{},
 					Body: io.NopCloser(io.MultiReader(strings.NewReader("partial"), errorReader{errBroken})), ContentLength: -1, Request: req,
 				}, nil
 			}}

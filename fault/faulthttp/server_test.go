@@ -308,7 +308,7 @@ func TestShuttingDownClosesConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := readAll(t, resp)
-		if resp.StatusCode != 503 || !resp.Close || !strings.Contains(body, "SHUTTING_DOWN") {
+		if resp.StatusCode != http.StatusServiceUnavailable || !resp.Close || !strings.Contains(body, "SHUTTING_DOWN") {
 			t.Fatalf("got %d (close %v) %q", resp.StatusCode, resp.Close, body)
 		}
 	}
@@ -334,7 +334,7 @@ func TestResponseFor(t *testing.T) {
 		{"timeout", fault.NewTimeoutError("api", "", time.Second, fault.TimeoutAttempt), problem(504, "TIMEOUT", detailTimeout), ""},
 		{"retry exhausted", fault.NewRetryExhaustedError("api", "", 3, time.Second, []error{errors.New("boom")}), problem(502, "RETRY_EXHAUSTED", detailBadGateway), ""},
 		{"invalid policy", fault.NewInvalidPolicyError("api", "Retry.MaxAttempts", -1, "must be >= 0"), problem(500, "INVALID_POLICY", detailInternal), ""},
-		{"status error", &faulthttp.StatusError{StatusCode: 503, Status: "503 Service Unavailable"}, problem(502, "BAD_GATEWAY", detailBadGateway), ""},
+		{"status error", &faulthttp.StatusError{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable"}, problem(502, "BAD_GATEWAY", detailBadGateway), ""},
 		{"not found", apperrors.New(apperrors.ErrCodeNotFound, "no order 7"), problem(404, "NOT_FOUND", ""), ""},
 		{"invalid argument", fmt.Errorf("x: %w", apperrors.New(apperrors.ErrCodeInvalidArgument, "bad id")), problem(400, "INVALID_ARGUMENT", ""), ""},
 		{"unavailable", apperrors.New(apperrors.ErrCodeUnavailable, "db"), problem(503, "UNAVAILABLE", "The service is temporarily unavailable. Retry later."), ""},
@@ -581,7 +581,7 @@ func TestHandlerFailureAndError(t *testing.T) {
 		w.WriteHeader(http.StatusBadGateway)
 	})), get("/"))
 	var he *faulthttp.HandlerError
-	if !errors.As(seen, &he) || he.StatusCode != 502 || he.Error() != "faulthttp: handler answered 502" {
+	if !errors.As(seen, &he) || he.StatusCode != http.StatusBadGateway || he.Error() != "faulthttp: handler answered 502" {
 		t.Errorf("the policy saw %v", seen)
 	}
 }
@@ -594,7 +594,8 @@ func TestResponseWriterPassThrough(t *testing.T) {
 	h := faulthttp.Middleware(b)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		rc := http.NewResponseController(w)
 		errs = append(errs, rc.SetWriteDeadline(time.Time{})) // unwrapped to the recorder: not supported
-		if _, err := io.Copy(w, strings.NewReader("streamed")); err != nil {
+		// A reader without WriteTo: io.Copy uses the writer's ReadFrom.
+		if _, err := io.Copy(w, io.MultiReader(strings.NewReader("streamed"))); err != nil {
 			errs = append(errs, err)
 		}
 		errs = append(errs, rc.Flush())
@@ -631,7 +632,7 @@ func TestEarlyHintsThroughMiddleware(t *testing.T) {
 	}
 	readAll(t, resp)
 	var he *faulthttp.HandlerError
-	if resp.StatusCode != 503 || !errors.As(seen, &he) || he.StatusCode != 503 {
+	if resp.StatusCode != http.StatusServiceUnavailable || !errors.As(seen, &he) || he.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("got %d, the policy saw %v", resp.StatusCode, seen)
 	}
 }

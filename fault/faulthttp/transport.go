@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -105,7 +106,7 @@ func NewTransport(exec fault.ResilienceExecutor[*http.Response], policyName stri
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return newTransport(policyName, executorRunner(exec, policyName), opts)
+	return newTransport(policyName, executorRunner(exec, policyName), opts) //nolint:bodyclose // builds a function; RoundTrip's caller closes the bodies
 }
 
 // NewPolicyTransport returns a Transport that runs each request under p: a
@@ -212,6 +213,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer cancel(nil)
 		c.stop = cancel
 	}
+	c.runCtx = runCtx
 	resp, err := t.run(runCtx, c.attempt)
 	return c.finish(resp, err)
 }
@@ -221,6 +223,7 @@ type call struct {
 	t      *Transport
 	req    *http.Request
 	caller context.Context //nolint:containedctx // the caller's context, which governs reading the response body after the attempt
+	runCtx context.Context //nolint:containedctx // the context handed to the policy: the caller's, or a child that stop ends
 	repeat bool            // the request may be sent more than once
 	stop   context.CancelCauseFunc
 
@@ -233,10 +236,14 @@ type call struct {
 	stopped  bool                    // stop was called: no more attempts
 	bodySent bool                    // req.Body was handed to the base transport
 	inflight context.CancelCauseFunc // cancels the latest attempt's request while it is in flight
-	kept     *outcome                // the latest attempt's outcome, until finish
+	kept     outcome                 // the latest attempt's outcome, until finish (zero: none)
+
+	// body is the first response body to wrap, allocated with the call.
+	body     body
+	bodyUsed atomic.Bool
 }
 
-// outcome is what one attempt produced.
+// outcome is what one attempt produced; the zero outcome is none.
 type outcome struct {
 	resp *http.Response // its response (body wrapped), nil for a transport error
 	err  error          // what the operation returned: nil, a *StatusError or a (marked) transport error
@@ -244,8 +251,8 @@ type outcome struct {
 }
 
 // discard drains (bounded) and closes the outcome's response body.
-func (o *outcome) discard(limit int64) {
-	if o != nil && o.resp != nil {
+func (o outcome) discard(limit int64) {
+	if o.resp != nil {
 		drainClose(o.resp.Body, limit)
 	}
 }
@@ -258,7 +265,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	// readable after that. The attempt's end cancels the request only while
 	// the round trip (and the reading of a failed response's body) runs.
 	reqCtx, cancel := context.WithCancelCause(context.WithoutCancel(actx))
-	watch := context.AfterFunc(actx, func() { cancel(context.Cause(actx)) })
+	watch := c.watch(actx, cancel)
 
 	n, req, err := c.begin(reqCtx, cancel)
 	if err != nil {
@@ -290,7 +297,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		// pool: nothing is left to cancel.
 		cancel(nil)
 	} else {
-		c.guardBody(resp, cancel)
+		c.guardBody(resp, cancel) //nolint:contextcheck // the body outlives the attempt: the caller's context governs it, by design
 	}
 	if !failure {
 		return c.delivered(n, resp)
@@ -309,6 +316,25 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	return nil, c.failed(n, resp, se, c.repeat)
 }
 
+// watch arranges for the attempt context's end to cancel the request while
+// the round trip runs, and returns the function that stops watching (false:
+// too late, the attempt has ended). When the policy handed the operation the
+// very context it was given, only the caller can end it before the round
+// trip is over (stop comes after), so the caller's context is watched, and
+// one that can never end (context.Background) costs nothing.
+func (c *call) watch(actx context.Context, cancel context.CancelCauseFunc) func() bool {
+	watched := actx
+	if actx == c.runCtx {
+		watched = c.caller //nolint:contextcheck // the attempt context is the caller's (or its stoppable child): watch the caller
+	}
+	if watched.Done() == nil {
+		return alive
+	}
+	return context.AfterFunc(watched, func() { cancel(context.Cause(watched)) })
+}
+
+func alive() bool { return true }
+
 // actxErr is the error of an attempt context that ended.
 func actxErr(actx context.Context) error {
 	if err := actx.Err(); err != nil {
@@ -326,7 +352,7 @@ func (c *call) begin(reqCtx context.Context, cancel context.CancelCauseFunc) (in
 	c.n++
 	n := c.n
 	prev, prevInflight := c.kept, c.inflight
-	c.kept, c.inflight = nil, cancel
+	c.kept, c.inflight = outcome{}, cancel
 	hasBody := c.req.Body != nil && c.req.Body != http.NoBody
 	fresh := hasBody && c.bodySent
 	c.bodySent = c.bodySent || hasBody
@@ -364,7 +390,13 @@ func (c *call) guardBody(resp *http.Response, cancel context.CancelCauseFunc) {
 		caller := c.caller
 		stop = context.AfterFunc(caller, func() { cancel(context.Cause(caller)) })
 	}
-	resp.Body = wrapBody(resp.Body, cancel, stop)
+	var b *body
+	if c.bodyUsed.CompareAndSwap(false, true) {
+		b = &c.body
+	} else {
+		b = new(body)
+	}
+	resp.Body = b.wrap(resp.Body, cancel, stop)
 }
 
 // delivered records a successful attempt's response as the latest outcome
@@ -376,7 +408,7 @@ func (c *call) delivered(n int, resp *http.Response) (*http.Response, error) {
 		drainClose(resp.Body, c.t.errorBodyLimit)
 		return nil, errSuperseded
 	}
-	c.kept = &outcome{resp: resp}
+	c.kept = outcome{resp: resp}
 	c.inflight = nil
 	c.mu.Unlock()
 	return resp, nil
@@ -396,7 +428,7 @@ func (c *call) abandon(n int) {
 // When the attempt must not be repeated the error is marked for Retryable
 // and, unless the policy decides that itself, the retry is stopped.
 func (c *call) failed(n int, resp *http.Response, err error, retry bool) error {
-	o := &outcome{resp: resp, err: err, raw: err}
+	o := outcome{resp: resp, err: err, raw: err}
 	if se, ok := err.(*StatusError); ok { //nolint:errorlint // our own error, never wrapped here
 		se.retryable = retry
 	} else if !retry {
@@ -424,7 +456,7 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 	c.mu.Lock()
 	c.done = true
 	k, inflight, stopped := c.kept, c.inflight, c.stopped
-	c.kept, c.inflight = nil, nil
+	c.kept, c.inflight = outcome{}, nil
 	bodySent := c.bodySent
 	c.mu.Unlock()
 
@@ -436,12 +468,12 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 	}
 	limit := c.t.errorBodyLimit
 	if err == nil && resp != nil {
-		if k == nil || k.resp != resp {
+		if k.resp != resp {
 			k.discard(limit)
 		}
 		return resp, nil
 	}
-	if k != nil && k.err != nil && c.caller.Err() == nil {
+	if k.err != nil && c.caller.Err() == nil {
 		switch {
 		case k.resp != nil && (stopped || err == k.err || errors.Is(err, k.err)): //nolint:errorlint // identity first, then through wrappers
 			// Every attempt failed with a status: the last response.

@@ -76,7 +76,7 @@ func TestAllAttemptsFailedReturnsLastResponse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RoundTrip error %v; want the last response and a nil error", err)
 	}
-	if got := readAll(t, resp); resp.StatusCode != 503 || got != "attempt 3" || resp.Header.Get("X-Attempt") != "3" {
+	if got := readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable || got != "attempt 3" || resp.Header.Get("X-Attempt") != "3" {
 		t.Fatalf("got %d %q (X-Attempt %s), want the third attempt's 503", resp.StatusCode, got, resp.Header.Get("X-Attempt"))
 	}
 	p, _ := exec.Registry().Patterns("api")
@@ -227,7 +227,7 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 			if err != nil {
 				t.Fatalf("error %v, want the 503 response", err)
 			}
-			if got := readAll(t, resp); resp.StatusCode != 503 || got != "down" {
+			if got := readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable || got != "down" {
 				t.Fatalf("got %d %q", resp.StatusCode, got)
 			}
 			want := 1
@@ -311,7 +311,7 @@ func TestBodiesReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readAll(t, resp); resp.StatusCode != 201 || got != "created" {
+	if got := readAll(t, resp); resp.StatusCode != http.StatusCreated || got != "created" {
 		t.Fatalf("got %d %q", resp.StatusCode, got)
 	}
 	want := []string{`{"amount":42}`, `{"amount":42}`, `{"amount":42}`}
@@ -505,7 +505,7 @@ func TestLargeFailedBodies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readAll(t, resp); resp.StatusCode != 503 || got != big+"last" {
+	if got := readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable || got != big+"last" {
 		t.Fatalf("got %d and %d bytes, want 503 and the whole last body", resp.StatusCode, len(got))
 	}
 	client.CloseIdleConnections()
@@ -741,7 +741,7 @@ func TestPolicyRetryIf(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if got := readAll(t, resp); resp.StatusCode != 503 || got != "down" {
+					if got := readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable || got != "down" {
 						t.Fatalf("got %d %q", resp.StatusCode, got)
 					}
 				}
@@ -765,7 +765,7 @@ func TestUpgradeBodyKeepsWriter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		conn := &rwc{}
 		f := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
-			return &http.Response{StatusCode: 101, Status: "101 Switching Protocols", Header: http.Header{}, Body: conn, Request: req}, nil
+			return &http.Response{StatusCode: http.StatusSwitchingProtocols, Status: "101 Switching Protocols", Header: http.Header{}, Body: conn, Request: req}, nil
 		}}
 		exec := newExecutor(t, fault.PolicyConfig{Name: "api"})
 		tr := newTransport(t, exec, "api", faulthttp.WithBase(f))
@@ -833,6 +833,24 @@ func TestUnknownPolicy(t *testing.T) {
 	if _, err := tr.RoundTrip(req); fault.CodeOf(err) != fault.ErrCodeInvalidPolicy {
 		t.Fatalf("error %v, want INVALID_POLICY", err)
 	}
+}
+
+// A GetBody that fails ends the round trip with its error, unretried.
+func TestGetBodyFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
+			return fakeResponse(req, 503, nil, "down"), nil
+		}}
+		exec := newExecutor(t, fault.PolicyConfig{Name: "api", Retry: quickRetry(3)})
+		tr := newTransport(t, exec, "api", faulthttp.WithBase(f))
+		errGone := errors.New("body source gone")
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://api.test/", strings.NewReader("x"))
+		req.GetBody = func() (io.ReadCloser, error) { return nil, errGone }
+		resp, err := tr.RoundTrip(req)
+		if resp != nil || !errors.Is(err, errGone) || len(f.times()) != 1 {
+			t.Fatalf("got %v, %v after %d attempts; want the GetBody error after 1", resp, err, len(f.times()))
+		}
+	})
 }
 
 // A policy that answers (nil, nil) must not make RoundTrip return (nil, nil),
