@@ -70,13 +70,13 @@ func BenchmarkTransport(b *testing.B) {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
 		}
-		b.Run(c.name+"/serial", func(b *testing.B) {
+		b.Run("impl="+c.name+"/mode=serial", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				do(b)
 			}
 		})
-		b.Run(c.name+"/parallel", func(b *testing.B) {
+		b.Run("impl="+c.name+"/mode=parallel", func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -130,7 +130,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		{"keyed", faulthttp.LimitByKey(keyed)(handler)},
 		{"executor", faulthttp.ExecutorMiddleware[struct{}](exec, "inbound")(handler)},
 	} {
-		b.Run(c.name+"/serial", func(b *testing.B) {
+		b.Run("impl="+c.name+"/mode=serial", func(b *testing.B) {
 			b.ReportAllocs()
 			w := &discard{h: http.Header{}}
 			r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/", nil)
@@ -138,7 +138,7 @@ func BenchmarkMiddleware(b *testing.B) {
 				c.h.ServeHTTP(w, r)
 			}
 		})
-		b.Run(c.name+"/parallel", func(b *testing.B) {
+		b.Run("impl="+c.name+"/mode=parallel", func(b *testing.B) {
 			b.ReportAllocs()
 			var g atomic.Int32
 			b.RunParallel(func(pb *testing.PB) {

@@ -174,9 +174,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		body = nil
 	}
 	h := w.Header()
+	// Whatever the handler declared about its own body no longer applies.
+	// The length is left to the server (it computes it for a body this
+	// small), so that a middleware that rewrites bodies stays correct.
 	h.Del("Content-Encoding")
+	h.Del("Content-Length")
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if resp.RetryAfter > 0 {

@@ -637,6 +637,28 @@ func TestEarlyHintsThroughMiddleware(t *testing.T) {
 	}
 }
 
+// A panic in the handler propagates unchanged, after the guard released its
+// slot.
+func TestMiddlewareHandlerPanic(t *testing.T) {
+	b, _ := bulkhead.New(bulkhead.Config{MaxConcurrent: 1})
+	type boom struct{}
+	h := faulthttp.Middleware(b)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(boom{}) }))
+	func() {
+		defer func() {
+			if v := recover(); v != (boom{}) {
+				t.Errorf("recovered %v, want the handler's panic value", v)
+			}
+		}()
+		serveOnce(h, get("/"))
+	}()
+	if b.Running() != 0 {
+		t.Errorf("%d slots held after the panic", b.Running())
+	}
+	if rec := serveOnce(faulthttp.Middleware(b)(okHandler), get("/")); rec.Code != http.StatusOK {
+		t.Errorf("after the panic: %d", rec.Code)
+	}
+}
+
 // Hijacking through the middleware works on a real HTTP/1 server.
 func TestHijackThroughMiddleware(t *testing.T) {
 	b, _ := bulkhead.New(bulkhead.Config{MaxConcurrent: 1})

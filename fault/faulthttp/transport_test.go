@@ -853,6 +853,47 @@ func TestGetBodyFails(t *testing.T) {
 	})
 }
 
+// A panic in the base transport propagates unchanged, after the policy
+// released what it held; the Transport stays usable.
+func TestBaseTransportPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type boom struct{}
+		f := &fakeRT{start: time.Now(), answer: func(n int, req *http.Request) (*http.Response, error) {
+			if n == 1 {
+				panic(boom{})
+			}
+			return fakeResponse(req, http.StatusOK, nil, "ok"), nil
+		}}
+		exec := newExecutor(t, fault.PolicyConfig{
+			Name:     "api",
+			Retry:    quickRetry(3),
+			Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 1},
+			Timeout:  &fault.TimeoutPolicyConfig{Timeout: time.Second},
+		})
+		tr := newTransport(t, exec, "api", faulthttp.WithBase(f))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://api.test/", nil)
+		func() {
+			defer func() {
+				if v := recover(); v != (boom{}) {
+					t.Errorf("recovered %v, want the transport's panic value", v)
+				}
+			}()
+			_, _ = tr.RoundTrip(req)
+		}()
+		p, _ := exec.Registry().Patterns("api")
+		if p.Bulkhead.Running() != 0 {
+			t.Errorf("%d bulkhead slots held after the panic", p.Bulkhead.Running())
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "ok" {
+			t.Errorf("body %q", got)
+		}
+	})
+}
+
 // A policy that answers (nil, nil) must not make RoundTrip return (nil, nil),
 // which http.Client does not accept.
 func TestPolicyReturningNothing(t *testing.T) {
