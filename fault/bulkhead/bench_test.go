@@ -2,6 +2,7 @@ package bulkhead_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"golang.org/x/sync/semaphore"
@@ -38,6 +39,10 @@ func benchCases(b *testing.B) []benchCase {
 				sem.Release(1)
 			}
 		}},
+		// The least a correct hand-written guard does with the raw
+		// semaphore: the baseline for Run and Execute, which call an
+		// operation and release by defer.
+		{"impl=raw+op", func() { _, _ = rawExecute(sem, ctx, op) }},
 		{"impl=TryAcquire", func() {
 			if bh.TryAcquire() {
 				bh.Release()
@@ -52,6 +57,16 @@ func benchCases(b *testing.B) []benchCase {
 		{"impl=Execute", func() { _, _ = view.Execute(ctx, op) }},
 	}
 }
+
+func rawExecute(sem *semaphore.Weighted, ctx context.Context, op func(context.Context) (int, error)) (int, error) {
+	if !sem.TryAcquire(1) {
+		return 0, errFull
+	}
+	defer sem.Release(1)
+	return op(ctx)
+}
+
+var errFull = errors.New("full")
 
 func BenchmarkSerial(b *testing.B) {
 	for _, c := range benchCases(b) {

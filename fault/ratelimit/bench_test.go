@@ -54,6 +54,13 @@ func benchCases(b *testing.B) []benchCase {
 	var i int
 	return []benchCase{
 		{"impl=raw", func() { raw.Allow() }},
+		// raw x/time/rate guarding an operation: the baseline for Run and
+		// Execute.
+		{"impl=raw+op", func() {
+			if raw.Allow() {
+				_, _ = op(ctx)
+			}
+		}},
 		{"impl=Allow", func() { l.Allow() }},
 		{"impl=Acquire", func() { _ = l.Acquire(ctx) }},
 		{"impl=Run", func() { _ = l.Run(ctx, run) }},
