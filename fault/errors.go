@@ -401,6 +401,34 @@ func NewInvalidPolicyError(policy, field string, value any, rule string) *Invali
 // Unwrap returns the embedded *ResilienceError.
 func (e *InvalidPolicyError) Unwrap() error { return e.ResilienceError }
 
+// PermanentError marks an error as not worth retrying (see Permanent).
+type PermanentError struct{ Err error }
+
+// Error returns the marked error's text.
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the marked error.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying: the retry module returns it at
+// once (without the mark when the operation returned Permanent's result
+// directly). It lets code that does not import the retry module, such as an
+// HTTP transport refusing to resend a request body, stop retries while still
+// reporting the failure to every other pattern. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
 // CodeOf returns the resilience code of the first ResilienceError in err's
 // chain, or "" when there is none.
 func CodeOf(err error) ErrorCode {

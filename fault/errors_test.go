@@ -226,3 +226,40 @@ func TestConstructorsAllocateOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestPermanent(t *testing.T) {
+	base := errors.New("bad request")
+	if fault.Permanent(nil) != nil {
+		t.Fatal("Permanent(nil) != nil")
+	}
+	p := fault.Permanent(base)
+	wrapped := fmt.Errorf("x: %w", p)
+	if !fault.IsPermanent(wrapped) || !errors.Is(wrapped, base) || p.Error() != "bad request" {
+		t.Fatalf("%v", wrapped)
+	}
+	if fault.IsPermanent(base) {
+		t.Fatal("unmarked error reported permanent")
+	}
+	var pe *fault.PermanentError
+	if !errors.As(wrapped, &pe) || pe.Err != base {
+		t.Fatal("errors.As *PermanentError")
+	}
+}
+
+func TestSectionValidateForNamesThePolicy(t *testing.T) {
+	err := fault.RetryPolicyConfig{Multiplier: -1}.ValidateFor("orders")
+	var ip *fault.InvalidPolicyError
+	if !errors.As(err, &ip) || ip.Service != "orders" || ip.Field != "Retry.Multiplier" {
+		t.Fatalf("%v", err)
+	}
+	for _, err := range []error{
+		fault.CircuitBreakerPolicyConfig{FailureThreshold: -1}.ValidateFor("p"),
+		fault.TimeoutPolicyConfig{Timeout: -1}.ValidateFor("p"),
+		fault.RateLimitPolicyConfig{}.ValidateFor("p"),
+		fault.BulkheadPolicyConfig{}.ValidateFor("p"),
+	} {
+		if !errors.As(err, &ip) || ip.Service != "p" {
+			t.Errorf("%v", err)
+		}
+	}
+}

@@ -101,6 +101,15 @@ type MetricsRecorder interface {
 	RecordBulkheadQueue(ctx context.Context, policyName string, queued bool)
 }
 
+// TimeoutRecorder is an optional interface a MetricsRecorder implements to be
+// told when a time limit fires (MetricsRecorder, the seed's interface, has no
+// timeout event). The timeout module reports to a recorder that has it.
+type TimeoutRecorder interface {
+	// RecordTimeout is called once each time a limit fires; limit is
+	// TimeoutAttempt or TimeoutTotal, timeout its length.
+	RecordTimeout(ctx context.Context, policyName, limit string, timeout time.Duration)
+}
+
 // NoOpMetricsRecorder records nothing; use it for tests or when metrics are
 // disabled.
 type NoOpMetricsRecorder struct{}

@@ -173,9 +173,10 @@ func (s safeRecorder) RecordBulkheadQueue(ctx context.Context, policyName string
 	s.r.RecordBulkheadQueue(ctx, policyName, queued)
 }
 
-// RecordTimeout forwards to the recorder when it implements timeout.Recorder.
+// RecordTimeout forwards to the recorder when it implements
+// fault.TimeoutRecorder.
 func (s safeRecorder) RecordTimeout(ctx context.Context, policyName, limit string, d time.Duration) {
-	if tr, ok := s.r.(timeout.Recorder); ok {
+	if tr, ok := s.r.(fault.TimeoutRecorder); ok {
 		defer swallow()
 		tr.RecordTimeout(ctx, policyName, limit, d)
 	}

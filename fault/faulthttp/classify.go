@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
 )
 
 // Defaults and limits of this package, in one place.
@@ -217,28 +219,16 @@ func (e *StatusError) Error() string {
 // module waits this long before the next attempt, capped by its MaxInterval.
 func (e *StatusError) RetryAfter() time.Duration { return e.After }
 
-// notRetryableError marks an attempt's transport error that must not be
-// retried (see Retryable).
-type notRetryableError struct{ err error }
-
-func (e *notRetryableError) Error() string { return e.err.Error() }
-func (e *notRetryableError) Unwrap() error { return e.err }
-
 // Retryable reports whether err, returned by an attempt of a Transport, is
 // worth another attempt. It is false for an attempt of a request that may not
-// be repeated (see IsIdempotent; or whose body cannot be replayed) and for an
-// error the Classifier refused; true for every other error.
-//
-// Use it as the policy's retry predicate together with WithPolicyRetryIf, so
-// that the retry itself refuses those attempts and the circuit breaker still
-// counts their failures:
-//
-//	Retry: &fault.RetryPolicyConfig{MaxAttempts: 3, RetryIf: faulthttp.Retryable}
+// be repeated (see IsIdempotent; or whose body cannot be replayed), which the
+// Transport marks with fault.Permanent, and for an error the Classifier
+// refused; true for every other error. The retry module already refuses
+// errors marked permanent; Retryable is for other retry predicates.
 func Retryable(err error) bool {
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.retryable
 	}
-	var nr *notRetryableError
-	return !errors.As(err, &nr)
+	return !fault.IsPermanent(err)
 }

@@ -187,7 +187,7 @@ func TestRetryable(t *testing.T) {
 			seen = append(seen, err)
 			return r, err
 		})
-		tr, err := faulthttp.NewPolicyTransport(record, faulthttp.WithBase(f), faulthttp.WithPolicyRetryIf())
+		tr, err := faulthttp.NewPolicyTransport(record, faulthttp.WithBase(f))
 		if err != nil {
 			t.Fatal(err)
 		}

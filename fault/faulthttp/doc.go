@@ -36,8 +36,9 @@
 // Request.GetBody (which http.NewRequest sets for bytes, strings and
 // buffers); a body that cannot be replayed is never sent twice. A request that
 // must not be repeated still goes through the whole policy (breaker, limiter,
-// bulkhead, time limits): only the retry is skipped (see WithPolicyRetryIf
-// for how, and what that means for the breaker).
+// bulkhead, time limits): only the retry is skipped, because the transport
+// marks the attempt's error with fault.Permanent; the breaker still counts
+// the failure.
 //
 // Retry-After. A 429 or 503 with a Retry-After header (delay-seconds or an
 // HTTP-date, measured from the response's Date header) carries the delay as

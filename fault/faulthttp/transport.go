@@ -25,7 +25,6 @@ type Transport struct {
 	run            func(ctx context.Context, op fault.Operation[*http.Response]) (*http.Response, error)
 	classify       Classifier
 	idempotent     func(*http.Request) bool
-	policyRetryIf  bool
 	errorBodyLimit int64
 	maxRetryAfter  time.Duration
 }
@@ -51,21 +50,6 @@ func WithClassifier(c Classifier) Option {
 // GetBody nil) is never sent twice, whatever the rule says. nil: IsIdempotent.
 func WithIdempotency(f func(*http.Request) bool) Option {
 	return func(t *Transport) { t.idempotent = f }
-}
-
-// WithPolicyRetryIf declares that the policy itself refuses to retry what
-// Retryable refuses: its retry's RetryIf is (or calls) faulthttp.Retryable,
-// or it has no retry at all. The Transport then reports a failed attempt of a
-// non-repeatable request to the policy as a plain failure, counted by a
-// circuit breaker like any other.
-//
-// Without this option the Transport stops the retry itself, the only way the
-// fault contract offers today: it ends the context it gave the policy when
-// such an attempt fails. A circuit breaker treats an attempt whose caller's
-// context was cancelled as neither success nor failure, so those failures
-// (of POSTs, typically) do not count towards opening the circuit.
-func WithPolicyRetryIf() Option {
-	return func(t *Transport) { t.policyRetryIf = true }
 }
 
 // WithErrorBodyLimit sets how many bytes of a failed response's body are read
@@ -177,9 +161,6 @@ func (t *Transport) CloseIdleConnections() {
 var (
 	errNilRequest    = errors.New("faulthttp: nil request")
 	errNotReplayable = errors.New("faulthttp: request body cannot be replayed (GetBody is nil)")
-	// errNotRetried is the cause of the context a Transport ends to stop
-	// the policy's retry after an attempt that must not be repeated.
-	errNotRetried = errors.New("faulthttp: attempt not retryable")
 	// errSuperseded cancels an abandoned attempt still in flight when a
 	// newer attempt starts or the round trip ends (context-less executors).
 	errSuperseded = errors.New("faulthttp: attempt abandoned")
@@ -206,15 +187,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	c := &call{t: t, req: req, caller: ctx, repeat: replayable(req) && t.idempotent(req)}
-	runCtx := ctx
-	if !t.policyRetryIf {
-		var cancel context.CancelCauseFunc
-		runCtx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		c.stop = cancel
-	}
-	c.runCtx = runCtx
-	resp, err := t.run(runCtx, c.attempt)
+	c.runCtx = ctx
+	resp, err := t.run(ctx, c.attempt)
 	return c.finish(resp, err)
 }
 
@@ -223,9 +197,8 @@ type call struct {
 	t      *Transport
 	req    *http.Request
 	caller context.Context //nolint:containedctx // the caller's context, which governs reading the response body after the attempt
-	runCtx context.Context //nolint:containedctx // the context handed to the policy: the caller's, or a child that stop ends
+	runCtx context.Context //nolint:containedctx // the context handed to the policy (the caller's)
 	repeat bool            // the request may be sent more than once
-	stop   context.CancelCauseFunc
 
 	// Attempts run one at a time, except under a context-less executor with
 	// a time limit, which abandons a late attempt and starts the next one
@@ -233,7 +206,7 @@ type call struct {
 	mu       sync.Mutex
 	n        int                     // attempts begun
 	done     bool                    // RoundTrip has its outcome: late attempts discard theirs
-	stopped  bool                    // stop was called: no more attempts
+	stopped  bool                    // the latest attempt was marked not retryable
 	bodySent bool                    // req.Body was handed to the base transport
 	inflight context.CancelCauseFunc // cancels the latest attempt's request while it is in flight
 	kept     outcome                 // the latest attempt's outcome, until finish (zero: none)
@@ -425,30 +398,29 @@ func (c *call) abandon(n int) {
 
 // failed records a failed attempt (resp non-nil for a failure status, else a
 // transport error) as the latest outcome and returns the operation's error.
-// When the attempt must not be repeated the error is marked for Retryable
-// and, unless the policy decides that itself, the retry is stopped.
+// When the attempt must not be repeated that error is marked with
+// fault.Permanent: the retry returns it at once, while the breaker and the
+// other patterns still count the failure.
 func (c *call) failed(n int, resp *http.Response, err error, retry bool) error {
 	o := outcome{resp: resp, err: err, raw: err}
 	if se, ok := err.(*StatusError); ok { //nolint:errorlint // our own error, never wrapped here
 		se.retryable = retry
-	} else if !retry {
-		o.err = &notRetryableError{err: err}
+	}
+	ret := err
+	if !retry {
+		ret = fault.Permanent(err)
 	}
 	c.mu.Lock()
 	if c.done || n != c.n {
 		c.mu.Unlock()
 		o.discard(c.t.errorBodyLimit)
-		return o.err
+		return ret
 	}
 	c.kept = o
 	c.inflight = nil
-	stop := !retry && c.stop != nil
-	c.stopped = c.stopped || stop
+	c.stopped = c.stopped || !retry
 	c.mu.Unlock()
-	if stop {
-		c.stop(errNotRetried)
-	}
-	return o.err
+	return ret
 }
 
 // finish turns the policy's result into RoundTrip's.

@@ -713,28 +713,24 @@ func TestClassifierReplaced(t *testing.T) {
 	})
 }
 
-// With WithPolicyRetryIf and faulthttp.Retryable as the retry predicate,
-// the policy refuses to retry a POST itself, and the breaker counts the
-// failures; without it the Transport stops the retry by ending the context,
-// which the breaker does not count (see WithPolicyRetryIf).
-func TestPolicyRetryIf(t *testing.T) {
-	for _, withOption := range []bool{true, false} {
-		t.Run(fmt.Sprint("WithPolicyRetryIf=", withOption), func(t *testing.T) {
+// A failed POST is not retried, yet the breaker counts it: the Transport
+// marks the attempt's error with fault.Permanent, which the retry returns at
+// once, instead of ending the policy's context (which the breaker would
+// exclude). Both with a plain retry and with faulthttp.Retryable as its
+// predicate.
+func TestNonRepeatableFailuresCountedByBreaker(t *testing.T) {
+	for _, retryIf := range []func(error) bool{nil, faulthttp.Retryable} {
+		t.Run(fmt.Sprint("RetryIf=", retryIf != nil), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
 					return fakeResponse(req, 503, nil, "down"), nil
 				}}
 				exec := newExecutor(t, fault.PolicyConfig{
 					Name:           "api",
-					Retry:          &fault.RetryPolicyConfig{MaxAttempts: 3, RetryIf: faulthttp.Retryable},
+					Retry:          &fault.RetryPolicyConfig{MaxAttempts: 3, RetryIf: retryIf},
 					CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 2, Timeout: time.Minute},
 				})
-				var opts []faulthttp.Option
-				opts = append(opts, faulthttp.WithBase(f))
-				if withOption {
-					opts = append(opts, faulthttp.WithPolicyRetryIf())
-				}
-				tr := newTransport(t, exec, "api", opts...)
+				tr := newTransport(t, exec, "api", faulthttp.WithBase(f))
 				for range 2 {
 					req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://api.test/", strings.NewReader("x"))
 					resp, err := tr.RoundTrip(req)
@@ -749,12 +745,8 @@ func TestPolicyRetryIf(t *testing.T) {
 					t.Fatalf("%d attempts for 2 POSTs, want 2 (not retried)", n)
 				}
 				p, _ := exec.Registry().Patterns("api")
-				wantState := circuitbreaker.StateClosed
-				if withOption {
-					wantState = circuitbreaker.StateOpen
-				}
-				if got := p.CircuitBreaker.State(); got != wantState {
-					t.Errorf("breaker %v, want %v", got, wantState)
+				if got := p.CircuitBreaker.State(); got != circuitbreaker.StateOpen {
+					t.Errorf("breaker %v after two failed POSTs, want open", got)
 				}
 			})
 		})

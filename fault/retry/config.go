@@ -2,7 +2,6 @@ package retry
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -92,27 +91,7 @@ func (c Config) policy() fault.RetryPolicyConfig {
 // Validate reports every problem of c, joined with errors.Join; each is a
 // *fault.InvalidPolicyError (code INVALID_POLICY) naming the field
 // ("Retry.Multiplier"), the value and the rule, with Service set to c.Name.
-func (c Config) Validate() error {
-	err := c.policy().Validate()
-	if err != nil && c.Name != "" {
-		nameErrors(err, c.Name)
-	}
-	return err
-}
-
-// nameErrors sets Service on the freshly made validation errors in err.
-func nameErrors(err error, name string) {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			nameErrors(e, name)
-		}
-		return
-	}
-	var ip *fault.InvalidPolicyError
-	if errors.As(err, &ip) && ip.ResilienceError != nil {
-		ip.Service = name
-	}
-}
+func (c Config) Validate() error { return c.policy().ValidateFor(c.Name) }
 
 // Retry runs operations again when they fail, waiting with exponential
 // backoff and jitter between attempts. It is immutable after New and safe for

@@ -156,11 +156,10 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 // refuse returns the error to give the caller when err is never retried, and
 // nil when err is worth another attempt.
 func (r *Retry) refuse(err error) error {
-	if p, ok := err.(*permanentError); ok { //nolint:errorlint // only a marker returned as is is unwrapped; a wrapped one is returned whole
-		return p.err
+	if p, ok := err.(*fault.PermanentError); ok { //nolint:errorlint // only a marker returned as is is unwrapped; a wrapped one is returned whole
+		return p.Err
 	}
-	var p *permanentError
-	if errors.As(err, &p) {
+	if fault.IsPermanent(err) {
 		return err
 	}
 	switch fault.CodeOf(err) {
@@ -295,22 +294,11 @@ func (e *deadlineStopError) Unwrap() []error { return []error{e.err, context.Dea
 
 // Permanent marks err as not worth retrying: a Retry returns it at once
 // (unwrapped, when Permanent's result is returned directly by the operation;
-// as returned, when it is wrapped further). Permanent(nil) is nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &permanentError{err: err}
-}
+// as returned, when it is wrapped further). Permanent(nil) is nil. It is
+// fault.Permanent, so code that does not import this module can mark errors
+// too.
+func Permanent(err error) error { return fault.Permanent(err) }
 
 // IsPermanent reports whether err, or an error it wraps, was marked with
-// Permanent.
-func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
-}
-
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
+// Permanent (or fault.Permanent).
+func IsPermanent(err error) bool { return fault.IsPermanent(err) }

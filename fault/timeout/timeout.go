@@ -10,15 +10,11 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 )
 
-// Recorder is the optional interface a fault.MetricsRecorder implements to
-// be told when a time limit fires. fault.MetricsRecorder has no timeout
-// event, so a Timeout reports to the recorder given with WithRecorder only
-// when it also implements Recorder.
-type Recorder interface {
-	// RecordTimeout is called once each time the limit fires; limit is
-	// fault.TimeoutAttempt or fault.TimeoutTotal.
-	RecordTimeout(ctx context.Context, policyName, limit string, timeout time.Duration)
-}
+// Recorder is fault.TimeoutRecorder, the optional interface a
+// fault.MetricsRecorder implements to be told when a time limit fires. A
+// Timeout reports to the recorder given with WithRecorder only when it
+// implements it.
+type Recorder = fault.TimeoutRecorder
 
 // Timeout limits how long an operation may run. It is immutable after New
 // and safe for concurrent use; one Timeout guards operations of any result
@@ -94,8 +90,7 @@ func New(d time.Duration, opts ...Option) (*Timeout, error) {
 // Max. A zero field gives a nil *Timeout, which runs operations without a
 // limit. An invalid section gives its validation error.
 func FromPolicy(name string, c fault.TimeoutPolicyConfig, opts ...Option) (attempt, total *Timeout, err error) {
-	if err := c.Validate(); err != nil {
-		nameErrors(err, name)
+	if err := c.ValidateFor(name); err != nil {
 		return nil, nil, err
 	}
 	opts = append(opts[:len(opts):len(opts)], WithName(name))
@@ -110,20 +105,6 @@ func FromPolicy(name string, c fault.TimeoutPolicyConfig, opts ...Option) (attem
 		}
 	}
 	return attempt, total, nil
-}
-
-// nameErrors sets Service on the freshly made validation errors in err.
-func nameErrors(err error, name string) {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			nameErrors(e, name)
-		}
-		return
-	}
-	var ip *fault.InvalidPolicyError
-	if errors.As(err, &ip) && ip.ResilienceError != nil {
-		ip.Service = name
-	}
 }
 
 // Duration returns the limit's length; 0 for a nil Timeout.
@@ -153,8 +134,10 @@ func (t *Timeout) Name() string {
 
 // Run calls op with a context that carries the limit's deadline (or the
 // caller's, when that is earlier) and is cancelled when the limit fires. It
-// returns op's error, a *fault.TimeoutError when the limit fired, or the
-// caller's context error when the caller's context ended first. The
+// returns op's error, a *fault.TimeoutError when the limit fired (marked
+// with fault.Permanent when op's error was, so a retry outside still does not
+// retry it), or the caller's context error when the caller's context ended
+// first. The
 // context op received is cancelled when Run returns.
 //
 // Run does not stop an operation that ignores its context: it returns when op
@@ -239,7 +222,13 @@ func (t *Timeout) outcome(parent context.Context, c *limitContext, err error) (s
 		if t.recorder != nil {
 			t.recorder.RecordTimeout(parent, t.name, t.limit, t.d)
 		}
-		return false, fault.NewTimeoutError(t.name, fault.CorrelationID(parent), t.d, t.limit)
+		te := fault.NewTimeoutError(t.name, fault.CorrelationID(parent), t.d, t.limit)
+		if fault.IsPermanent(err) {
+			// The operation said "do not retry me" (a request that must
+			// not be sent twice): the timeout keeps saying so.
+			return false, fault.Permanent(te)
+		}
+		return false, te
 	case endedParent:
 		perr := parent.Err()
 		if errors.Is(err, perr) {

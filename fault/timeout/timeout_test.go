@@ -429,3 +429,26 @@ func TestExecuteWithResult(t *testing.T) {
 		}
 	})
 }
+
+// A permanent error cut short by the limit stays permanent: the retry
+// outside must not resend what the operation said not to.
+func TestLimitKeepsPermanentMark(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim, err := timeout.New(time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = lim.Run(context.Background(), func(ctx context.Context) error {
+			<-ctx.Done()
+			return fault.Permanent(ctx.Err())
+		})
+		var te *fault.TimeoutError
+		if !errors.As(err, &te) || !fault.IsPermanent(err) {
+			t.Fatalf("got %v: want a TimeoutError still marked permanent", err)
+		}
+		err = lim.Run(context.Background(), func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+		if fault.IsPermanent(err) {
+			t.Fatal("an ordinary timeout marked permanent")
+		}
+	})
+}
