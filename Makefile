@@ -76,7 +76,7 @@ modcheck: ## enforce the module rules of DESIGN.md §1 (tools/cmd/modcheck)
 
 .PHONY: test-mod
 test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, race tests. M=<dir>
-	@[ -n "$(M)" ] || { echo "usage: make test-mod M=<module dir>; modules: $(MODULES)" >&2; exit 2; }
+	@case " $(MODULES) " in *" $(M) "*) ;; *) echo "usage: make test-mod M=<module dir> (tools: make tools-test); modules: $(MODULES)" >&2; exit 2;; esac
 	$(call step,$(M),go.mod and go.sum are tidy,GOWORK=off $(GO) mod tidy -diff || { echo "run: cd $(M) && GOWORK=off go mod tidy"; false; })
 	$(call step,$(M),go vet,GOWORK=off $(GO) vet ./...)
 	$(call step,$(M),go test $(TEST_FLAGS),GOWORK=off $(GO) test $(TEST_FLAGS) ./...)
@@ -85,7 +85,7 @@ test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, 
 # list; their tests then run against each other's checked-out code and the
 # shared dependency versions, which per-module runs cannot show.
 .PHONY: workspace
-workspace: ## the library modules together in go.work: build, vet, tests
+workspace: ## the library modules together in go.work: build and tests
 	$(call step,.,go build (workspace),$(GO) build $(addprefix ./,$(addsuffix /...,$(MODULES))))
 	$(call step,.,go test (workspace),$(GO) test -shuffle=on $(addprefix ./,$(addsuffix /...,$(MODULES))))
 
