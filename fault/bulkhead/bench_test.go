@@ -42,7 +42,7 @@ func benchCases(b *testing.B) []benchCase {
 		// The least a correct hand-written guard does with the raw
 		// semaphore: the baseline for Run and Execute, which call an
 		// operation and release by defer.
-		{"impl=raw+op", func() { _, _ = rawExecute(sem, ctx, op) }},
+		{"impl=raw+op", func() { _, _ = rawExecute(ctx, sem, op) }},
 		{"impl=TryAcquire", func() {
 			if bh.TryAcquire() {
 				bh.Release()
@@ -58,7 +58,7 @@ func benchCases(b *testing.B) []benchCase {
 	}
 }
 
-func rawExecute(sem *semaphore.Weighted, ctx context.Context, op func(context.Context) (int, error)) (int, error) {
+func rawExecute(ctx context.Context, sem *semaphore.Weighted, op func(context.Context) (int, error)) (int, error) {
 	if !sem.TryAcquire(1) {
 		return 0, errFull
 	}
@@ -72,7 +72,8 @@ func BenchmarkSerial(b *testing.B) {
 	for _, c := range benchCases(b) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			stop := reportCPU(b)
+			defer stop()
 			for b.Loop() {
 				c.op()
 			}
@@ -95,7 +96,8 @@ func BenchmarkParallel(b *testing.B) {
 	for _, c := range benchCases(b) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			stop := reportCPU(b)
+			defer stop()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					c.op()

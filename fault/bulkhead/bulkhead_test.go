@@ -478,8 +478,8 @@ func TestNilArguments(t *testing.T) {
 	if err := b.Run(context.Background(), nil); !errors.Is(err, fault.ErrNilOperation) {
 		t.Errorf("Run(nil op) = %v", err)
 	}
-	//lint:ignore SA1012 testing the nil-context guard
-	if err := b.Acquire(nil); !errors.Is(err, fault.ErrNilContext) { //nolint:staticcheck
+	//nolint:staticcheck // testing the nil-context guard
+	if err := b.Acquire(nil); !errors.Is(err, fault.ErrNilContext) {
 		t.Errorf("Acquire(nil ctx) = %v", err)
 	}
 	if _, err := bulkhead.Policy[int](b).Execute(context.Background(), nil); !errors.Is(err, fault.ErrNilOperation) {

@@ -74,7 +74,8 @@ func BenchmarkSerial(b *testing.B) {
 	for _, c := range benchCases(b) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			stop := reportCPU(b)
+			defer stop()
 			for b.Loop() {
 				c.op()
 			}
@@ -100,7 +101,8 @@ func BenchmarkParallel(b *testing.B) {
 		}
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			stop := reportCPU(b)
+			defer stop()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					c.op()
@@ -119,7 +121,8 @@ func BenchmarkKeyedParallel(b *testing.B) {
 	}
 	b.ReportAllocs()
 	ctx := context.Background()
-	defer reportCPU(b)()
+	stop := reportCPU(b)
+	defer stop()
 	b.RunParallel(func(pb *testing.PB) {
 		keys := make([]string, 16)
 		for i := range keys {

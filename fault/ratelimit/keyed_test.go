@@ -307,19 +307,19 @@ func TestKeyedNil(t *testing.T) {
 	if _, err := v.Execute(context.Background(), func(context.Context) (int, error) { return 1, nil }); !errors.Is(err, ratelimit.ErrNilLimiter) {
 		t.Errorf("zero KeyedView: %v", err)
 	}
-	real := mustKeyed(t, ratelimit.Config{Rate: 1, Window: time.Second}, ratelimit.KeyedConfig{})
-	if err := real.Run(context.Background(), nil); !errors.Is(err, fault.ErrNilOperation) {
+	rk := mustKeyed(t, ratelimit.Config{Rate: 1, Window: time.Second}, ratelimit.KeyedConfig{})
+	if err := rk.Run(context.Background(), nil); !errors.Is(err, fault.ErrNilOperation) {
 		t.Errorf("Run(nil op): %v", err)
 	}
 	//nolint:staticcheck // testing the nil-context guard
-	if err := real.Acquire(nil, "a"); !errors.Is(err, fault.ErrNilContext) {
+	if err := rk.Acquire(nil, "a"); !errors.Is(err, fault.ErrNilContext) {
 		t.Errorf("Acquire(nil ctx): %v", err)
 	}
 	//nolint:staticcheck // testing the nil-context guard
-	if err := real.Run(nil, func(context.Context) error { return nil }); !errors.Is(err, fault.ErrNilContext) {
+	if err := rk.Run(nil, func(context.Context) error { return nil }); !errors.Is(err, fault.ErrNilContext) {
 		t.Errorf("Run(nil ctx): %v", err)
 	}
-	if real.Name() != "" || real.Config().Rate != 1 {
+	if rk.Name() != "" || rk.Config().Rate != 1 {
 		t.Error("Name/Config")
 	}
 }

@@ -404,7 +404,7 @@ func TestSlidingWindowTinyWindow(t *testing.T) {
 		if !l.Allow() || l.Allow() {
 			t.Fatal("want exactly one permit")
 		}
-		time.Sleep(11)
+		time.Sleep(11 * time.Nanosecond)
 		if !l.Allow() {
 			t.Error("permit not back after Window + one sub-window")
 		}
@@ -518,11 +518,11 @@ func TestSlidingWindowNoBoundaryBurst(t *testing.T) {
 		if back := 1010*time.Millisecond + rl.RetryAfter; back != 2000*time.Millisecond {
 			t.Errorf("permit comes back at %v, want 2s", back)
 		}
-		time.Sleep(rl.RetryAfter - 1)
+		time.Sleep(rl.RetryAfter - time.Nanosecond)
 		if l.Allow() {
 			t.Error("permit back early")
 		}
-		time.Sleep(1)
+		time.Sleep(time.Nanosecond)
 		for range 10 {
 			if !l.Allow() {
 				t.Fatal("permits not back after the window")
