@@ -38,23 +38,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	"github.com/authcorp/libs/go/src/tools/internal/repo"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { repo.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("modcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	root := fs.String("root", "", "repository root (default: the nearest directory above the working directory holding versions.yaml and go.work)")
+	root := repo.RootFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,15 +55,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "modcheck: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if *root == "" {
-		r, err := repo.FindRoot(".")
-		if err != nil {
-			fmt.Fprintln(stderr, "modcheck:", err)
-			return 1
-		}
-		*root = r
+	dir, err := repo.ResolveRoot(*root)
+	if err != nil {
+		fmt.Fprintln(stderr, "modcheck:", err)
+		return 1
 	}
-	problems, pkgs := check(ctx, *root, rules)
+	problems, pkgs := check(ctx, dir, rules)
 	for _, p := range problems {
 		fmt.Fprintln(stderr, "modcheck:", p)
 	}

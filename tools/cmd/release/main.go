@@ -32,23 +32,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	"github.com/authcorp/libs/go/src/tools/internal/repo"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { repo.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	root := fs.String("root", "", "repository root (default: the nearest directory above the working directory holding versions.yaml and go.work)")
+	root := repo.RootFlag(fs)
 	create := fs.Bool("create", false, "create the tags (annotated, at -rev) instead of only printing them")
 	rev := fs.String("rev", "HEAD", "commit to tag")
 	if err := fs.Parse(args); err != nil {
@@ -58,16 +51,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "release: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if *root == "" {
-		r, err := repo.FindRoot(".")
-		if err != nil {
-			fmt.Fprintln(stderr, "release:", err)
-			return 1
-		}
-		*root = r
+	dir, err := repo.ResolveRoot(*root)
+	if err != nil {
+		fmt.Fprintln(stderr, "release:", err)
+		return 1
 	}
-	g := git{ctx: ctx, dir: *root}
-	p, err := makePlan(*root, g)
+	g := git{ctx: ctx, dir: dir}
+	p, err := makePlan(dir, g)
 	if err != nil {
 		fmt.Fprintln(stderr, "release: refusing:", err)
 		return 1
