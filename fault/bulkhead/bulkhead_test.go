@@ -694,3 +694,43 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// reentrant is a recorder that calls back into the bulkhead it records for.
+type reentrant struct {
+	fault.NoOpMetricsRecorder
+	b     *bulkhead.Bulkhead
+	calls atomic.Int64
+}
+
+func (r *reentrant) RecordBulkheadQueue(context.Context, string, bool) {
+	if r.calls.Add(1) > 20 {
+		return
+	}
+	_ = r.b.Running() + r.b.Queued()
+	if r.b.TryAcquire() {
+		r.b.Release()
+	}
+}
+
+// The recorder runs outside the semaphore's lock: one that calls back into
+// the bulkhead does not deadlock. A mutex deadlock is invisible to synctest,
+// so this runs on the real clock with a watchdog.
+func TestRecorderReentrant(t *testing.T) {
+	rec := &reentrant{}
+	rec.b = mustNew(t, bulkhead.Config{MaxConcurrent: 2, QueueSize: 2, Recorder: rec})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5 {
+			_ = rec.b.Run(context.Background(), func(context.Context) error { return nil })
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("deadlock: a recorder calling back into the bulkhead blocked")
+	}
+	if rec.calls.Load() == 0 || rec.b.Running() != 0 {
+		t.Errorf("recorder calls %d, Running %d", rec.calls.Load(), rec.b.Running())
+	}
+}

@@ -751,3 +751,46 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// reentrant is a recorder that calls back into the limiter it records for.
+type reentrant struct {
+	fault.NoOpMetricsRecorder
+	l     *ratelimit.Limiter
+	k     *ratelimit.Keyed
+	calls atomic.Int64
+}
+
+func (r *reentrant) RecordRateLimit(context.Context, string, bool) {
+	if r.calls.Add(1) > 20 {
+		return
+	}
+	if r.l != nil {
+		r.l.Allow()
+	}
+	if r.k != nil {
+		r.k.Allow("k")
+	}
+}
+
+// The recorder runs outside the limiter's locks: one that calls back into
+// the limiter does not deadlock. A mutex deadlock is invisible to synctest,
+// so this runs on the real clock with a watchdog.
+func TestRecorderReentrant(t *testing.T) {
+	rec := &reentrant{}
+	cfg := ratelimit.Config{Rate: 2, Window: time.Hour, MaxWait: time.Millisecond, Recorder: rec}
+	rec.l = mustNew(t, cfg)
+	rec.k = mustKeyed(t, cfg, ratelimit.KeyedConfig{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 3 {
+			_ = rec.l.Acquire(context.Background())
+			_ = rec.k.Acquire(context.Background(), "k")
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("deadlock: a recorder calling back into the limiter blocked")
+	}
+}
