@@ -3,9 +3,11 @@ package repo
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 )
 
 // Main runs a command's run function with the program's arguments and
@@ -26,8 +28,11 @@ func RootFlag(fs *flag.FlagSet) *string {
 // ResolveRoot returns root, or, when it is empty, the repository root found
 // from the working directory.
 func ResolveRoot(root string) (string, error) {
-	if root != "" {
-		return root, nil
+	if root == "" {
+		return FindRoot(".")
 	}
-	return FindRoot(".")
+	if !isFile(filepath.Join(root, ManifestFile)) || !isFile(filepath.Join(root, "go.work")) {
+		return "", fmt.Errorf("%s is not the repository root: it lacks %s or go.work", root, ManifestFile)
+	}
+	return root, nil
 }
