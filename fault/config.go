@@ -339,6 +339,9 @@ func (c RateLimitPolicyConfig) validate(v *validator, prefix string) {
 	if c.BurstSize < 0 {
 		v.add(prefix+"BurstSize", c.BurstSize, "must be >= 0 (0 means Rate)")
 	}
+	if c.Algorithm == AlgorithmSlidingWindow && c.Rate >= 1 && c.BurstSize > c.Rate {
+		v.add(prefix+"BurstSize", c.BurstSize, "must not exceed Rate ("+strconv.Itoa(c.Rate)+") with sliding_window: at most Rate permits fit in any Window")
+	}
 	v.nonNegative(prefix+"MaxWait", c.MaxWait)
 }
 

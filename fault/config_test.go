@@ -116,6 +116,7 @@ func TestValidateRejects(t *testing.T) {
 		{"negative rate", func(p *fault.PolicyConfig) { p.RateLimit.Rate = -1 }, []string{"RateLimit.Rate"}},
 		{"zero window", func(p *fault.PolicyConfig) { p.RateLimit.Window = 0 }, []string{"RateLimit.Window"}},
 		{"negative burst", func(p *fault.PolicyConfig) { p.RateLimit.BurstSize = -1 }, []string{"RateLimit.BurstSize"}},
+		{"sliding window burst above rate", func(p *fault.PolicyConfig) { p.RateLimit.Algorithm = "sliding_window"; p.RateLimit.BurstSize = 1001 }, []string{"RateLimit.BurstSize"}},
 		{"negative max wait", func(p *fault.PolicyConfig) { p.RateLimit.MaxWait = -1 }, []string{"RateLimit.MaxWait"}},
 		{"zero max concurrent", func(p *fault.PolicyConfig) { p.Bulkhead.MaxConcurrent = 0 }, []string{"Bulkhead.MaxConcurrent"}},
 		{"negative queue", func(p *fault.PolicyConfig) { p.Bulkhead.QueueSize = -1 }, []string{"Bulkhead.QueueSize"}},
