@@ -348,7 +348,10 @@ func encodeStruct(rv reflect.Value) ([]byte, error) {
 			buf.WriteByte(',')
 		}
 		first = false
-		k, _ := json.Marshal(name)
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, fmt.Errorf("fault: encoding field name %q: %w", name, err)
+		}
 		buf.Write(k)
 		buf.WriteByte(':')
 		buf.Write(b)

@@ -45,7 +45,7 @@ func Example_errors() {
 // Reaching a specific error type through wrapping, as the seed's circuit
 // breaker example does.
 func Example_errorsAs() {
-	var err error = fmt.Errorf("charging card: %w",
+	err := fmt.Errorf("charging card: %w",
 		fault.NewCircuitOpenError("payment-service", "", time.Now(), 12*time.Second, 0.5))
 
 	var circuitErr *fault.CircuitOpenError

@@ -37,7 +37,6 @@ func TestExecutePrefersTypedPolicy(t *testing.T) {
 
 func TestExecuteBadInput(t *testing.T) {
 	g := &countingGuard{}
-	//nolint:staticcheck // a nil context is the bad input under test
 	if r := fault.ExecuteWithResult[int](g, nil, func(context.Context) (int, error) { return 1, nil }); !errors.Is(r.UnwrapErr(), fault.ErrNilContext) {
 		t.Errorf("nil ctx: %v", r)
 	}

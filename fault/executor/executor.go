@@ -158,18 +158,18 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 	if env.recorder == nil && env.tracer == nil && env.logger == nil {
 		return c.run(ctx)
 	}
-	return observe(env, &c, ctx)
+	return observe(ctx, env, &c)
 }
 
 // observe runs the call with metrics, tracing and logging around it.
-func observe[T any](env *env, c *call[T], ctx context.Context) (T, error) {
+func observe[T any](ctx context.Context, env *env, c *call[T]) (T, error) {
 	start := time.Now()
 	if env.tracer != nil {
 		ctx, c.span = env.tracer.Start(ctx, c.p.name)
 	}
 	v, err := c.run(ctx)
 	if err != nil && env.logger != nil {
-		logFailure(env, ctx, c.p.name, err)
+		logFailure(ctx, env, c.p.name, err)
 	}
 	if env.recorder == nil && c.span == nil {
 		return v, err

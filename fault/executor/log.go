@@ -12,7 +12,7 @@ import (
 // dependency is down and the breaker's state change is already logged at
 // Warn; time limits and exhausted retries at Info; the operation's own errors
 // are the caller's to log and are not logged here.
-func logFailure(env *env, ctx context.Context, name string, err error) {
+func logFailure(ctx context.Context, env *env, name string, err error) {
 	code := fault.CodeOf(err)
 	var level slog.Level
 	switch {

@@ -113,7 +113,9 @@ func (r *Registry) encode(rep Report, details bool) []byte {
 				}
 			}
 		}
-		b, _ = json.Marshal(doc)
+		if b, err = json.Marshal(doc); err != nil {
+			b = []byte(`{"status":"` + StatusFail + `"}`)
+		}
 	}
 	return b
 }

@@ -179,7 +179,7 @@ func TestHandlerUnencodableObservation(t *testing.T) {
 	})})
 	res, doc := serve(t, h.ReportHandler(), http.MethodGet, "/")
 	v, _ := doc["checks"].(map[string]any)["weird"].([]any)[0].(map[string]any)["observedValue"].(string)
-	if res.StatusCode != 200 || v == "" {
+	if res.StatusCode != http.StatusOK || v == "" {
 		t.Errorf("got %d, observedValue %v", res.StatusCode, v)
 	}
 }
@@ -202,7 +202,7 @@ func TestHandlerOverHTTP(t *testing.T) {
 	var doc struct {
 		Status string `json:"status"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil || res.StatusCode != 503 || doc.Status != "fail" {
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil || res.StatusCode != http.StatusServiceUnavailable || doc.Status != "fail" {
 		t.Errorf("got %d %+v (%v), want 503 fail", res.StatusCode, doc, err)
 	}
 }

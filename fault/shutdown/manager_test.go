@@ -50,13 +50,12 @@ func (e *events) get() []string {
 }
 
 type fakeServer struct {
-	ev      *events
-	name    string
-	block   bool // Shutdown waits for ctx (connections that never go idle)
-	closed  atomic.Bool
-	gotCtx  context.Context
-	ctxErr  error
-	started time.Time
+	ev     *events
+	name   string
+	block  bool // Shutdown waits for ctx (connections that never go idle)
+	closed atomic.Bool
+	gotCtx context.Context
+	ctxErr error
 }
 
 func (s *fakeServer) Shutdown(ctx context.Context) error {
@@ -336,10 +335,12 @@ func TestShutdownIdempotentAndConcurrent(t *testing.T) {
 		})
 		wg.Wait()
 		r, err := m.Shutdown(context.Background())
-		outs = append(outs, out{r, err}, waited)
-		for _, o := range outs {
-			if o.res != outs[0].res || o.err != outs[0].err {
-				t.Errorf("got %+v %v, want %+v %v", o.res, o.err, outs[0].res, outs[0].err)
+		all := make([]out, 0, len(outs)+2)
+		all = append(all, outs...)
+		all = append(all, out{r, err}, waited)
+		for _, o := range all {
+			if o.res != all[0].res || o.err != all[0].err {
+				t.Errorf("got %+v %v, want %+v %v", o.res, o.err, all[0].res, all[0].err)
 			}
 		}
 		var he *shutdown.HookError

@@ -29,7 +29,9 @@ func runChild(mode string) {
 	m, err := shutdown.New(shutdown.WithHookTimeout(time.Minute))
 	if err != nil {
 		fmt.Println("new:", err)
-		os.Exit(3)
+		stop()
+		os.Exit(3) //nolint:gocritic // stop ran by hand just above
+
 	}
 	_ = m.AddHook(shutdown.Hook{Name: "db", Run: func(ctx context.Context) error {
 		fmt.Println("hook started")

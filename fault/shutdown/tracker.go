@@ -98,7 +98,9 @@ func (t *Tracker) refuse(ctx context.Context) error {
 	return fault.NewShuttingDownError(t.service, fault.CorrelationID(ctx))
 }
 
-// InFlight returns how much tracked work is running now.
+// InFlight returns how much tracked work is running now. While Track is
+// being refused concurrently, a refused call may be counted for an instant
+// before it backs out; Drain is exact regardless.
 func (t *Tracker) InFlight() int {
 	if t == nil {
 		return 0
@@ -141,7 +143,7 @@ func (t *Tracker) Track() (done func(), err error) {
 	}
 	s, ok := t.enter()
 	if !ok {
-		return noop, t.refuse(nil)
+		return noop, t.refuse(context.Background())
 	}
 	k := &token{t: t, s: s}
 	return k.done, nil
