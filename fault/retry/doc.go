@@ -63,7 +63,8 @@
 //
 // When the attempts run out, Run returns a *fault.RetryExhaustedError
 // (RETRY_EXHAUSTED, 502) with Attempts, TotalTime (from the start of the
-// first attempt) and the last [LastErrorsKept] errors, oldest first;
+// first attempt when MaxElapsed is set, else from the first failure, so the
+// success path reads no clock) and the last [LastErrorsKept] errors, oldest first;
 // errors.Is(err, lastError) holds. The same type reports the two early stops,
 // with a message that says which:
 //
@@ -78,7 +79,7 @@
 // # Cost
 //
 // On the success path (the first attempt succeeds) Run and View.Execute
-// allocate nothing, read the clock once (for TotalTime and MaxElapsed) and
+// allocate nothing, read no clock (one read when MaxElapsed is set) and
 // take no lock; the operation does not escape. A timer exists only while a
 // wait is in progress. Random numbers come from math/rand/v2's goroutine-safe
 // top-level generator, which has no shared lock.

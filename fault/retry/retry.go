@@ -71,7 +71,13 @@ func execute[T any](ctx context.Context, r *Retry, op func(context.Context) (T, 
 	if r == nil {
 		return op(ctx)
 	}
-	s := loop{start: time.Now(), prev: r.initial}
+	s := loop{prev: r.initial}
+	if r.maxElapsed > 0 {
+		// MaxElapsed counts from the first attempt's start. Without it the
+		// success path reads no clock: the start is taken at the first
+		// failure (see RetryExhaustedError.TotalTime in the README).
+		s.start = time.Now()
+	}
 	for attempt := 1; ; attempt++ {
 		v, err := op(ctx)
 		if err == nil {
@@ -85,7 +91,7 @@ func execute[T any](ctx context.Context, r *Retry, op func(context.Context) (T, 
 
 // loop is the state of one Run.
 type loop struct {
-	start time.Time
+	start time.Time     // the first attempt's start with MaxElapsed, else its end (zero until then)
 	prev  time.Duration // the previous wait, for decorrelated jitter
 	kept  [LastErrorsKept]error
 }
@@ -104,6 +110,9 @@ func (s *loop) lastErrors(attempts int) []error {
 // to give the caller, or nil after waiting for the next attempt.
 func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err error) error {
 	s.kept[(attempt-1)%LastErrorsKept] = err
+	if s.start.IsZero() {
+		s.start = time.Now()
+	}
 	// The caller's own context: never retried. Checked on the context, not
 	// on the error: an attempt limit inside the retry also produces
 	// DeadlineExceeded, and that one is worth retrying.
