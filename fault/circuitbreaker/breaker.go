@@ -70,6 +70,7 @@ type Breaker struct {
 	// Read on every call, written only on transitions.
 	v       atomic.Pointer[view] // the current period: epoch and mirrored state
 	pending atomic.Bool          // transitions wait in queue
+	rej     atomic.Pointer[sharedRejection]
 
 	// Immutable after New.
 	name             string
@@ -497,20 +498,45 @@ func (b *Breaker) classify(ctx context.Context, err error, start time.Time) erro
 }
 
 // rejectOpen returns the rejection for a call arriving while v is open, or nil
-// when Timeout has passed and gobreaker is to decide. The error's own
-// timestamp serves as "now", so a rejection reads the clock once.
+// when Timeout has passed and gobreaker is to decide. It reads the clock once
+// and, for a caller without a correlation ID, reuses the period's recent
+// error (see RejectionReuse).
 func (b *Breaker) rejectOpen(ctx context.Context, v *view) error {
-	e := fault.NewCircuitOpenError(b.name, fault.CorrelationID(ctx), v.openedAt, 0, v.rate)
-	if v.forced {
-		e.Message = msgForcedOpen
-		return e
-	}
-	left := v.expiry.Sub(e.Timestamp)
-	if left <= 0 {
+	now := time.Now()
+	if !v.forced && !v.expiry.After(now) {
 		return nil
 	}
-	e.ResetAfter, e.RetryAfter = left, left
+	cid := fault.CorrelationID(ctx)
+	if cid == "" {
+		if s := b.rej.Load(); s != nil && s.v == v && now.Sub(s.err.Timestamp) < RejectionReuse {
+			return s.err
+		}
+	}
+	e := fault.NewCircuitOpenError(b.name, cid, v.openedAt, 0, v.rate)
+	e.Timestamp = now
+	if v.forced {
+		e.Message = msgForcedOpen
+	} else {
+		left := v.expiry.Sub(now)
+		e.ResetAfter, e.RetryAfter = left, left
+	}
+	if cid == "" {
+		b.rej.Store(&sharedRejection{v: v, err: e})
+	}
 	return e
+}
+
+// RejectionReuse is how long the rejections of one open period share one
+// error value (for callers without a correlation ID): a flood of calls
+// against an open circuit costs a clock read each, not an allocation each.
+// Errors are immutable, so sharing is safe; Timestamp and ResetAfter are
+// accurate to RejectionReuse.
+const RejectionReuse = time.Millisecond
+
+// sharedRejection is the error rejections of the open period v share.
+type sharedRejection struct {
+	v   *view
+	err *fault.CircuitOpenError
 }
 
 // rejection converts gobreaker's rejection into a *fault.CircuitOpenError.

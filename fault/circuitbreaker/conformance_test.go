@@ -2,7 +2,9 @@ package circuitbreaker_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -91,11 +93,56 @@ func TestAllocations(t *testing.T) {
 	b = mustNew(t, circuitbreaker.Config{Name: "a", FailureThreshold: 1, Timeout: time.Hour})
 	trip(t, b)
 	p = circuitbreaker.Policy[int](b)
-	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, noopOp) }); n != 1 {
-		t.Errorf("open rejection allocates %v, want 1 (the error)", n)
+	// Rejections within RejectionReuse share one error: at most one
+	// allocation (the error, plus its cache slot) per millisecond.
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, noopOp) }); n > 0.1 {
+		t.Errorf("open rejection allocates %v per call, want the shared error", n)
 	}
 	b.ForceOpen()
-	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, noopOp) }); n != 1 {
-		t.Errorf("forced-open rejection allocates %v, want 1 (the error)", n)
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, noopOp) }); n > 0.1 {
+		t.Errorf("forced-open rejection allocates %v per call, want the shared error", n)
 	}
+	// With a correlation ID each rejection gets its own error.
+	cctx := fault.WithCorrelationID(ctx, "req-1")
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(cctx, noopOp) }); n != 1 {
+		t.Errorf("rejection with a correlation ID allocates %v, want 1 (its own error)", n)
+	}
+}
+
+// Rejections of one open period share an error for RejectionReuse, with
+// ResetAfter accurate to it; a correlation ID, a new period or the passing
+// of RejectionReuse gives a fresh error.
+func TestRejectionsShareOneErrorBriefly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, circuitbreaker.Config{Name: "a", FailureThreshold: 1, Timeout: time.Second})
+		trip(t, b)
+		ctx := context.Background()
+		reject := func(ctx context.Context) *fault.CircuitOpenError {
+			t.Helper()
+			err := b.Run(ctx, func(context.Context) error { return nil })
+			var co *fault.CircuitOpenError
+			if !errors.As(err, &co) {
+				t.Fatalf("got %v, want a rejection", err)
+			}
+			return co
+		}
+		first := reject(ctx)
+		if again := reject(ctx); again != first {
+			t.Error("a second rejection in the same instant built a new error")
+		}
+		if own := reject(fault.WithCorrelationID(ctx, "req-1")); own == first || own.CorrelationID != "req-1" {
+			t.Errorf("a correlated rejection shared the error: %+v", own)
+		}
+		time.Sleep(circuitbreaker.RejectionReuse)
+		later := reject(ctx)
+		if later == first {
+			t.Fatal("the shared error outlived RejectionReuse")
+		}
+		if want := time.Second - circuitbreaker.RejectionReuse; later.ResetAfter != want || later.RetryAfter != want {
+			t.Errorf("ResetAfter %v, want %v", later.ResetAfter, want)
+		}
+		if first.ResetAfter != time.Second {
+			t.Errorf("first ResetAfter %v, want 1s", first.ResetAfter)
+		}
+	})
 }

@@ -26,6 +26,12 @@ type policy struct {
 	attempt  *timeout.Timeout
 }
 
+// direct reports whether the policy has no pattern at all, so operations run
+// without the chain.
+func (p *policy) direct() bool {
+	return p.total == nil && p.retry == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
+}
+
 // timed reports whether a time limit applies, so that context-less
 // operations must run detached to be abandoned on time.
 func (p *policy) timed() bool { return p.total != nil || p.attempt != nil }

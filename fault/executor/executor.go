@@ -146,6 +146,14 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 	if p == nil {
 		return zero, newUnknownPolicyError(name)
 	}
+	env := e.env
+	quiet := env.recorder == nil && env.tracer == nil && env.logger == nil
+	if quiet && p.direct() {
+		if plain != nil {
+			return plain()
+		}
+		return op(ctx)
+	}
 	if plain != nil {
 		if p.timed() {
 			op = timeout.Detached(plain)
@@ -154,8 +162,7 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 		}
 	}
 	c := call[T]{p: p, op: op}
-	env := e.env
-	if env.recorder == nil && env.tracer == nil && env.logger == nil {
+	if quiet {
 		return c.run(ctx)
 	}
 	return observe(ctx, env, &c)

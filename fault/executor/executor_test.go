@@ -716,3 +716,30 @@ func Example_sharedRegistry() {
 	fmt.Println(r.Unwrap(), statuses.GetPolicyNames())
 	// Output: ok [payment-service]
 }
+
+// Lookups scan a slice up to smallRegistry policies and use the map beyond:
+// both find every policy and reject unknown names.
+func TestLookupSmallAndLarge(t *testing.T) {
+	e := newExec[int](t, quietConfig())
+	for i := range 20 {
+		name := fmt.Sprintf("policy-%02d", i)
+		if err := e.RegisterPolicy(fault.PolicyConfig{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j <= i; j++ {
+			want := fmt.Sprintf("policy-%02d", j)
+			if _, ok := e.Registry().Patterns(want); !ok {
+				t.Fatalf("%d registered: %s not found", i+1, want)
+			}
+		}
+		if _, err := e.Do(context.Background(), "policy-99", noop); !errors.Is(err, executor.ErrUnknownPolicy) {
+			t.Fatalf("%d registered: unknown name found: %v", i+1, err)
+		}
+	}
+	for i := 19; i >= 0; i-- {
+		e.UnregisterPolicy(fmt.Sprintf("policy-%02d", i))
+		if _, ok := e.Registry().Patterns(fmt.Sprintf("policy-%02d", i)); ok {
+			t.Fatalf("policy-%02d still found", i)
+		}
+	}
+}

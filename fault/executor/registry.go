@@ -20,42 +20,72 @@ import (
 // (see WithRegistry) share one breaker, one limiter and one bulkhead per
 // policy name.
 //
-// Lookups are lock-free (an atomic pointer to an immutable map); registration
-// copies the map under a mutex. Replacing a policy is atomic: calls already
-// running finish on the objects they started with.
+// Lookups are lock-free (an atomic pointer to an immutable snapshot);
+// registration copies the snapshot under a mutex. Replacing a policy is
+// atomic: calls already running finish on the objects they started with.
 type Registry struct {
 	mu       sync.Mutex // serialises writers
-	policies atomic.Pointer[map[string]*policy]
+	policies atomic.Pointer[snapshot]
+}
+
+// smallRegistry is the size up to which a lookup scans a slice, comparing
+// names, instead of hashing the name for a map: a few string comparisons
+// (mostly rejected on length) cost less than one hash.
+const smallRegistry = 8
+
+// snapshot is an immutable view of the registry.
+type snapshot struct {
+	m     map[string]*policy
+	small []*policy // the same policies when there are at most smallRegistry, else nil
+}
+
+func newSnapshot(m map[string]*policy) *snapshot {
+	s := &snapshot{m: m}
+	if len(m) <= smallRegistry {
+		s.small = make([]*policy, 0, len(m))
+		for _, p := range m {
+			s.small = append(s.small, p)
+		}
+	}
+	return s
 }
 
 // NewRegistry returns an empty Registry.
 func NewRegistry() *Registry {
 	r := &Registry{}
-	m := map[string]*policy{}
-	r.policies.Store(&m)
+	r.policies.Store(newSnapshot(map[string]*policy{}))
 	return r
 }
 
 func (r *Registry) lookup(name string) *policy {
-	return (*r.policies.Load())[name]
+	s := r.policies.Load()
+	if s.small == nil {
+		return s.m[name]
+	}
+	for _, p := range s.small {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
 }
 
 func (r *Registry) store(p *policy) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := *r.policies.Load()
+	old := r.policies.Load().m
 	m := make(map[string]*policy, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
 	m[p.name] = p
-	r.policies.Store(&m)
+	r.policies.Store(newSnapshot(m))
 }
 
 func (r *Registry) remove(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := *r.policies.Load()
+	old := r.policies.Load().m
 	if _, ok := old[name]; !ok {
 		return
 	}
@@ -65,12 +95,12 @@ func (r *Registry) remove(name string) {
 			m[k] = v
 		}
 	}
-	r.policies.Store(&m)
+	r.policies.Store(newSnapshot(m))
 }
 
 // Names returns the registered policy names, sorted.
 func (r *Registry) Names() []string {
-	m := *r.policies.Load()
+	m := r.policies.Load().m
 	names := make([]string, 0, len(m))
 	for k := range m {
 		names = append(names, k)
