@@ -29,8 +29,8 @@ import (
 
 const huge = 1 << 30
 
-func noop() (int, error)                      { return 1, nil }
-func noopCtx(context.Context) (int, error)    { return 1, nil }
+func noop() (int, error)                   { return 1, nil }
+func noopCtx(context.Context) (int, error) { return 1, nil }
 
 // The chains, named as the executor issue names them:
 // (a) no policy, (c) breaker+retry+rate limit+bulkhead, (d) all five.
