@@ -43,7 +43,7 @@ type served struct {
 
 // fire sends n requests to the model at once and returns their statuses and
 // completion times (from start), sorted by time.
-func fire(s *server, start time.Time, n int, ctx context.Context) []served {
+func fire(ctx context.Context, s *server, start time.Time, n int) []served {
 	out := make([]served, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -72,7 +72,7 @@ func TestServerModel(t *testing.T) {
 
 		// Four at once against 2 workers and 1 queue place: two served
 		// after 10ms, one queued and served after 20ms, one shed at once.
-		got := fire(s, start, 4, context.Background())
+		got := fire(context.Background(), s, start, 4)
 		want := []served{{503, 0}, {200, 10 * ms}, {200, 10 * ms}, {200, 20 * ms}}
 		if !slices.Equal(got, want) {
 			t.Errorf("capacity and queue: got %v, want %v", got, want)
@@ -84,7 +84,7 @@ func TestServerModel(t *testing.T) {
 
 		time.Sleep(time.Second - 20*ms) // the outage
 		began := time.Since(start)
-		for _, r := range fire(s, start, 3, context.Background()) {
+		for _, r := range fire(context.Background(), s, start, 3) {
 			if r.code != 503 || r.at != began {
 				t.Errorf("outage: got %v, want 503 at once (%s)", r, began)
 			}
@@ -92,13 +92,13 @@ func TestServerModel(t *testing.T) {
 
 		time.Sleep(time.Second) // error rate 1
 		began = time.Since(start)
-		if r := fire(s, start, 1, context.Background())[0]; r.code != 500 || r.at != began+10*ms {
+		if r := fire(context.Background(), s, start, 1)[0]; r.code != 500 || r.at != began+10*ms {
 			t.Errorf("error phase: got %v, want 500 after the 10ms service time", r)
 		}
 
 		time.Sleep(time.Second - 10*ms) // one worker, one queue place
 		began = time.Since(start)
-		got = fire(s, start, 3, context.Background())
+		got = fire(context.Background(), s, start, 3)
 		want = []served{{503, began}, {200, began + 10*ms}, {200, began + 20*ms}}
 		if !slices.Equal(got, want) {
 			t.Errorf("phase capacity 1: got %v, want %v", got, want)
@@ -117,7 +117,7 @@ func TestServerServesAbandonedRequests(t *testing.T) {
 		defer s.close()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		got := fire(s, start, 2, ctx)
+		got := fire(ctx, s, start, 2)
 		want := []served{{200, 10 * ms}, {200, 20 * ms}}
 		if !slices.Equal(got, want) {
 			t.Errorf("got %v, want both served, one after the other", got)
@@ -136,7 +136,7 @@ func TestServerCloseReleasesWaiters(t *testing.T) {
 		var got []served
 		done := make(chan struct{})
 		go func() {
-			got = fire(s, start, 3, context.Background())
+			got = fire(context.Background(), s, start, 3)
 			close(done)
 		}()
 		time.Sleep(time.Second / 2)

@@ -275,8 +275,8 @@ type strategyRun struct {
 
 // newStrategyRun starts the strategy's server and builds its client; the
 // timeline starts at start.
-func newStrategyRun(name string, sc *Scenario, seed uint64, arr []time.Duration, start time.Time) (*strategyRun, error) {
-	srv, err := newServer(sc, seed, start)
+func newStrategyRun(ctx context.Context, name string, sc *Scenario, seed uint64, arr []time.Duration, start time.Time) (*strategyRun, error) {
+	srv, err := newServer(ctx, sc, seed, start)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +308,7 @@ func (r *strategyRun) buildFault() error {
 	cfg.LoggerEnabled = false // transitions are shown on the timeline instead
 	cfg.TracingEnabled = false
 	cfg.MetricsRecorder = r.recorder
-	r.exec, err = executor.New[*http.Response](cfg)
+	r.exec, err = executor.New[*http.Response](cfg) //nolint:bodyclose // builds an executor; plainClient.do closes every body
 	if err != nil {
 		return err
 	}

@@ -169,15 +169,19 @@ type Recovery struct {
 
 // Point is one chart bucket of a strategy's run.
 type Point struct {
-	T             Millis  `json:"t_ms"` // the bucket's start
-	Requests      int     `json:"requests"`
-	Sent          int     `json:"sent"` // requests not dropped
-	Successes     int     `json:"successes"`
-	Attempts      int     `json:"attempts"` // received by the server
-	Goodput       float64 `json:"goodput"`
-	P99           Millis  `json:"p99_ms"`
-	Amplification float64 `json:"amplification"`
-	Peak          int     `json:"peak_concurrency"`
+	T         Millis `json:"t_ms"` // the bucket's start
+	Requests  int    `json:"requests"`
+	Sent      int    `json:"sent"` // requests not dropped
+	Successes int    `json:"successes"`
+	Attempts  int    `json:"attempts"` // received by the server in the bucket
+	// ClientAttempts are the round trips made for the requests started in
+	// the bucket; Amplification is ClientAttempts / Sent, so that a
+	// request's retries count where it started.
+	ClientAttempts int     `json:"client_attempts"`
+	Goodput        float64 `json:"goodput"`
+	P99            Millis  `json:"p99_ms"`
+	Amplification  float64 `json:"amplification"`
+	Peak           int     `json:"peak_concurrency"`
 }
 
 // Transition is one circuit-breaker state change.
@@ -290,6 +294,7 @@ func series(recs []record, srv serverStats, bucket time.Duration, n int) []Point
 		if r.outcome == outcomeOK {
 			pts[b].Successes++
 		}
+		pts[b].ClientAttempts += int(r.attempts)
 		if r.outcome != outcomeDropped {
 			pts[b].Sent++
 			lat[b] = append(lat[b], r.latency)
@@ -298,7 +303,7 @@ func series(recs []record, srv serverStats, bucket time.Duration, n int) []Point
 	for i := range pts {
 		pts[i].Goodput = float64(pts[i].Successes) / bucket.Seconds()
 		if pts[i].Sent > 0 {
-			pts[i].Amplification = float64(pts[i].Attempts) / float64(pts[i].Sent)
+			pts[i].Amplification = float64(pts[i].ClientAttempts) / float64(pts[i].Sent)
 		}
 		_, _, p99 := quantiles(lat[i])
 		pts[i].P99 = Millis(p99)

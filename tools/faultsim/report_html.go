@@ -335,8 +335,8 @@ func charts(r *Report) []template.HTML {
 	out = append(out, build("Latency p99", "the slowest 1% of the requests started in each bucket waited this long (failures included); dashed: the client's deadline",
 		func(s StrategyResult, i int) float64 { return time.Duration(s.Series[i].P99).Seconds() }, ms, deadline, dl).svg())
 	one := line{name: "1 attempt per request", color: "#495057", dashed: true, points: []xy{{0, 1}, {timeline, 1}}}
-	out = append(out, build("Load amplification", "attempts the server received per request sent, over three buckets; above 1 retries multiply the load, below 1 requests were turned away before they reached the server",
-		smoothedAmplification, num, 1.5, one).svg())
+	out = append(out, build("Load amplification", "attempts sent to the server per request, by the bucket the request started in; above 1 retries multiply the load, below 1 requests were turned away before they reached the server",
+		func(s StrategyResult, i int) float64 { return s.Series[i].Amplification }, num, 1.5, one).svg())
 	capacity := phaseStep("capacity", func(ph PhaseInfo) float64 {
 		if ph.Outage {
 			return 0
@@ -349,21 +349,6 @@ func charts(r *Report) []template.HTML {
 	inServer.yMax = math.Pow(10, math.Max(1, math.Ceil(math.Log10(inServer.yMax))))
 	out = append(out, inServer.svg())
 	return out
-}
-
-// smoothedAmplification is bucket i's amplification over buckets i-1..i+1:
-// an attempt lands in a later bucket than its request's start, so one
-// bucket alone swings with where the boundaries fall.
-func smoothedAmplification(s StrategyResult, i int) float64 {
-	att, sent := 0, 0
-	for j := max(0, i-1); j <= min(len(s.Series)-1, i+1); j++ {
-		att += s.Series[j].Attempts
-		sent += s.Series[j].Sent
-	}
-	if sent == 0 {
-		return 0
-	}
-	return float64(att) / float64(sent)
 }
 
 // htmlTable renders the comparison table: per phase and overall, a row per

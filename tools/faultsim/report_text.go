@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
 )
 
 // WriteHeader prints what is about to run: the scenario, its compressed
@@ -19,12 +21,12 @@ func WriteHeader(w io.Writer, sc *Scenario, strategies []string, seed uint64) {
 		}
 	}
 	var parts []string
-	for i, ph := range sc.Phases {
+	for _, ph := range sc.Phases {
 		parts = append(parts, fmt.Sprintf("%s %s", ph.Name, fmtDuration(ph.Duration)))
-		_ = i
 	}
-	fmt.Fprintf(w, "timeline (compressed: an incident of minutes played in %s, with the policy's durations scaled to match): %s\n",
-		fmtDuration(sc.Timeline()), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "timeline: %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "  (compressed: an incident of minutes played in %s, the policy's durations shortened to match)\n",
+		fmtDuration(sc.Timeline()))
 	fmt.Fprintf(w, "load: %s req/s Poisson (open loop), deadline %s, at most %d in flight; server capacity %d, queue %d\n",
 		strconv.FormatFloat(sc.Rate, 'f', -1, 64), fmtDuration(sc.Deadline), sc.maxInFlight(), sc.Server.Capacity, sc.Server.Queue)
 	fmt.Fprintf(w, "strategies, one after the other, each against a fresh server on 127.0.0.1: %s (about %s in all)\n\n",
@@ -54,7 +56,7 @@ func wrap(s string, width int) []string {
 // strategy, then the breaker's timeline and the expectations.
 func WriteTable(w io.Writer, r *Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tstrategy\trequests\tok\tgoodput/s\tp50\tp95\tp99\tampl\tpeak\trecovery\t\tfailures by cause\t")
+	fmt.Fprintln(tw, "phase\tstrategy\trequests\tok\tgoodput/s\tp50\tp95\tp99\tampl\tpeak\trecovery\t  failures by cause")
 	rows := func(phase string, get func(StrategyResult) Stats) {
 		for i, s := range r.Strategies {
 			st := get(s)
@@ -69,7 +71,7 @@ func WriteTable(w io.Writer, r *Report) {
 					rec = fmtDuration(time.Duration(st.Recovery.After))
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.1f\t%s\t%s\t%s\t%.2f\t%d\t%s\t\t%s\t\n",
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.1f\t%s\t%s\t%s\t%.2f\t%d\t%s\t  %s\n",
 				label, s.Name, st.Requests, percent(st.SuccessRate), st.Goodput,
 				fmtDuration(time.Duration(st.P50)), fmtDuration(time.Duration(st.P95)), fmtDuration(time.Duration(st.P99)),
 				st.Amplification, st.PeakConcurrency, rec, causes(st.Outcomes))
@@ -124,22 +126,42 @@ func causes(o Outcomes) string {
 	return strings.Join(parts, ", ")
 }
 
-// transitionsLine prints the breaker's timeline: "closed; open at 5.02s
-// (outage), half-open 6.02s, ...".
+// transitionsLine prints the breaker's timeline, folding each trial that
+// failed (half-open, then open again) into a count: "closed, then open 8.07s
+// (outage), 4 failed trials, half-open 10.6s (recovery), closed 10.6s
+// (recovery)".
 func transitionsLine(ts []Transition, phases []PhaseInfo) string {
 	if len(ts) == 0 {
 		return "stayed closed"
 	}
-	const show = 10
+	const show = 12
 	var parts []string
-	for i, t := range ts {
-		if i == show {
-			parts = append(parts, fmt.Sprintf("... %d more", len(ts)-show))
+	failed := 0
+	flush := func() {
+		switch failed {
+		case 0:
+		case 1:
+			parts = append(parts, "1 failed trial")
+		default:
+			parts = append(parts, strconv.Itoa(failed)+" failed trials")
+		}
+		failed = 0
+	}
+	for i := 0; i < len(ts); i++ {
+		if ts[i].State == fault.StateHalfOpen && i+1 < len(ts) && ts[i+1].State == fault.StateOpen {
+			failed++
+			i++
+			continue
+		}
+		flush()
+		if len(parts) >= show {
+			parts = append(parts, fmt.Sprintf("... %d more transitions", len(ts)-i))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", t.State, fmtDuration(time.Duration(t.At)), phaseName(phases, t.At)))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", ts[i].State, fmtDuration(time.Duration(ts[i].At)), phaseName(phases, ts[i].At)))
 	}
-	return "closed, then " + strings.Join(parts, " → ")
+	flush()
+	return "closed, then " + strings.Join(parts, ", ")
 }
 
 func phaseName(phases []PhaseInfo, at Millis) string {

@@ -145,7 +145,7 @@ func runStrategy(ctx context.Context, sc *Scenario, opts Options, arr []time.Dur
 	runtime.GC()
 	began := time.Now()
 	start := began.Add(50 * time.Millisecond) // time to get the server listening
-	run, err := newStrategyRun(name, sc, opts.Seed, arr, start)
+	run, err := newStrategyRun(ctx, name, sc, opts.Seed, arr, start)
 	if err != nil {
 		return StrategyResult{}, err
 	}

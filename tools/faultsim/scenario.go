@@ -175,12 +175,7 @@ func LoadScenario(path string) (*Scenario, error) {
 // policies ("fault: policy JSON: phases[1].duration: ..."), as scenario
 // errors ("scenario: phases[1].duration: ...").
 func scenarioError(err error) error {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // the joined list itself, not an error inside it
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
+	errs := unjoin(err)
 	out := make([]error, 0, len(errs))
 	for _, e := range errs {
 		msg := strings.TrimPrefix(e.Error(), "fault: policy JSON: ")
@@ -338,7 +333,7 @@ func validName(s string) bool {
 
 // unjoin returns the errors joined in err (err itself when it is not a join).
 func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // the joined list itself
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
 	return []error{err}

@@ -66,8 +66,9 @@ type server struct {
 
 // newServer starts a server listening on 127.0.0.1 (a random port) whose
 // timeline starts at start.
-func newServer(sc *Scenario, seed uint64, start time.Time) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newServer(ctx context.Context, sc *Scenario, seed uint64, start time.Time) (*server, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,7 @@ func TestScenarioRun(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "1 expectation(s) failed: fault.up.success_rate >= 200%") {
 		t.Errorf("exit %d, stderr %q; want 1 and the failed expectation named", code, errs)
 	}
-	for _, want := range []string{`scenario "tiny", seed 3`, "timeline (compressed", "overall", "PASS  fault.down.amplification <= 1", "FAIL  fault.up.success_rate", "wrote " + html, "wall time"} {
+	for _, want := range []string{`scenario "tiny", seed 3`, "(compressed: an incident", "overall", "PASS  fault.down.amplification <= 1", "FAIL  fault.up.success_rate", "wrote " + html, "wall time"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
