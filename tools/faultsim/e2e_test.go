@@ -82,7 +82,9 @@ func TestRunEndToEnd(t *testing.T) {
 		if up.SuccessRate < 0.9 {
 			t.Errorf("%s: %.2f success while the dependency is up", s.Name, up.SuccessRate)
 		}
-		if down.Successes != 0 || down.Recovery == nil || s.Phases[2].Recovery != nil {
+		// A request started just before the outage ends may succeed on a
+		// retry that lands after it: allow a few.
+		if down.SuccessRate > 0.1 || down.Recovery == nil || s.Phases[2].Recovery != nil {
 			t.Errorf("%s: outage phase %+v", s.Name, down)
 		}
 		if len(s.Series) == 0 || s.Overall.Attempts == 0 {
