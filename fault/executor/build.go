@@ -92,6 +92,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	if c := cfg.CircuitBreaker; c != nil {
 		bc := circuitbreaker.FromPolicy(cfg.Name, *c)
 		bc.Recorder = e.recorderOrNil()
+		bc.IsExcluded = localRejection
 		if e.logger != nil {
 			bc.OnStateChange = e.logStateChange
 		}
@@ -123,6 +124,19 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 		TotalLimit:     p.total,
 	}
 	return p, nil
+}
+
+// localRejection reports whether err is a rate-limit or bulkhead rejection:
+// the limiter and bulkhead sit inside the breaker, and their turning a call
+// away is the caller's own load shedding, not the dependency failing, so the
+// breaker counts it as neither success nor failure (a half-open trial turned
+// away gives its place back).
+func localRejection(err error) bool {
+	switch fault.CodeOf(err) {
+	case fault.ErrCodeRateLimited, fault.ErrCodeBulkheadFull:
+		return true
+	}
+	return false
 }
 
 // recorderOrNil returns the recorder as an interface that is nil when there

@@ -74,6 +74,41 @@ func TestRuleEachAttemptCountedByBreaker(t *testing.T) {
 	})
 }
 
+// The limiter's and bulkhead's own rejections are load shedding, not the
+// dependency failing: the breaker does not count them.
+func TestRuleLocalRejectionsNotCountedByBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newExec[int](t, quietConfig(), fault.PolicyConfig{
+			Name:           "p",
+			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 2, Timeout: time.Minute},
+			RateLimit:      &fault.RateLimitPolicyConfig{Rate: 3, Window: time.Hour, BurstSize: 3},
+			Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: 1},
+		})
+		ps := patterns(t, e, "p")
+		// The only slot is taken: the next three calls take a permit each
+		// and are turned away by the bulkhead; the three after them find no
+		// permit left.
+		ps.Bulkhead.TryAcquire()
+		for range 3 {
+			if _, err := e.Do(context.Background(), "p", noop); !errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeBulkheadFull}) {
+				t.Fatalf("want BULKHEAD_FULL, got %v", err)
+			}
+		}
+		ps.Bulkhead.Release()
+		for range 3 {
+			if _, err := e.Do(context.Background(), "p", noop); !errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeRateLimited}) {
+				t.Fatalf("want RATE_LIMITED, got %v", err)
+			}
+		}
+		if s := ps.CircuitBreaker.CircuitState(); s != fault.StateClosed {
+			t.Fatalf("breaker %s after local rejections only, want closed", s)
+		}
+		if m := ps.CircuitBreaker.Metrics(); m.Failures != 0 {
+			t.Fatalf("breaker counted %d failures", m.Failures)
+		}
+	})
+}
+
 // An open circuit is never retried: one attempt, rejected at once.
 func TestRuleOpenCircuitNotRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
