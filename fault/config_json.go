@@ -60,7 +60,7 @@ func ParsePolicies(data []byte) ([]PolicyConfig, error) {
 
 // UnmarshalJSON decodes a policy strictly (see ParsePolicy). It does not
 // validate values; ParsePolicy does.
-func (p *PolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, p, "") }
+func (p *PolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, p, "", policyPrefix) }
 
 // MarshalJSON encodes the policy with durations as strings, leaving out zero
 // fields and nil sections.
@@ -68,7 +68,7 @@ func (p PolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflec
 
 // UnmarshalJSON decodes the section strictly.
 func (c *CircuitBreakerPolicyConfig) UnmarshalJSON(data []byte) error {
-	return decodeStrict(data, c, "")
+	return decodeStrict(data, c, "", policyPrefix)
 }
 
 // MarshalJSON encodes the section with durations as strings.
@@ -77,19 +77,19 @@ func (c CircuitBreakerPolicyConfig) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *RetryPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "") }
+func (c *RetryPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
 
 // MarshalJSON encodes the section with durations as strings.
 func (c RetryPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *TimeoutPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "") }
+func (c *TimeoutPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
 
 // MarshalJSON encodes the section with durations as strings.
 func (c TimeoutPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *RateLimitPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "") }
+func (c *RateLimitPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
 
 // MarshalJSON encodes the section with durations as strings.
 func (c RateLimitPolicyConfig) MarshalJSON() ([]byte, error) {
@@ -97,21 +97,22 @@ func (c RateLimitPolicyConfig) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *BulkheadPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "") }
+func (c *BulkheadPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
 
 // MarshalJSON encodes the section with durations as strings.
 func (c BulkheadPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
 
 // DecodeJSON decodes data into v, a pointer to a struct, with the rules
 // policies follow: durations as strings, unknown fields refused, errors naming
-// the JSON path. Programs that embed policies in their own config files (the
+// the JSON path ("phases[1].latency: unknown field ..."; a policy's own
+// errors start "fault: policy JSON: "). Programs that embed policies in their own config files (the
 // faultsim scenarios do) use it for their structs too.
 func DecodeJSON(data []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("fault: DecodeJSON needs a non-nil pointer to a struct, got %T", v)
 	}
-	return decodeStrict(data, v, "")
+	return decodeStrict(data, v, "", "")
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -137,7 +138,7 @@ func jsonFields(t reflect.Type) (names []string, index map[string]int) {
 	return names, index
 }
 
-func decodeStrict(data []byte, v any, path string) error {
+func decodeStrict(data []byte, v any, path, prefix string) error {
 	rv := reflect.ValueOf(v).Elem()
 	data = bytes.TrimSpace(data)
 	if bytes.Equal(data, []byte("null")) {
@@ -145,7 +146,7 @@ func decodeStrict(data []byte, v any, path string) error {
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return &jsonError{path: path, msg: "want a JSON object: " + err.Error()}
+		return &jsonError{prefix: prefix, path: path, msg: "want a JSON object: " + err.Error()}
 	}
 	names, index := jsonFields(rv.Type())
 	keys := make([]string, 0, len(raw))
@@ -162,10 +163,10 @@ func decodeStrict(data []byte, v any, path string) error {
 		}
 		i, ok := index[key]
 		if !ok {
-			errs = append(errs, &jsonError{path: fieldPath, msg: "unknown field" + suggest(key, names)})
+			errs = append(errs, &jsonError{prefix: prefix, path: fieldPath, msg: "unknown field" + suggest(key, names)})
 			continue
 		}
-		if err := decodeValue(msg, rv.Field(i), fieldPath); err != nil {
+		if err := decodeValue(msg, rv.Field(i), fieldPath, prefix); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -193,14 +194,14 @@ func ownDecoder(t reflect.Type) bool {
 	return !strictTypes[t] && reflect.PointerTo(t).Implements(unmarshalerType)
 }
 
-func decodeValue(msg json.RawMessage, f reflect.Value, path string) error {
+func decodeValue(msg json.RawMessage, f reflect.Value, path, prefix string) error {
 	switch {
 	case ownDecoder(f.Type()):
 		// handled by json.Unmarshal below
 	case f.Type() == durationType:
 		d, err := parseDuration(msg)
 		if err != nil {
-			return &jsonError{path: path, msg: err.Error()}
+			return &jsonError{prefix: prefix, path: path, msg: err.Error()}
 		}
 		f.SetInt(int64(d))
 		return nil
@@ -210,22 +211,22 @@ func decodeValue(msg json.RawMessage, f reflect.Value, path string) error {
 			return nil
 		}
 		nv := reflect.New(f.Type().Elem())
-		if err := decodeStrict(msg, nv.Interface(), path); err != nil {
+		if err := decodeStrict(msg, nv.Interface(), path, prefix); err != nil {
 			return err
 		}
 		f.Set(nv)
 		return nil
 	case f.Kind() == reflect.Struct && f.Type() != reflect.TypeFor[time.Time]():
-		return decodeStrict(msg, f.Addr().Interface(), path)
+		return decodeStrict(msg, f.Addr().Interface(), path, prefix)
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
 		var items []json.RawMessage
 		if err := json.Unmarshal(msg, &items); err != nil {
-			return &jsonError{path: path, msg: "want a JSON array: " + err.Error()}
+			return &jsonError{prefix: prefix, path: path, msg: "want a JSON array: " + err.Error()}
 		}
 		s := reflect.MakeSlice(f.Type(), len(items), len(items))
 		var errs []error
 		for j, item := range items {
-			if err := decodeStrict(item, s.Index(j).Addr().Interface(), fmt.Sprintf("%s[%d]", path, j)); err != nil {
+			if err := decodeStrict(item, s.Index(j).Addr().Interface(), fmt.Sprintf("%s[%d]", path, j), prefix); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -235,9 +236,9 @@ func decodeValue(msg json.RawMessage, f reflect.Value, path string) error {
 	if err := json.Unmarshal(msg, f.Addr().Interface()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &jsonError{path: path, msg: "want " + te.Type.String() + ", got JSON " + te.Value}
+			return &jsonError{prefix: prefix, path: path, msg: "want " + te.Type.String() + ", got JSON " + te.Value}
 		}
-		return &jsonError{path: path, msg: err.Error()}
+		return &jsonError{prefix: prefix, path: path, msg: err.Error()}
 	}
 	return nil
 }
@@ -299,14 +300,17 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// policyPrefix starts the decoding errors of policies.
+const policyPrefix = "fault: policy JSON: "
+
 // jsonError is a decoding problem at a JSON path.
-type jsonError struct{ path, msg string }
+type jsonError struct{ prefix, path, msg string }
 
 func (e *jsonError) Error() string {
 	if e.path == "" {
-		return "fault: policy JSON: " + e.msg
+		return e.prefix + e.msg
 	}
-	return "fault: policy JSON: " + e.path + ": " + e.msg
+	return e.prefix + e.path + ": " + e.msg
 }
 
 // encodeStruct writes a struct as a JSON object in field order, durations as

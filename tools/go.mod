@@ -3,19 +3,11 @@ module github.com/authcorp/libs/go/src/tools
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
-	github.com/authcorp/libs/go/src/fault/health v0.1.0
 	github.com/authcorp/libs/go/src/fault/metrics v0.1.0
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0
-	github.com/authcorp/libs/go/src/fault/shutdown v0.1.0
-	github.com/authcorp/libs/go/src/fault/timeout v0.1.0
-	github.com/authcorp/libs/go/src/functional v0.1.0
 	github.com/failsafe-go/failsafe-go v0.9.8
 	github.com/sony/gobreaker/v2 v2.4.0
 	go.uber.org/goleak v1.3.0
@@ -55,6 +47,12 @@ require (
 	github.com/alingse/nilnesserr v0.2.0 // indirect
 	github.com/ashanbrown/forbidigo/v2 v2.3.1 // indirect
 	github.com/ashanbrown/makezero/v2 v2.2.1 // indirect
+	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
 	github.com/bkielbasa/cyclop v1.2.3 // indirect
@@ -105,7 +103,7 @@ require (
 	github.com/gobwas/glob v0.2.3 // indirect
 	github.com/godoc-lint/godoc-lint v0.11.2 // indirect
 	github.com/gofrs/flock v0.13.0 // indirect
-	github.com/golang/protobuf v1.5.3 // indirect
+	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/golangci/asciicheck v0.5.0 // indirect
 	github.com/golangci/dupl v0.0.0-20260401084720-c99c5cf5c202 // indirect
 	github.com/golangci/go-printf-func-name v0.1.1 // indirect
@@ -234,6 +232,7 @@ require (
 	golang.org/x/sys v0.43.0 // indirect
 	golang.org/x/text v0.36.0 // indirect
 	golang.org/x/tools v0.44.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20251202230838-ff82c1b0f217 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect

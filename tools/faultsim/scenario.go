@@ -171,15 +171,13 @@ func LoadScenario(path string) (*Scenario, error) {
 	return s, nil
 }
 
-// scenarioError rewrites fault.DecodeJSON's errors, which are worded for
-// policies ("fault: policy JSON: phases[1].duration: ..."), as scenario
-// errors ("scenario: phases[1].duration: ...").
+// scenarioError words fault.DecodeJSON's errors ("phases[1].duration: ...")
+// as scenario errors ("scenario: phases[1].duration: ...").
 func scenarioError(err error) error {
 	errs := unjoin(err)
 	out := make([]error, 0, len(errs))
 	for _, e := range errs {
-		msg := strings.TrimPrefix(e.Error(), "fault: policy JSON: ")
-		out = append(out, errors.New("scenario: "+msg))
+		out = append(out, errors.New("scenario: "+e.Error()))
 	}
 	return errors.Join(out...)
 }
