@@ -60,7 +60,9 @@ func ParsePolicies(data []byte) ([]PolicyConfig, error) {
 
 // UnmarshalJSON decodes a policy strictly (see ParsePolicy). It does not
 // validate values; ParsePolicy does.
-func (p *PolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, p, "", policyPrefix) }
+func (p *PolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, p, "", policyPrefix)
+}
 
 // MarshalJSON encodes the policy with durations as strings, leaving out zero
 // fields and nil sections.
@@ -77,19 +79,25 @@ func (c CircuitBreakerPolicyConfig) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *RetryPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
+func (c *RetryPolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, c, "", policyPrefix)
+}
 
 // MarshalJSON encodes the section with durations as strings.
 func (c RetryPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *TimeoutPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
+func (c *TimeoutPolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, c, "", policyPrefix)
+}
 
 // MarshalJSON encodes the section with durations as strings.
 func (c TimeoutPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *RateLimitPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
+func (c *RateLimitPolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, c, "", policyPrefix)
+}
 
 // MarshalJSON encodes the section with durations as strings.
 func (c RateLimitPolicyConfig) MarshalJSON() ([]byte, error) {
@@ -97,7 +105,9 @@ func (c RateLimitPolicyConfig) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the section strictly.
-func (c *BulkheadPolicyConfig) UnmarshalJSON(data []byte) error { return decodeStrict(data, c, "", policyPrefix) }
+func (c *BulkheadPolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, c, "", policyPrefix)
+}
 
 // MarshalJSON encodes the section with durations as strings.
 func (c BulkheadPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
