@@ -126,12 +126,16 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	return p, nil
 }
 
-// localRejection reports whether err is a rate-limit or bulkhead rejection:
-// the limiter and bulkhead sit inside the breaker, and their turning a call
-// away is the caller's own load shedding, not the dependency failing, so the
-// breaker counts it as neither success nor failure (a half-open trial turned
-// away gives its place back).
+// localRejection reports whether err is a rate-limit or bulkhead rejection,
+// or the context ending while the call waited for a permit or a slot: the
+// limiter and bulkhead sit inside the breaker, and a call they did not admit
+// never reached the dependency (their turning it away is the caller's own
+// load shedding), so the breaker counts it as neither success nor failure (a
+// half-open trial turned away gives its place back).
 func localRejection(err error) bool {
+	if _, ok := err.(*notAdmittedError); ok { //nolint:errorlint // our own marker, never wrapped
+		return true
+	}
 	switch fault.CodeOf(err) {
 	case fault.ErrCodeRateLimited, fault.ErrCodeBulkheadFull:
 		return true

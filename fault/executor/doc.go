@@ -21,7 +21,8 @@
 //
 // So every attempt is counted by the breaker and takes a permit and a slot;
 // the limiter's and bulkhead's own rejections are load shedding and are not
-// counted by the breaker as failures; the wait between attempts holds no
+// counted by the breaker as failures, nor is a call whose context ended
+// while it waited for a permit or a slot; the wait between attempts holds no
 // slot and no permit; the total limit
 // bounds everything, waits included. Never retried: the caller's own context
 // ending, an open circuit, an invalid or unknown policy, an error the retry

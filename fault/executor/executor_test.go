@@ -109,6 +109,67 @@ func TestRuleLocalRejectionsNotCountedByBreaker(t *testing.T) {
 	})
 }
 
+// A call whose context ends while it waits for admission (in the bulkhead's
+// queue, or for a permit) never reached the dependency: the breaker counts it
+// as neither success nor failure, whether the total limit or the caller's
+// deadline ended it. Regression: the context's DeadlineExceeded from the
+// queue wait was counted as a failure and opened the circuit.
+func TestRuleAdmissionWaitEndedByContextNotCountedByBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newExec[int](t, quietConfig(),
+			fault.PolicyConfig{
+				Name:           "total",
+				CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
+				Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: 1, QueueSize: 1},
+				Timeout:        &fault.TimeoutPolicyConfig{Max: time.Second},
+			},
+			fault.PolicyConfig{
+				Name:           "caller",
+				CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
+				Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: 1, QueueSize: 1},
+				Timeout:        noLimit,
+			},
+			fault.PolicyConfig{
+				Name:           "limiter",
+				CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
+				RateLimit:      &fault.RateLimitPolicyConfig{Rate: 1, Window: time.Hour, BurstSize: 1, MaxWait: 2 * time.Hour},
+				Timeout:        noLimit,
+			})
+		check := func(name string, ctx context.Context, want error) {
+			t.Helper()
+			ps := patterns(t, e, name)
+			ran := false
+			_, err := e.Do(ctx, name, func(context.Context) (int, error) { ran = true; return 1, nil })
+			if ran || !errors.Is(err, want) {
+				t.Fatalf("%s: ran=%v err=%v, want %v", name, ran, err, want)
+			}
+			if s, m := ps.CircuitBreaker.CircuitState(), ps.CircuitBreaker.Metrics(); s != fault.StateClosed || m.Failures != 0 {
+				t.Errorf("%s: breaker %s with %d failures after a call that never ran", name, s, m.Failures)
+			}
+		}
+		patterns(t, e, "total").Bulkhead.TryAcquire()
+		check("total", context.Background(), &fault.ResilienceError{Code: fault.ErrCodeTimeout})
+
+		patterns(t, e, "caller").Bulkhead.TryAcquire()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		check("caller", ctx, context.DeadlineExceeded)
+
+		if _, err := e.Do(context.Background(), "limiter", noop); err != nil { // takes the only permit
+			t.Fatal(err)
+		}
+		// a context that ends with DeadlineExceeded but shows no deadline, so
+		// the limiter waits rather than failing at once
+		ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		check("limiter", hiddenDeadline{ctx}, context.DeadlineExceeded)
+	})
+}
+
+type hiddenDeadline struct{ context.Context }
+
+func (hiddenDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+
 // An open circuit is never retried: one attempt, rejected at once.
 func TestRuleOpenCircuitNotRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -49,14 +49,18 @@ func (c *call[T]) breaker(ctx context.Context) (v T, err error) {
 	if c.p.breaker == nil {
 		return c.limit(ctx)
 	}
-	return circuitbreaker.Policy[T](c.p.breaker).Execute(ctx, c.limit)
+	v, err = circuitbreaker.Policy[T](c.p.breaker).Execute(ctx, c.limit)
+	if na, ok := err.(*notAdmittedError); ok { //nolint:errorlint // our own marker, returned as is by c.limit
+		err = na.err
+	}
+	return v, err
 }
 
 func (c *call[T]) limit(ctx context.Context) (T, error) {
 	if c.p.limiter != nil {
 		if err := c.p.limiter.Acquire(ctx); err != nil {
 			var zero T
-			return zero, err
+			return zero, c.notAdmitted(err)
 		}
 	}
 	return c.bulkhead(ctx)
@@ -66,12 +70,38 @@ func (c *call[T]) bulkhead(ctx context.Context) (T, error) {
 	if c.p.bulkhead != nil {
 		if err := c.p.bulkhead.Acquire(ctx); err != nil {
 			var zero T
-			return zero, err
+			return zero, c.notAdmitted(err)
 		}
 		defer c.p.bulkhead.Release()
 	}
 	return c.attempt(ctx)
 }
+
+// notAdmitted marks an error of the limiter or the bulkhead, returned before
+// the operation ran, for the breaker (see localRejection); c.breaker takes
+// the mark off again, so callers never see it. Without a breaker there is
+// nobody to tell, and the patterns' own rejections need no mark (their codes
+// say what they are), so the mark costs an allocation only when the context
+// ended during the wait.
+func (c *call[T]) notAdmitted(err error) error {
+	switch err.(type) { //nolint:errorlint // the patterns return their rejections unwrapped
+	case *fault.RateLimitError, *fault.BulkheadFullError:
+		return err
+	}
+	if c.p.breaker == nil {
+		return err
+	}
+	return &notAdmittedError{err}
+}
+
+// notAdmittedError carries an admission failure through the breaker: the
+// limiter's or bulkhead's own rejection, or the context ending while the
+// call waited for a permit or a slot. The operation never ran, so the
+// breaker counts it as neither success nor failure.
+type notAdmittedError struct{ err error }
+
+func (e *notAdmittedError) Error() string { return e.err.Error() }
+func (e *notAdmittedError) Unwrap() error { return e.err }
 
 func (c *call[T]) attempt(ctx context.Context) (T, error) {
 	if c.p.attempt == nil {
