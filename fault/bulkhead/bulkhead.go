@@ -182,9 +182,17 @@ func (b *Bulkhead) Acquire(ctx context.Context) error {
 
 // wait is Acquire's slow path: every slot was busy, or somebody was queued.
 func (b *Bulkhead) wait(ctx context.Context) error {
-	if b.queued.Add(1) > b.queueSize {
-		b.queued.Add(-1)
-		return b.reject(ctx, fault.BulkheadQueueFull)
+	// Take a queue place only if one is free: adding first and giving it
+	// back on overflow would let Queued() exceed QueueSize for an instant,
+	// and reject a caller arriving then although the queue had room.
+	for {
+		q := b.queued.Load()
+		if q >= b.queueSize {
+			return b.reject(ctx, fault.BulkheadQueueFull)
+		}
+		if b.queued.CompareAndSwap(q, q+1) {
+			break
+		}
 	}
 	waitCtx := ctx
 	var cancel context.CancelFunc
