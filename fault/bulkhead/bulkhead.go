@@ -105,11 +105,20 @@ func New(cfg Config) (*Bulkhead, error) {
 	}, nil
 }
 
-// Name returns the bulkhead's name.
-func (b *Bulkhead) Name() string { return b.name }
+// Name returns the bulkhead's name ("" for a nil *Bulkhead).
+func (b *Bulkhead) Name() string {
+	if b == nil {
+		return ""
+	}
+	return b.name
+}
 
-// Config returns the bulkhead's configuration.
+// Config returns the bulkhead's configuration (the zero Config for a nil
+// *Bulkhead).
 func (b *Bulkhead) Config() Config {
+	if b == nil {
+		return Config{}
+	}
 	return Config{
 		Name:          b.name,
 		MaxConcurrent: b.max,
@@ -121,12 +130,22 @@ func (b *Bulkhead) Config() Config {
 
 // Running returns how many slots are held right now: calls running under
 // Run or Execute plus slots taken with Acquire or TryAcquire and not yet
-// released. It never exceeds MaxConcurrent.
-func (b *Bulkhead) Running() int { return int(b.running.Load()) }
+// released. It never exceeds MaxConcurrent. A nil *Bulkhead reports 0.
+func (b *Bulkhead) Running() int {
+	if b == nil {
+		return 0
+	}
+	return int(b.running.Load())
+}
 
 // Queued returns how many calls are waiting for a slot right now. It never
-// exceeds QueueSize.
-func (b *Bulkhead) Queued() int { return int(b.queued.Load()) }
+// exceeds QueueSize. A nil *Bulkhead reports 0.
+func (b *Bulkhead) Queued() int {
+	if b == nil {
+		return 0
+	}
+	return int(b.queued.Load())
+}
 
 // Run runs op in a slot: it takes a slot (waiting in the queue if every slot
 // is busy and the queue has room), calls op with ctx, and gives the slot
@@ -244,8 +263,12 @@ func (b *Bulkhead) TryAcquire() bool {
 // Release gives back a slot taken with Acquire or TryAcquire; the oldest
 // waiting call, if any, gets it. Releasing a slot that is not held is a
 // programming error and panics, like unlocking an unlocked sync.Mutex; the
-// bulkhead is left unchanged.
+// bulkhead is left unchanged. (A nil *Bulkhead never hands out a slot, so
+// Release on it panics the same way.)
 func (b *Bulkhead) Release() {
+	if b == nil {
+		panic(errReleaseUnheld)
+	}
 	if b.running.Add(-1) < 0 {
 		b.releaseUnheld()
 	}
@@ -254,8 +277,11 @@ func (b *Bulkhead) Release() {
 
 func (b *Bulkhead) releaseUnheld() {
 	b.running.Add(1)
-	panic("bulkhead: Release without a matching Acquire")
+	panic(errReleaseUnheld)
 }
+
+// errReleaseUnheld is the panic value of Release without a held slot.
+const errReleaseUnheld = "bulkhead: Release without a matching Acquire"
 
 // View is the typed face of a Bulkhead: a fault.Policy[T] for the executor
 // and for fault.Execute. It is a small value holding the *Bulkhead; any

@@ -499,9 +499,30 @@ func TestNilArguments(t *testing.T) {
 	if nb.TryAcquire() {
 		t.Error("nil TryAcquire succeeded")
 	}
+	if err := nb.Acquire(context.Background()); !errors.Is(err, bulkhead.ErrNilBulkhead) {
+		t.Errorf("nil Acquire = %v", err)
+	}
 	if b.Running() != 0 {
 		t.Errorf("Running = %d", b.Running())
 	}
+}
+
+// Bug: the read-only methods of a nil *Bulkhead (what executor.Patterns holds
+// for a policy without a bulkhead section) panicked with a nil dereference,
+// although ErrNilBulkhead promises that methods handle a nil receiver. They
+// report zero values now; Release on it panics with the documented message,
+// as for any Release without a held slot.
+func TestNilBulkheadReadsDoNotPanic(t *testing.T) {
+	var nb *bulkhead.Bulkhead
+	if nb.Running() != 0 || nb.Queued() != 0 || nb.Name() != "" || nb.Config() != (bulkhead.Config{}) {
+		t.Errorf("nil bulkhead: Running %d Queued %d Name %q Config %+v", nb.Running(), nb.Queued(), nb.Name(), nb.Config())
+	}
+	defer func() {
+		if r := recover(); r != "bulkhead: Release without a matching Acquire" {
+			t.Errorf("nil Release panicked with %v, want the documented message", r)
+		}
+	}()
+	nb.Release()
 }
 
 type recorder struct {
