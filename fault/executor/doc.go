@@ -53,7 +53,9 @@
 // With TracingEnabled and a Tracer, each execution is a span with one event
 // per attempt. With LoggerEnabled, breaker transitions are logged (Warn when
 // opening, Info otherwise), rejections at Debug, time limits and exhausted
-// retries at Info. Recorders run synchronously on the caller's goroutine
+// retries at Info. A panicking operation is recorded as a failed execution
+// (Err: ErrPanicked) and ends its span; the panic itself propagates
+// unchanged. Recorders run synchronously on the caller's goroutine
 // after the operation returned; a panicking recorder is recovered. A
 // recorder's own time is added to each call, so a recorder that may block
 // should be wrapped in an asynchronous one (fault/metrics offers one).

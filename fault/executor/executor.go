@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -168,18 +169,38 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 	return observe(ctx, env, &c)
 }
 
+// ErrPanicked is the error an execution whose operation panicked (or called
+// runtime.Goexit) reports to the span and in its fault.ExecutionMetrics.Err.
+// The caller never gets it: the panic propagates unchanged.
+var ErrPanicked = errors.New("executor: the operation panicked")
+
 // observe runs the call with metrics, tracing and logging around it.
 func observe[T any](ctx context.Context, env *env, c *call[T]) (T, error) {
 	start := time.Now()
 	if env.tracer != nil {
 		ctx, c.span = env.tracer.Start(ctx, c.p.name)
 	}
+	returned := false
+	defer func() {
+		if !returned {
+			// The panic goes on unchanged (it is not recovered); the
+			// execution is still recorded and its span ended.
+			report(ctx, env, c, start, ErrPanicked)
+		}
+	}()
 	v, err := c.run(ctx)
+	returned = true
 	if err != nil && env.logger != nil {
 		logFailure(ctx, env, c.p.name, err)
 	}
+	report(ctx, env, c, start, err)
+	return v, err
+}
+
+// report records the execution's metrics and ends its span.
+func report[T any](ctx context.Context, env *env, c *call[T], start time.Time, err error) {
 	if env.recorder == nil && c.span == nil {
-		return v, err
+		return
 	}
 	m := fault.ExecutionMetrics{
 		PolicyName:    c.p.name,
@@ -205,7 +226,6 @@ func observe[T any](ctx context.Context, env *env, c *call[T]) (T, error) {
 	if env.recorder != nil {
 		env.recorder.RecordExecution(ctx, m)
 	}
-	return v, err
 }
 
 var (

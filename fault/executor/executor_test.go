@@ -518,6 +518,56 @@ func TestPanicReleasesEverything(t *testing.T) {
 	})
 }
 
+// A panicking operation is still observed: its attempt is reported to the
+// span as a failure, the span ends, and one failed ExecutionMetrics is
+// recorded, while the panic propagates with its own value. Regression: the
+// span got the attempt as a success (err nil), was never ended, and nothing
+// was recorded.
+func TestPanicIsRecordedAndEndsTheSpan(t *testing.T) {
+	rec, tr := &recorder{}, &tracer{}
+	cfg := quietConfig()
+	cfg.MetricsRecorder, cfg.Tracer = rec, tr
+	e := newExec[int](t, cfg, fault.PolicyConfig{
+		Name:           "p",
+		CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 5},
+		Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: 1},
+		Timeout:        &fault.TimeoutPolicyConfig{Timeout: time.Minute},
+	})
+	got := func() (p any) {
+		defer func() { p = recover() }()
+		_, _ = e.Do(fault.WithCorrelationID(context.Background(), "req-1"), "p", func(context.Context) (int, error) { panic("boom") })
+		return nil
+	}()
+	if got != "boom" {
+		t.Fatalf("recovered %v, want the operation's own panic value", got)
+	}
+	if len(tr.spans) != 1 || len(tr.spans[0].attempts) != 1 || !errors.Is(tr.spans[0].attempts[0], executor.ErrPanicked) {
+		t.Fatalf("span attempts %+v, want one failed with ErrPanicked", tr.spans)
+	}
+	if tr.spans[0].ended == nil || tr.spans[0].ended.Success {
+		t.Fatalf("span not ended as a failure: %+v", tr.spans[0].ended)
+	}
+	if len(rec.executions) != 1 {
+		t.Fatalf("%d executions recorded, want 1", len(rec.executions))
+	}
+	m := rec.executions[0]
+	if m.Success || !errors.Is(m.Err, executor.ErrPanicked) || m.PolicyName != "p" || m.CorrelationID != "req-1" ||
+		m.CircuitState != fault.StateClosed || m.RetryAttempts != 0 {
+		t.Fatalf("metrics %+v", m)
+	}
+	// a recorder that panics too does not replace the operation's panic
+	cfg.MetricsRecorder = panickingRecorder{}
+	e = newExec[int](t, cfg, fault.PolicyConfig{Name: "p", Timeout: noLimit, Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 1}})
+	got = func() (p any) {
+		defer func() { p = recover() }()
+		_, _ = e.Do(context.Background(), "p", func(context.Context) (int, error) { panic("boom 2") })
+		return nil
+	}()
+	if got != "boom 2" {
+		t.Fatalf("recovered %v, want the operation's own panic value", got)
+	}
+}
+
 // --- observability ------------------------------------------------------
 
 type recorder struct {

@@ -44,8 +44,22 @@ func (c *call[T]) retry(ctx context.Context) (T, error) {
 func (c *call[T]) breaker(ctx context.Context) (v T, err error) {
 	c.attempts++
 	if c.span != nil {
-		defer func() { c.span.Attempt(c.attempts, err) }()
+		returned := false
+		defer func() {
+			if !returned {
+				err = ErrPanicked // the panic itself goes on unchanged
+			}
+			c.span.Attempt(c.attempts, err)
+		}()
+		v, err = c.guarded(ctx)
+		returned = true
+		return v, err
 	}
+	return c.guarded(ctx)
+}
+
+// guarded is the attempt through the breaker, when there is one.
+func (c *call[T]) guarded(ctx context.Context) (v T, err error) {
 	if c.p.breaker == nil {
 		return c.limit(ctx)
 	}
