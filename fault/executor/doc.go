@@ -36,7 +36,9 @@
 // fault.ExecuteSimple use them. The seed's Execute and ExecuteWithResult take
 // operations without a context: under a time limit such an operation runs on
 // its own goroutine, the caller gets a *fault.TimeoutError on time, and the
-// late result is discarded. The context-aware forms are recommended: they
+// late result is discarded. The abandoned operation runs on and keeps its
+// bulkhead slot until it returns; without a bulkhead, a retry's next attempt
+// may run alongside it. The context-aware forms are recommended: they
 // cost no goroutine and let the limit stop the work.
 //
 // # Sharing state across result types

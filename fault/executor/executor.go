@@ -155,14 +155,25 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 		}
 		return op(ctx)
 	}
+	c := call[T]{p: p, op: op}
 	if plain != nil {
-		if p.timed() {
-			op = timeout.Detached(plain)
-		} else {
-			op = func(context.Context) (T, error) { return plain() }
+		switch {
+		case !p.timed():
+			c.op = func(context.Context) (T, error) { return plain() }
+		case p.bulkhead != nil:
+			// An attempt abandoned by a time limit runs on: it keeps its
+			// bulkhead slot until it returns, so that the bulkhead bounds
+			// the operations really running (see call.bulkhead).
+			bh := p.bulkhead
+			c.op = timeout.Detached(func() (T, error) {
+				defer bh.Release()
+				return plain()
+			})
+			c.opReleasesSlot = true
+		default:
+			c.op = timeout.Detached(plain)
 		}
 	}
-	c := call[T]{p: p, op: op}
 	if quiet {
 		return c.run(ctx)
 	}

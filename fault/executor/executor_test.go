@@ -342,6 +342,74 @@ func TestContextLessOperationTimesOutOnTime(t *testing.T) {
 	})
 }
 
+// A context-less operation abandoned by its time limit keeps running, and
+// keeps its bulkhead slot until it returns: the bulkhead bounds the
+// operations really running, so retries of a hanging operation are turned
+// away rather than piling up goroutines against the dependency. The slot is
+// released when the operation returns, also when it panics after the caller
+// has gone. Regression: the slot was released when the attempt was
+// abandoned, and a bulkhead of 1 ran 3 copies of the operation at once.
+func TestBulkheadBoundsAbandonedContextLessAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newExec[int](t, quietConfig(), fault.PolicyConfig{
+			Name:     "p",
+			Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 1},
+			Retry:    &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: time.Millisecond, Jitter: fault.JitterNone},
+			Timeout:  &fault.TimeoutPolicyConfig{Timeout: time.Second},
+		})
+		bh := patterns(t, e, "p").Bulkhead
+		var running, peak, calls atomic.Int64
+		hang := func(then func()) func() (int, error) {
+			return func() (int, error) {
+				calls.Add(1)
+				n := running.Add(1)
+				defer running.Add(-1)
+				if n > peak.Load() {
+					peak.Store(n)
+				}
+				time.Sleep(10 * time.Second)
+				then()
+				return 1, nil
+			}
+		}
+		start := time.Now()
+		r := e.ExecuteWithResult(context.Background(), "p", hang(func() {}))
+		var full *fault.BulkheadFullError
+		if !errors.As(r.UnwrapErr(), &full) || time.Since(start) != time.Second+3*time.Millisecond { // waits of 1 and 2ms
+			t.Fatalf("after %v: %v, want the retries turned away by the full bulkhead", time.Since(start), r)
+		}
+		if calls.Load() != 1 || peak.Load() != 1 || bh.Running() != 1 {
+			t.Fatalf("calls=%d peak=%d running slots=%d, want the abandoned operation alone, holding its slot", calls.Load(), peak.Load(), bh.Running())
+		}
+		time.Sleep(10 * time.Second) // the abandoned operation returns
+		if bh.Running() != 0 {
+			t.Fatalf("slot still held after the abandoned operation returned: %d", bh.Running())
+		}
+		// a late panic after the caller left also gives the slot back
+		r = e.ExecuteWithResult(context.Background(), "p", hang(func() { panic("late") }))
+		if !errors.As(r.UnwrapErr(), &full) {
+			t.Fatalf("%v", r)
+		}
+		time.Sleep(10 * time.Second)
+		if bh.Running() != 0 {
+			t.Fatalf("slot leaked by a late panic: %d", bh.Running())
+		}
+		// a panic while the caller waits propagates after the slot is free
+		got := func() (p any) {
+			defer func() { p = recover() }()
+			_ = e.Execute(context.Background(), "p", func() error { panic("now") })
+			return nil
+		}()
+		if got != "now" || bh.Running() != 0 {
+			t.Fatalf("recovered %v, running slots %d", got, bh.Running())
+		}
+		// an operation that finishes in time frees its slot before the call returns
+		if err := e.Execute(context.Background(), "p", func() error { return nil }); err != nil || bh.Running() != 0 {
+			t.Fatalf("err=%v running slots %d", err, bh.Running())
+		}
+	})
+}
+
 func TestAttemptContextReachesOperation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newExec[int](t, quietConfig(), fault.PolicyConfig{Name: "p", Timeout: &fault.TimeoutPolicyConfig{Timeout: 2 * time.Second}})

@@ -25,6 +25,9 @@ type call[T any] struct {
 	op       fault.Operation[T]
 	attempts int
 	span     fault.Span
+	// opReleasesSlot: op is a detached context-less operation that releases
+	// the bulkhead slot itself when it returns, whenever that is.
+	opReleasesSlot bool
 }
 
 func (c *call[T]) run(ctx context.Context) (T, error) {
@@ -86,7 +89,12 @@ func (c *call[T]) bulkhead(ctx context.Context) (T, error) {
 			var zero T
 			return zero, c.notAdmitted(err)
 		}
-		defer c.p.bulkhead.Release()
+		if !c.opReleasesSlot {
+			defer c.p.bulkhead.Release()
+		}
+		// Otherwise op runs exactly once per attempt (the time limit and
+		// Detached always call it) and releases the slot when it returns,
+		// even after its attempt was abandoned.
 	}
 	return c.attempt(ctx)
 }
