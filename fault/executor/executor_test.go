@@ -295,6 +295,34 @@ func TestRuleCallerCancellationNotRetried(t *testing.T) {
 	})
 }
 
+// The caller cancelling while the retry waits after an attempt that hit the
+// attempt limit also comes back as context.Canceled only: not a
+// TimeoutError, not DeadlineExceeded, and the metrics carry no TIMEOUT code.
+func TestRuleCallerCancellationAfterAttemptTimeoutIsNotATimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		cfg := quietConfig()
+		cfg.MetricsRecorder = rec
+		e := newExec[int](t, cfg, fault.PolicyConfig{
+			Name:    "p",
+			Retry:   &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: time.Second, Jitter: fault.JitterNone},
+			Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second, Max: time.Minute},
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		time.AfterFunc(1500*time.Millisecond, cancel) // during the wait after attempt 1 timed out
+		calls := 0
+		_, err := e.Do(ctx, "p", func(ctx context.Context) (int, error) { calls++; <-ctx.Done(); return 0, ctx.Err() })
+		var te *fault.TimeoutError
+		if calls != 1 || !errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
+			t.Fatalf("calls=%d err=%v, want context.Canceled only", calls, err)
+		}
+		if m := rec.executions[0]; m.ErrorCode != "" || m.Success {
+			t.Fatalf("metrics %+v, want no resilience code", m)
+		}
+	})
+}
+
 // A policy without a Timeout section gets DefaultTimeout per attempt; an
 // empty Timeout section says "no limit".
 func TestDefaultTimeout(t *testing.T) {

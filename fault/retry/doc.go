@@ -40,8 +40,10 @@
 //
 //   - the caller's context ending, during an attempt or a wait: Run returns
 //     at once with an error matching context.Canceled or
-//     context.DeadlineExceeded (and the last attempt's error). It looks at the
-//     context, not at the error, so an attempt that failed with a
+//     context.DeadlineExceeded (and the last attempt's error, as text only
+//     when that error matches a context error itself, so that a cancelled
+//     caller never finds a *fault.TimeoutError or DeadlineExceeded). It looks
+//     at the context, not at the error, so an attempt that failed with a
 //     DeadlineExceeded of its own (an attempt time limit) is retried;
 //   - an open circuit (fault.ErrCodeCircuitOpen), a refused policy
 //     (fault.ErrCodeInvalidPolicy) and a service shutting down

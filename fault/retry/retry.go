@@ -267,7 +267,12 @@ func (r *Retry) exhausted(ctx context.Context, s *loop, attempts int, now time.T
 
 // contextEnded returns the error for a caller whose context ended with cerr
 // after attempt failed with err: err itself when it already reports cerr,
-// otherwise an error matching both cerr and err.
+// otherwise an error matching both cerr and err, except that an err which
+// reports a time limit or a context of its own (it matches context.Canceled
+// or context.DeadlineExceeded: an attempt limit's *fault.TimeoutError) is
+// kept as text only. The caller's context ending supersedes it, and the
+// caller must get its own context's error, not a TimeoutError or the other
+// context error.
 func (r *Retry) contextEnded(ctx context.Context, cerr, err error, attempt int, waiting bool) error {
 	if !waiting && errors.Is(err, cerr) {
 		return err
@@ -278,6 +283,9 @@ func (r *Retry) contextEnded(ctx context.Context, cerr, err error, attempt int, 
 	where := "after"
 	if waiting {
 		where = "while waiting to retry after"
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w %s attempt %d failed: %s", r.label(), cerr, where, attempt, err.Error())
 	}
 	return fmt.Errorf("%s: %w %s attempt %d failed: %w", r.label(), cerr, where, attempt, err)
 }

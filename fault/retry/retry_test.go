@@ -184,6 +184,63 @@ func TestAlreadyCancelled(t *testing.T) {
 	})
 }
 
+// The caller's context ending after an attempt that hit its own time limit
+// gives the caller's context error, never the attempt's: a cancelled caller
+// must not match context.DeadlineExceeded nor find a *fault.TimeoutError
+// (and CodeOf says nothing), and a caller whose deadline passed finds no
+// TimeoutError either. The attempt's error stays in the message.
+// Regression: the last error was wrapped with %w, so a cancellation during
+// the wait after a timed-out attempt matched DeadlineExceeded, errors.As
+// found the TimeoutError and CodeOf said TIMEOUT.
+func TestCallerEndAfterTimedOutAttemptIsNotATimeout(t *testing.T) {
+	attemptTimeout := func() error { return fault.NewTimeoutError("svc", "", time.Second, fault.TimeoutAttempt) }
+	check := func(t *testing.T, err, want error) {
+		t.Helper()
+		other := context.DeadlineExceeded
+		if want == context.DeadlineExceeded {
+			other = context.Canceled
+		}
+		var te *fault.TimeoutError
+		if !errors.Is(err, want) || errors.Is(err, other) || errors.As(err, &te) || fault.CodeOf(err) != "" {
+			t.Errorf("err %v: want it to match %v only, with no TimeoutError or resilience code", err, want)
+		}
+		if !strings.Contains(err.Error(), "attempt time limit exceeded") {
+			t.Errorf("err %q lost the attempt's error text", err)
+		}
+	}
+	t.Run("cancelled while waiting", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			time.AfterFunc(50*time.Millisecond, cancel)
+			_, _, err := instants(t, ctx, mustNew(t, fixed()), func(int) error { return attemptTimeout() })
+			check(t, err, context.Canceled)
+		})
+	})
+	t.Run("cancelled as the attempt timed out", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, _, err := instants(t, ctx, mustNew(t, fixed()), func(int) error { cancel(); return attemptTimeout() })
+			check(t, err, context.Canceled)
+		})
+	})
+	t.Run("caller deadline while waiting", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// the deadline is hidden from the retry (no early stop), as a
+			// context cancelled by a deadline elsewhere would be
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_, _, err := instants(t, hiddenDeadline{ctx}, mustNew(t, fixed()), func(int) error { return attemptTimeout() })
+			check(t, err, context.DeadlineExceeded)
+		})
+	})
+}
+
+type hiddenDeadline struct{ context.Context }
+
+func (hiddenDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+
 // An attempt that fails with DeadlineExceeded of its own (an inner time
 // limit) is retried: only the caller's context ending stops the retry.
 func TestInnerDeadlineIsRetried(t *testing.T) {
