@@ -105,20 +105,39 @@ func NewKeyed(cfg Config, kc KeyedConfig) (*Keyed, error) {
 	return k, nil
 }
 
-// Name returns the limiter's name.
-func (k *Keyed) Name() string { return k.p.name }
+// Name returns the limiter's name ("" for a nil *Keyed).
+func (k *Keyed) Name() string {
+	if k == nil {
+		return ""
+	}
+	return k.p.name
+}
 
-// Config returns the per-key configuration, defaults applied.
-func (k *Keyed) Config() Config { return k.p.config() }
+// Config returns the per-key configuration, defaults applied (the zero
+// Config for a nil *Keyed).
+func (k *Keyed) Config() Config {
+	if k == nil {
+		return Config{}
+	}
+	return k.p.config()
+}
 
 // KeyedConfig returns the key handling configuration, defaults applied (Key
-// is the key function in use, KeyFromContext by default).
+// is the key function in use, KeyFromContext by default; the zero
+// KeyedConfig for a nil *Keyed).
 func (k *Keyed) KeyedConfig() KeyedConfig {
+	if k == nil {
+		return KeyedConfig{}
+	}
 	return KeyedConfig{MaxKeys: k.maxKeys, IdleTimeout: time.Duration(k.idle), Key: k.keyFn}
 }
 
-// Len returns how many keys are tracked right now; never more than MaxKeys.
+// Len returns how many keys are tracked right now; never more than MaxKeys
+// (0 for a nil *Keyed).
 func (k *Keyed) Len() int {
+	if k == nil {
+		return 0
+	}
 	n := 0
 	for i := range k.shards {
 		s := &k.shards[i]

@@ -40,11 +40,22 @@ func New(cfg Config) (*Limiter, error) {
 	return l, nil
 }
 
-// Name returns the limiter's name.
-func (l *Limiter) Name() string { return l.p.name }
+// Name returns the limiter's name ("" for a nil *Limiter).
+func (l *Limiter) Name() string {
+	if l == nil {
+		return ""
+	}
+	return l.p.name
+}
 
-// Config returns the limiter's configuration, defaults applied.
-func (l *Limiter) Config() Config { return l.p.config() }
+// Config returns the limiter's configuration, defaults applied (the zero
+// Config for a nil *Limiter).
+func (l *Limiter) Config() Config {
+	if l == nil {
+		return Config{}
+	}
+	return l.p.config()
+}
 
 func (p *params) config() Config {
 	c := Config{

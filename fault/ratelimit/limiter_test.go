@@ -717,6 +717,21 @@ func TestNilArguments(t *testing.T) {
 	}
 }
 
+// Bug: the read-only methods of a nil *Limiter or *Keyed (what
+// executor.Patterns holds for a policy without a rate-limit section)
+// panicked with a nil dereference, although ErrNilLimiter promises that
+// methods handle a nil receiver. They report zero values now.
+func TestNilLimiterReadsDoNotPanic(t *testing.T) {
+	var l *ratelimit.Limiter
+	if l.Name() != "" || l.Config() != (ratelimit.Config{}) {
+		t.Errorf("nil *Limiter: Name %q Config %+v", l.Name(), l.Config())
+	}
+	var k *ratelimit.Keyed
+	if k.Name() != "" || k.Config() != (ratelimit.Config{}) || k.Len() != 0 || k.KeyedConfig().Key != nil || k.KeyedConfig().MaxKeys != 0 {
+		t.Errorf("nil *Keyed: Name %q Config %+v Len %d KeyedConfig %+v", k.Name(), k.Config(), k.Len(), k.KeyedConfig())
+	}
+}
+
 // The success path allocates nothing.
 func TestNoAllocs(t *testing.T) {
 	ctx := context.Background()
