@@ -217,6 +217,29 @@ func TestArrivals(t *testing.T) {
 	}
 }
 
+// TestArrivalsTinyRate: a rate so low that the gap to the next arrival does
+// not fit in a time.Duration (a valid scenario: the rate is > 0) gives no
+// arrivals; converting the gap first overflowed to a negative duration and
+// the loop never ended.
+func TestArrivalsTinyRate(t *testing.T) {
+	sc := modelScenario(t)
+	sc.Rate = 1e-300
+	sc.Phases[1].Rate = 1e-9
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []time.Duration, 1)
+	go func() { done <- arrivals(sc, 1) }()
+	select {
+	case a := <-done:
+		if len(a) != 0 {
+			t.Fatalf("%d arrivals at a rate of 1e-300/s", len(a))
+		}
+	case <-time.After(10 * time.Second): // real time: a watchdog for a runaway loop
+		t.Fatal("arrivals did not return")
+	}
+}
+
 func TestQuantiles(t *testing.T) {
 	var ds []time.Duration
 	for i := 100; i >= 1; i-- {

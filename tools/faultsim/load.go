@@ -52,12 +52,16 @@ func arrivals(sc *Scenario, seed uint64) []time.Duration {
 		rate := sc.phaseRate(i)
 		// The exponential distribution is memoryless: restarting the
 		// process at each phase boundary with the new rate is exact.
+		// The gap is compared with the time left before it is converted:
+		// at a tiny rate it exceeds what a Duration holds, and the
+		// conversion would wrap around to a negative offset.
 		t := start
 		for {
-			t += time.Duration(rng.ExpFloat64() / rate * float64(time.Second))
-			if t >= end {
+			gap := rng.ExpFloat64() / rate * float64(time.Second)
+			if gap >= float64(end-t) {
 				break
 			}
+			t += time.Duration(gap)
 			out = append(out, t)
 		}
 		start = end
