@@ -146,3 +146,55 @@ func TestRejectionsShareOneErrorBriefly(t *testing.T) {
 		}
 	})
 }
+
+// The shared rejection never crosses into another open period, even within
+// RejectionReuse of the error it would share: a circuit that reopens after
+// a failed trial, after Reset, or is forced open again after Reset, answers
+// with a fresh error carrying the new period's OpenedAt and ResetAfter.
+func TestRejectionReuseNeverCrossesPeriods(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const open = 100 * time.Microsecond // periods shorter than RejectionReuse
+		b := mustNew(t, circuitbreaker.Config{FailureThreshold: 1, Timeout: open})
+		rejectNow := func() *fault.CircuitOpenError {
+			t.Helper()
+			_, err := call(b, ok)
+			return openErr(t, err)
+		}
+		start := time.Now()
+		trip(t, b)
+		first := rejectNow()
+
+		// Reopened by a failed trial, 100µs later.
+		time.Sleep(open)
+		if _, err := call(b, fail); !errors.Is(err, errBoom) {
+			t.Fatalf("trial: %v", err)
+		}
+		reopened := rejectNow()
+		if reopened == first || !reopened.OpenedAt.Equal(start.Add(open)) || reopened.ResetAfter != open {
+			t.Fatalf("after a failed trial: shared %v, OpenedAt +%v, ResetAfter %v; want a fresh error opened at +%v with %v left",
+				reopened == first, reopened.OpenedAt.Sub(start), reopened.ResetAfter, open, open)
+		}
+
+		// Reset and tripped again in the same instant.
+		b.Reset()
+		trip(t, b)
+		if again := rejectNow(); again == reopened || again.ResetAfter != open {
+			t.Fatalf("after Reset and a new trip: shared %v, ResetAfter %v", again == reopened, again.ResetAfter)
+		}
+
+		// Forced open, reset, forced open again in the same instant.
+		b.ForceOpen()
+		forced := rejectNow()
+		if forced.Message != "circuit breaker is held open (ForceOpen)" || forced.ResetAfter != 0 {
+			t.Fatalf("forced rejection %+v", forced)
+		}
+		if rejectNow() != forced {
+			t.Error("rejections of one forced period did not share")
+		}
+		b.Reset()
+		b.ForceOpen()
+		if rejectNow() == forced {
+			t.Fatal("a second ForceOpen period reused the first one's error")
+		}
+	})
+}
