@@ -170,6 +170,98 @@ type hiddenDeadline struct{ context.Context }
 
 func (hiddenDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 
+// PITFALLS 5: the caller's own cancellation is not a dependency failure. In
+// the chain the breaker sees the total limit's context, not the caller's:
+// the caller's cancellation must still reach it as context.Canceled, so a
+// breaker of threshold 1 stays closed after attempts the caller cancelled
+// (mid-attempt, the operation failing with an error of its own).
+func TestCallerCancellationNotCountedByBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newExec[int](t, quietConfig(), fault.PolicyConfig{
+			Name:           "p",
+			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
+			Retry:          &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: time.Millisecond},
+			Timeout:        &fault.TimeoutPolicyConfig{Timeout: time.Minute, Max: time.Hour},
+		})
+		ps := patterns(t, e, "p")
+		for _, watches := range []bool{true, false} { // op waits on Done, or never looks at its context
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(time.Second, cancel)
+			_, err := e.Do(ctx, "p", func(ctx context.Context) (int, error) {
+				if watches {
+					<-ctx.Done()
+				} else {
+					time.Sleep(2 * time.Second)
+				}
+				return 0, errors.New("connection reset")
+			})
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("watches=%v: %v, want context.Canceled", watches, err)
+			}
+			if s, m := ps.CircuitBreaker.CircuitState(), ps.CircuitBreaker.Metrics(); s != fault.StateClosed || m.Failures != 0 {
+				t.Fatalf("watches=%v: the caller's cancellation was counted: breaker %s, %d failures", watches, s, m.Failures)
+			}
+		}
+	})
+}
+
+// PITFALLS 4: a half-open trial that never reached the dependency (turned
+// away by the bulkhead, or its context ended in the bulkhead's queue, or
+// the caller cancelled it) gives its place back: the next call is admitted
+// as the trial and closes the circuit, rather than the breaker staying
+// half-open with its only trial slot taken.
+func TestHalfOpenTrialNotAdmittedGivesItsPlaceBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newExec[int](t, quietConfig(), fault.PolicyConfig{
+			Name:           "p",
+			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, SuccessThreshold: 1, HalfOpenMaxCalls: 1, Timeout: time.Second},
+			Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: 1, QueueSize: 1},
+			Timeout:        &fault.TimeoutPolicyConfig{Max: time.Second},
+		})
+		ps := patterns(t, e, "p")
+		for _, lose := range []string{"turned away", "queue wait ended", "caller cancelled"} {
+			if _, err := e.Do(context.Background(), "p", func(context.Context) (int, error) { return 0, errDown }); !errors.Is(err, errDown) {
+				t.Fatal(err)
+			}
+			if s := ps.CircuitBreaker.CircuitState(); s != fault.StateOpen {
+				t.Fatalf("%s: breaker %s, want open", lose, s)
+			}
+			time.Sleep(time.Second) // half-open from now
+			var err error
+			switch lose {
+			case "turned away": // the queue is full as well
+				ps.Bulkhead.TryAcquire()
+				release := make(chan struct{})
+				go func() { _ = ps.Bulkhead.Acquire(context.Background()); <-release; ps.Bulkhead.Release() }()
+				synctest.Wait()
+				_, err = e.Do(context.Background(), "p", noop)
+				ps.Bulkhead.Release()
+				close(release)
+				synctest.Wait()
+			case "queue wait ended": // the total limit fires in the queue
+				ps.Bulkhead.TryAcquire()
+				_, err = e.Do(context.Background(), "p", noop)
+				ps.Bulkhead.Release()
+			case "caller cancelled":
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(100*time.Millisecond, cancel)
+				_, err = e.Do(ctx, "p", func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() })
+			}
+			var open *fault.CircuitOpenError
+			if err == nil || errors.As(err, &open) {
+				t.Fatalf("%s: the trial got %v, want it not admitted by the bulkhead or cancelled", lose, err)
+			}
+			if v, err := e.Do(context.Background(), "p", noop); v != 1 || err != nil {
+				t.Fatalf("%s: the next call was not admitted as the trial: %v", lose, err)
+			}
+			if s := ps.CircuitBreaker.CircuitState(); s != fault.StateClosed {
+				t.Fatalf("%s: breaker %s after a successful trial, want closed", lose, s)
+			}
+		}
+	})
+}
+
 // An open circuit is never retried: one attempt, rejected at once.
 func TestRuleOpenCircuitNotRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -311,11 +403,14 @@ func TestRuleCallerCancellationAfterAttemptTimeoutIsNotATimeout(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		time.AfterFunc(1500*time.Millisecond, cancel) // during the wait after attempt 1 timed out
-		calls := 0
+		calls, start := 0, time.Now()
 		_, err := e.Do(ctx, "p", func(ctx context.Context) (int, error) { calls++; <-ctx.Done(); return 0, ctx.Err() })
 		var te *fault.TimeoutError
 		if calls != 1 || !errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
 			t.Fatalf("calls=%d err=%v, want context.Canceled only", calls, err)
+		}
+		if took := time.Since(start); took != 1500*time.Millisecond { // PITFALLS 11: the wait ends with the caller
+			t.Fatalf("returned after %v, want at the cancellation (1.5s)", took)
 		}
 		if m := rec.executions[0]; m.ErrorCode != "" || m.Success {
 			t.Fatalf("metrics %+v, want no resilience code", m)
