@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
 )
 
 // FanOut is a fault.MetricsRecorder that passes every event to several
-// recorders in turn, on the caller's goroutine, in the order given.
+// recorders in turn, on the caller's goroutine, in the order given. It also
+// implements the optional fault.TimeoutRecorder and passes timeouts to the
+// recorders that implement it.
 //
 // Panics: a recorder that panics does not reach the caller or the recorders
 // after it; FanOut recovers the panic, counts it (Panics) and goes on with
@@ -28,7 +31,10 @@ type FanOut struct {
 	panics    []atomic.Uint64
 }
 
-var _ fault.MetricsRecorder = (*FanOut)(nil)
+var (
+	_ fault.MetricsRecorder = (*FanOut)(nil)
+	_ fault.TimeoutRecorder = (*FanOut)(nil)
+)
 
 // NewFanOut returns a FanOut over recorders; nil entries are skipped.
 func NewFanOut(recorders ...fault.MetricsRecorder) *FanOut {
@@ -106,6 +112,15 @@ func (f *FanOut) bulkheadQueue(ctx context.Context, i int, policy string, queued
 	f.recorders[i].RecordBulkheadQueue(ctx, policy, queued)
 }
 
+func (f *FanOut) timeout(ctx context.Context, i int, tr fault.TimeoutRecorder, policy, limit string, d time.Duration) {
+	defer func() {
+		if recover() != nil {
+			f.panics[i].Add(1)
+		}
+	}()
+	tr.RecordTimeout(ctx, policy, limit, d)
+}
+
 // RecordExecution passes the execution to every recorder.
 func (f *FanOut) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) {
 	for i, r := range f.recorders {
@@ -151,12 +166,24 @@ func (f *FanOut) RecordBulkheadQueue(ctx context.Context, policyName string, que
 	}
 }
 
+// RecordTimeout passes a fired time limit to every recorder that implements
+// fault.TimeoutRecorder (the optional interface the executor and the timeout
+// module look for); the others are skipped.
+func (f *FanOut) RecordTimeout(ctx context.Context, policyName, limit string, timeout time.Duration) {
+	for i, r := range f.recorders {
+		if tr, ok := r.(fault.TimeoutRecorder); ok {
+			f.timeout(ctx, i, tr, policyName, limit, timeout)
+		}
+	}
+}
+
 // ErrClosed is returned by Close when called again.
 var ErrClosed = errors.New("metrics: closed")
 
 // Async is a fault.MetricsRecorder that hands events to another recorder on
 // a goroutine of its own, through a bounded queue, so that the other recorder
-// can neither block nor crash the caller.
+// can neither block nor crash the caller. It implements the optional
+// fault.TimeoutRecorder, passing timeouts on when the other recorder does.
 //
 // The bound: each Record call costs the caller one atomic load and one
 // non-blocking send of the event (about 200 bytes) on a buffered channel,
@@ -180,7 +207,10 @@ type Async struct {
 	panics  atomic.Uint64
 }
 
-var _ fault.MetricsRecorder = (*Async)(nil)
+var (
+	_ fault.MetricsRecorder = (*Async)(nil)
+	_ fault.TimeoutRecorder = (*Async)(nil)
+)
 
 type asyncKind uint8
 
@@ -190,15 +220,17 @@ const (
 	evRetryAttempt
 	evRateLimit
 	evBulkheadQueue
+	evTimeout
 )
 
 type asyncEvent struct {
 	kind   asyncKind
 	flag   bool
 	n      int
+	d      time.Duration
 	ctx    context.Context
 	policy string
-	state  string
+	state  string // the state, or the timeout's limit
 	m      fault.ExecutionMetrics
 }
 
@@ -315,6 +347,10 @@ func (a *Async) deliver(ev *asyncEvent) {
 		a.r.RecordRateLimit(ev.ctx, ev.policy, ev.flag)
 	case evBulkheadQueue:
 		a.r.RecordBulkheadQueue(ev.ctx, ev.policy, ev.flag)
+	case evTimeout:
+		if tr, ok := a.r.(fault.TimeoutRecorder); ok {
+			tr.RecordTimeout(ev.ctx, ev.policy, ev.state, ev.d)
+		}
 	}
 }
 
@@ -353,4 +389,12 @@ func (a *Async) RecordRateLimit(ctx context.Context, policyName string, limited 
 // RecordBulkheadQueue queues the admission.
 func (a *Async) RecordBulkheadQueue(ctx context.Context, policyName string, queued bool) {
 	a.send(asyncEvent{kind: evBulkheadQueue, ctx: ctx, policy: policyName, flag: queued})
+}
+
+// RecordTimeout queues a fired time limit when the wrapped recorder
+// implements fault.TimeoutRecorder; otherwise it does nothing.
+func (a *Async) RecordTimeout(ctx context.Context, policyName, limit string, timeout time.Duration) {
+	if _, ok := a.r.(fault.TimeoutRecorder); ok {
+		a.send(asyncEvent{kind: evTimeout, ctx: ctx, policy: policyName, state: limit, d: timeout})
+	}
 }

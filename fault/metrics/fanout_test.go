@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -274,6 +275,88 @@ func TestAsyncDeliversInOrder(t *testing.T) {
 			if n != i {
 				t.Fatalf("event %d delivered at position %d", n, i)
 			}
+		}
+	})
+}
+
+// timeouts counts RecordTimeout calls besides the other events.
+type timeouts struct {
+	counting
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *timeouts) RecordTimeout(_ context.Context, policy, limit string, d time.Duration) {
+	r.mu.Lock()
+	r.got = append(r.got, policy+" "+limit+" "+d.String())
+	r.mu.Unlock()
+}
+
+func (r *timeouts) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+// panickingTimeouts panics on RecordTimeout too.
+type panickingTimeouts struct{ panicking }
+
+func (panickingTimeouts) RecordTimeout(context.Context, string, string, time.Duration) {
+	panic("timeout")
+}
+
+// TestFanOutAndAsyncPassTimeouts: fault.TimeoutRecorder is optional; the
+// executor and the timeout module report a fired time limit to a recorder
+// that has it. FanOut and Async must have it too, and pass the event on to
+// the recorders that have it, or a TimeoutRecorder behind them never hears
+// of a timeout.
+func TestFanOutAndAsyncPassTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var direct, queued timeouts
+		var plain counting
+		a, err := metrics.NewAsync(&queued)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := metrics.NewFanOut(panickingTimeouts{}, &direct, &plain, a)
+		var r fault.MetricsRecorder = f
+		tr, ok := r.(fault.TimeoutRecorder)
+		if !ok {
+			t.Fatal("FanOut does not implement fault.TimeoutRecorder")
+		}
+		tr.RecordTimeout(context.Background(), "p", fault.TimeoutAttempt, time.Second)
+		if err := f.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"p " + fault.TimeoutAttempt + " 1s"}
+		if got := direct.list(); !slices.Equal(got, want) {
+			t.Errorf("the member behind FanOut got %v, want %v", got, want)
+		}
+		if got := queued.list(); !slices.Equal(got, want) {
+			t.Errorf("the recorder behind Async got %v, want %v", got, want)
+		}
+		if got := f.Panics(); got[0] != 1 {
+			t.Errorf("Panics() = %v, want the panicking member's counted", got)
+		}
+		if plain.total() != 0 || a.Dropped() != 0 {
+			t.Errorf("a member without RecordTimeout got %d events; Async dropped %d", plain.total(), a.Dropped())
+		}
+		// An Async over a recorder without RecordTimeout queues nothing.
+		var c counting
+		b, err := metrics.NewAsync(&c, metrics.WithQueueSize(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr, ok := fault.MetricsRecorder(b).(fault.TimeoutRecorder); ok {
+			tr.RecordTimeout(context.Background(), "p", fault.TimeoutTotal, time.Second)
+		} else {
+			t.Error("Async does not implement fault.TimeoutRecorder")
+		}
+		if err := b.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if c.total() != 0 || b.Dropped() != 0 {
+			t.Errorf("Async over a plain recorder: delivered %d, dropped %d", c.total(), b.Dropped())
 		}
 	})
 }
