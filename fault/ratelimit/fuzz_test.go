@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -138,6 +139,69 @@ func FuzzDecisions(f *testing.F) {
 			}
 			c := cfg.WithDefaults()
 			checkBound(t, admitted, c.BurstSize, c.Rate, c.Window)
+		})
+	})
+}
+
+// FuzzKeyedConfig: NewKeyed never panics on any KeyedConfig (and per-key
+// Config) and agrees with the validation; a keyed limiter it builds, waits
+// included, answers every call with a permit, a *fault.RateLimitError or
+// the context's error, and never tracks more than MaxKeys keys.
+func FuzzKeyedConfig(f *testing.F) {
+	f.Add(uint8(0), 3, int64(time.Second), 0, int64(0), 2, int64(0), []byte{0, 1, 2, 3, 0, 1})
+	f.Add(uint8(1), 1, int64(1), 1, int64(time.Millisecond), 1, int64(1), []byte{9, 9, 9, 200})
+	f.Add(uint8(0), 1, int64(math.MaxInt64), 0, int64(math.MaxInt64), math.MaxInt, int64(math.MaxInt64), []byte{1, 2})
+	f.Add(uint8(1), math.MaxInt, int64(time.Hour), 5, int64(time.Minute), 0, int64(-1), []byte{0})
+	f.Add(uint8(0), 10, int64(time.Second), 0, int64(0), -1, int64(0), []byte{})
+	f.Fuzz(func(t *testing.T, alg uint8, rate int, window int64, burst int, maxWait int64, maxKeys int, idle int64, ops []byte) {
+		cfg := ratelimit.Config{
+			Algorithm: []string{fault.AlgorithmTokenBucket, fault.AlgorithmSlidingWindow}[alg%2],
+			Rate:      rate, Window: time.Duration(window), BurstSize: burst, MaxWait: time.Duration(maxWait),
+		}
+		kc := ratelimit.KeyedConfig{MaxKeys: maxKeys, IdleTimeout: time.Duration(idle)}
+		k, err := ratelimit.NewKeyed(cfg, kc)
+		want := errors.Join(cfg.Validate(), kc.Validate())
+		if (err == nil) != (want == nil) {
+			t.Fatalf("NewKeyed error %v, validation %v", err, want)
+		}
+		if err != nil {
+			if k != nil || !errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeInvalidPolicy}) {
+				t.Fatalf("NewKeyed = (%v, %v), want nil and INVALID_POLICY", k, err)
+			}
+			return
+		}
+		limit := k.KeyedConfig().MaxKeys
+		if limit < 1 || (maxKeys > 0 && limit != maxKeys) {
+			t.Fatalf("MaxKeys %d became %d", maxKeys, limit)
+		}
+		if len(ops) > 64 {
+			ops = ops[:64]
+		}
+		synctest.Test(t, func(t *testing.T) {
+			k, _ := ratelimit.NewKeyed(cfg, kc)
+			for _, o := range ops {
+				key := strconv.Itoa(int(o % 7))
+				if o&0x80 != 0 {
+					k.Allow(key)
+				} else {
+					// A deadline bounds every wait (the fake clock cannot
+					// run centuries ahead).
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(o)*time.Millisecond+time.Nanosecond)
+					err := k.Acquire(ctx, key)
+					cancel()
+					var rl *fault.RateLimitError
+					if err != nil && !errors.As(err, &rl) && !errors.Is(err, context.DeadlineExceeded) {
+						t.Fatalf("Acquire: unexpected error %v", err)
+					}
+					if rl != nil && (rl.Key != key || rl.RetryAfter <= 0) {
+						t.Fatalf("rejection %+v: want key %q and a positive RetryAfter", rl, key)
+					}
+				}
+				if n := k.Len(); n > limit || n < 1 {
+					t.Fatalf("Len %d with MaxKeys %d", n, limit)
+				}
+				time.Sleep(time.Duration(o%5) * time.Millisecond)
+			}
 		})
 	})
 }
