@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,7 +115,17 @@ type entry struct {
 	transitions atomic.Uint64 // RecordCircuitState calls
 	opens       atomic.Uint64 // transitions to open
 	stripes     []stripe
+
+	// stateMu serialises changes of state (rare: transitions, and an
+	// execution reporting a state other than the current one) with
+	// stateAt, when the last transition was recorded (since the
+	// Recorder's start; noTransition before the first).
+	stateMu sync.Mutex
+	stateAt time.Duration
 }
+
+// noTransition is entry.stateAt before any transition was recorded.
+const noTransition = time.Duration(math.MinInt64)
 
 // Recorder is the in-memory fault.MetricsRecorder: per policy, it counts
 // executions by outcome, rejections by reason, retries, rate-limit and
@@ -200,7 +211,7 @@ func New(opts ...Option) (*Recorder, error) {
 }
 
 func (r *Recorder) newEntry() *entry {
-	return &entry{stripes: make([]stripe, r.mask+1)}
+	return &entry{stripes: make([]stripe, r.mask+1), stateAt: noTransition}
 }
 
 // lookup returns the entry of a policy, creating it (or falling back to the
@@ -266,7 +277,9 @@ func (r *Recorder) stripe(policy string) *stripe {
 
 // RecordExecution counts one execution under m.PolicyName: its outcome class,
 // duration and whether it was retried; a non-empty m.CircuitState also
-// becomes the policy's current circuit state.
+// becomes the policy's current circuit state, unless the execution ended
+// (m.StartTime + m.Duration) before the last RecordCircuitState: that
+// transition is newer than the state the execution saw.
 func (r *Recorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
 	e := r.lookup(m.PolicyName)
 	s := e.pick(r.mask)
@@ -279,9 +292,25 @@ func (r *Recorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) 
 	}
 	if m.CircuitState != "" {
 		if c := stateCode(m.CircuitState); c != stateUnknown && e.state.Load() != c {
-			e.state.Store(c)
+			r.executionState(e, &m, c)
 		}
 	}
+}
+
+// executionState makes c, the state an execution reported, the current
+// state, unless the execution ended before the last transition was
+// recorded. The executor reads the breaker's state when an execution ends
+// and reports it a moment later; a transition recorded in between (another
+// call tripped the breaker) is newer, and the transitions arrive complete and
+// in order, so the older reading must not undo it. An execution without a
+// StartTime cannot be placed and is taken as it is.
+func (r *Recorder) executionState(e *entry, m *fault.ExecutionMetrics, c int32) {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	if !m.StartTime.IsZero() && m.StartTime.Add(m.Duration).Sub(r.start) < e.stateAt {
+		return
+	}
+	e.state.Store(c)
 }
 
 // RecordCircuitState sets the policy's current circuit state and counts the
@@ -294,7 +323,11 @@ func (r *Recorder) RecordCircuitState(_ context.Context, policyName, state strin
 	if c == stateUnknown {
 		return
 	}
+	at := time.Since(r.start)
+	e.stateMu.Lock()
+	e.stateAt = at
 	e.state.Store(c)
+	e.stateMu.Unlock()
 	if c == stateOpen {
 		e.opens.Add(1)
 	}

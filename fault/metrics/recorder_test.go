@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -107,6 +108,41 @@ func TestRecorderEvents(t *testing.T) {
 	r.RecordExecution(ctx, exec("p", 0, errOpen).WithCircuitState(fault.StateOpen))
 	if got, _ := r.Policy("p"); got.CircuitState != fault.StateOpen || got.CircuitTransitions != 6 {
 		t.Fatalf("after an execution in state open: state %q, transitions %d", got.CircuitState, got.CircuitTransitions)
+	}
+}
+
+// TestLateExecutionDoesNotUndoATransition: the executor reads the breaker's
+// state when an execution ends and reports it a moment later; a transition
+// recorded in between (another call tripped the breaker) is newer. The late
+// record must not put the old state back: the breaker is open, the snapshot
+// must say so.
+func TestLateExecutionDoesNotUndoATransition(t *testing.T) {
+	synctest.Test(t, lateExecution)
+}
+
+func lateExecution(t *testing.T) {
+	r := newRecorder(t)
+	ctx := context.Background()
+	began := time.Now()
+	r.RecordExecution(ctx, exec("p", time.Millisecond, nil).WithCircuitState(fault.StateClosed).WithStartTime(began))
+	time.Sleep(2 * time.Millisecond) // the transition comes after that execution ended
+	r.RecordCircuitState(ctx, "p", fault.StateOpen)
+	// An execution that ended before the transition, reported after it.
+	r.RecordExecution(ctx, exec("p", time.Millisecond, nil).WithCircuitState(fault.StateClosed).WithStartTime(began))
+	if got, _ := r.Policy("p"); got.CircuitState != fault.StateOpen {
+		t.Fatalf("state %q after a late record of an older execution, want %q", got.CircuitState, fault.StateOpen)
+	}
+	// An execution that ended after the transition reports the current
+	// state (a policy registered again gets a fresh, closed breaker that
+	// reports no transition).
+	r.RecordExecution(ctx, exec("p", time.Millisecond, nil).WithCircuitState(fault.StateClosed).WithStartTime(time.Now()))
+	if got, _ := r.Policy("p"); got.CircuitState != fault.StateClosed {
+		t.Fatalf("state %q after a newer execution, want %q", got.CircuitState, fault.StateClosed)
+	}
+	// Without a start time, an execution's state is taken as it is.
+	r.RecordExecution(ctx, exec("p", 0, errOpen).WithCircuitState(fault.StateOpen))
+	if got, _ := r.Policy("p"); got.CircuitState != fault.StateOpen {
+		t.Fatalf("state %q, want %q", got.CircuitState, fault.StateOpen)
 	}
 }
 

@@ -55,7 +55,9 @@ type PolicySnapshot struct {
 	// Retries counts RecordRetryAttempt calls: attempts after the first.
 	Retries uint64 `json:"retries"`
 	// CircuitState is the breaker's last reported state (fault.StateClosed,
-	// StateHalfOpen, StateOpen), or "" if no breaker reported one.
+	// StateHalfOpen, StateOpen), or "" if no breaker reported one: the last
+	// transition, or the state a later execution saw (an execution that
+	// ended before the last transition was recorded does not undo it).
 	CircuitState string `json:"circuit_state,omitempty"`
 	// CircuitTransitions counts RecordCircuitState calls; CircuitOpens the
 	// transitions to open.
