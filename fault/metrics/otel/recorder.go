@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	otelapi "go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -163,6 +165,13 @@ func gaugeOf(state string) int32 {
 type policy struct {
 	state atomic.Int32 // gauge value, -1 until reported
 
+	// stateMu serialises changes of state (rare: transitions, and an
+	// execution reporting a state other than the current one) with
+	// stateAt, when the last transition was recorded (since the
+	// Recorder's start; noTransition before the first).
+	stateMu sync.Mutex
+	stateAt time.Duration
+
 	exec        [numClasses][]metric.AddOption
 	dur         [numClasses][]metric.RecordOption
 	rej         [numClasses - firstRejection][]metric.AddOption
@@ -181,8 +190,11 @@ func set(kvs ...[]attribute.KeyValue) metric.MeasurementOption {
 	return metric.WithAttributeSet(attribute.NewSet(all...))
 }
 
+// noTransition is policy.stateAt before any transition was recorded.
+const noTransition = time.Duration(math.MinInt64)
+
 func newPolicy(name string) *policy {
-	p := &policy{}
+	p := &policy{stateAt: noTransition}
 	p.state.Store(-1)
 	base := []attribute.KeyValue{AttrPolicy.String(name)}
 	for c := range numClasses {
@@ -277,6 +289,7 @@ type Recorder struct {
 	bulkhead    metric.Int64Counter
 	reg         metric.Registration
 	policies    *policies[*policy]
+	start       time.Time // when transitions are timed from
 }
 
 var _ fault.MetricsRecorder = (*Recorder)(nil)
@@ -344,7 +357,7 @@ func NewRecorder(mp metric.MeterProvider, opts ...Option) (*Recorder, error) {
 		mp = otelapi.GetMeterProvider()
 	}
 	m := mp.Meter(ScopeName)
-	r := &Recorder{policies: newPolicies(c.maxPolicies, newPolicy)}
+	r := &Recorder{policies: newPolicies(c.maxPolicies, newPolicy), start: time.Now()}
 	var errs [8]error
 	r.duration, errs[0] = m.Float64Histogram(MetricExecutionDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of executions through a resilience policy, retries and waits included."),
@@ -400,7 +413,10 @@ func orBackground(ctx context.Context) context.Context {
 // RecordExecution adds one to fault.execution.count and records the duration
 // in fault.execution.duration, both with the policy, outcome and (on failure)
 // error.type; a rejection also adds one to fault.rejections. A non-empty
-// m.CircuitState becomes the policy's fault.circuit.state.
+// m.CircuitState becomes the policy's fault.circuit.state, unless the
+// execution ended (m.StartTime + m.Duration) before the last
+// RecordCircuitState: that transition is newer than the state the execution
+// saw.
 func (r *Recorder) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) {
 	ctx = orBackground(ctx)
 	p := r.policies.get(m.PolicyName)
@@ -412,9 +428,25 @@ func (r *Recorder) RecordExecution(ctx context.Context, m fault.ExecutionMetrics
 	}
 	if m.CircuitState != "" {
 		if g := gaugeOf(m.CircuitState); g >= 0 && p.state.Load() != g {
-			p.state.Store(g)
+			r.executionState(p, &m, g)
 		}
 	}
+}
+
+// executionState makes g, the state an execution reported, the gauge's
+// value, unless the execution ended before the last transition was recorded.
+// The executor reads the breaker's state when an execution ends and reports
+// it a moment later; a transition recorded in between (another call tripped
+// the breaker) is newer, and transitions arrive complete and in order, so the
+// older reading must not undo it. An execution without a StartTime cannot be
+// placed and is taken as it is.
+func (r *Recorder) executionState(p *policy, m *fault.ExecutionMetrics, g int32) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if !m.StartTime.IsZero() && m.StartTime.Add(m.Duration).Sub(r.start) < p.stateAt {
+		return
+	}
+	p.state.Store(g)
 }
 
 // RecordCircuitState adds one to fault.circuit.transitions and sets the
@@ -425,7 +457,11 @@ func (r *Recorder) RecordCircuitState(ctx context.Context, policyName, state str
 		return
 	}
 	p := r.policies.get(policyName)
+	at := time.Since(r.start)
+	p.stateMu.Lock()
+	p.stateAt = at
 	p.state.Store(g)
+	p.stateMu.Unlock()
 	r.transitions.Add(orBackground(ctx), 1, p.transitions[g]...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -247,6 +248,56 @@ func TestRecorderInstruments(t *testing.T) {
 
 // TestRejectionMatchesContract: fault.rejections counts exactly the codes
 // fault.ErrorCode.Rejection names.
+// gaugeOf returns the fault.circuit.state value of a policy, and whether
+// it is reported.
+func (s *sdk) gaugeOf(t *testing.T, policy string) (int64, bool) {
+	t.Helper()
+	g, ok := s.collect(t)[faultotel.MetricCircuitState].Data.(metricdata.Gauge[int64])
+	if !ok {
+		t.Fatalf("no %s gauge", faultotel.MetricCircuitState)
+	}
+	for _, dp := range g.DataPoints {
+		if v, _ := dp.Attributes.Value(faultotel.AttrPolicy); v.AsString() == policy {
+			return dp.Value, true
+		}
+	}
+	return 0, false
+}
+
+// TestLateExecutionDoesNotUndoATransition: the executor reads the breaker's
+// state when an execution ends and reports it a moment later; a transition
+// recorded in between is newer, and the late record must not put the old
+// state back on the gauge (an alert on "== open" would miss the open
+// breaker).
+func TestLateExecutionDoesNotUndoATransition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSDK(t)
+		r := newRecorder(t, s)
+		ctx := context.Background()
+		began := time.Now()
+		r.RecordExecution(ctx, exec("p", time.Millisecond, nil).WithCircuitState(fault.StateClosed).WithStartTime(began))
+		time.Sleep(2 * time.Millisecond) // the transition comes after that execution ended
+		r.RecordCircuitState(ctx, "p", fault.StateOpen)
+		// An execution that ended before the transition, reported after it.
+		r.RecordExecution(ctx, exec("p", time.Millisecond, nil).WithCircuitState(fault.StateClosed).WithStartTime(began))
+		if v, ok := s.gaugeOf(t, "p"); !ok || v != faultotel.GaugeOpen {
+			t.Fatalf("gauge %d (reported %v) after a late record of an older execution, want %d (open)", v, ok, faultotel.GaugeOpen)
+		}
+		// An execution that ended after the transition reports the current
+		// state (a policy registered again gets a fresh, closed breaker that
+		// reports no transition).
+		r.RecordExecution(ctx, exec("p", time.Millisecond, nil).WithCircuitState(fault.StateClosed).WithStartTime(time.Now()))
+		if v, _ := s.gaugeOf(t, "p"); v != faultotel.GaugeClosed {
+			t.Fatalf("gauge %d after a newer execution, want %d (closed)", v, faultotel.GaugeClosed)
+		}
+		// Without a start time, an execution's state is taken as it is.
+		r.RecordExecution(ctx, exec("p", 0, errOpen).WithCircuitState(fault.StateOpen))
+		if v, _ := s.gaugeOf(t, "p"); v != faultotel.GaugeOpen {
+			t.Fatalf("gauge %d, want %d (open)", v, faultotel.GaugeOpen)
+		}
+	})
+}
+
 func TestRejectionMatchesContract(t *testing.T) {
 	codes := []fault.ErrorCode{"", fault.ErrCodeCircuitOpen, fault.ErrCodeRateLimited, fault.ErrCodeTimeout,
 		fault.ErrCodeBulkheadFull, fault.ErrCodeRetryExhausted, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown, "SOMETHING_NEW"}
