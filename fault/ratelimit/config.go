@@ -18,7 +18,7 @@ const (
 	// an exact sliding log would give it back.
 	DefaultBuckets = 64
 	// MaxBuckets is the largest Config.Buckets accepted: a sliding window
-	// takes 8 bytes per sub-window, plus 8.
+	// keeps one 8-byte counter per sub-window, Buckets+1 of them.
 	MaxBuckets = 4096
 	// DefaultMaxKeys is the most keys a Keyed limiter tracks (KeyedConfig.MaxKeys 0).
 	DefaultMaxKeys = 10_000
@@ -49,8 +49,8 @@ type Config struct {
 	// no permit is rejected at once.
 	MaxWait time.Duration
 	// Buckets is the number of sub-windows a sliding window counts in; the
-	// precision is Window/Buckets and the memory 8*(Buckets+1) bytes per
-	// limiter (per key for a Keyed limiter). 0: DefaultBuckets. Ignored by
+	// precision is Window/Buckets and the memory 8*(Buckets+1) bytes of
+	// counters per limiter (per key for a Keyed limiter). 0: DefaultBuckets. Ignored by
 	// token_bucket.
 	Buckets int
 	// Recorder receives RecordRateLimit once per decision. nil: nothing is
@@ -130,7 +130,8 @@ type KeyedConfig struct {
 	// IdleTimeout evicts a key unused for this long. 0: the time an unused
 	// key's limit takes to recover fully (BurstSize/Rate of a Window plus
 	// MaxWait for token_bucket, a Window plus one sub-window for
-	// sliding_window), at least MinIdleTimeout, so that an idle eviction
+	// sliding_window, the longer of the two for sliding_window with
+	// BurstSize < Rate), at least MinIdleTimeout, so that an idle eviction
 	// never changes a decision. A shorter IdleTimeout gives an evicted key
 	// its full burst back early.
 	IdleTimeout time.Duration
