@@ -2,6 +2,7 @@ package bulkhead_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +33,7 @@ func TestQueuedNeverExceedsQueueSizeWhileRejecting(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("Queued = %d, want %d", b.Queued(), queueSize)
 			}
-			time.Sleep(time.Millisecond)
+			runtime.Gosched()
 		}
 		var stop atomic.Bool
 		var peak atomic.Int64
