@@ -1033,38 +1033,6 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// The seed's context-less form through the whole chain: the operation runs
-// detached under the time limits (it is handed the caller's context, as
-// fault.ExecuteFunc does for an executor without context-aware methods), and
-// the bulkhead slot it holds is free once every call has returned.
-func TestConformanceContextLess(t *testing.T) {
-	faulttest.Run(t, func() faulttest.Instance {
-		e, err := executor.New[int](quietConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = e.RegisterPolicy(fault.PolicyConfig{
-			Name:           "p",
-			Retry:          &fault.RetryPolicyConfig{MaxAttempts: 2, InitialInterval: time.Millisecond},
-			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 100},
-			RateLimit:      &fault.RateLimitPolicyConfig{Rate: 100000, Window: time.Second},
-			Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: faulttest.Concurrency},
-			Timeout:        &fault.TimeoutPolicyConfig{Timeout: time.Minute, Max: time.Hour},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps, _ := e.Registry().Patterns("p")
-		return faulttest.Instance{
-			Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) {
-				r := e.ExecuteWithResult(ctx, "p", func() (int, error) { return next(ctx) })
-				return r.UnwrapOr(0), r.UnwrapErr()
-			}),
-			Held: ps.Bulkhead.Running,
-		}
-	})
-}
-
 func TestSuccessPathAllocations(t *testing.T) {
 	e := newBenchExecutor(t)
 	ctx := context.Background()
