@@ -259,11 +259,12 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	buffered := failure && bufferBody(resp, c.t.errorBodyLimit)
 	if !watch() {
 		// The attempt ended (time limit, caller gone) before the round
-		// trip was over: the request is cancelled; report the end.
+		// trip was over (the headers came, but the read-ahead of a
+		// failed body was cut): the request is cancelled; report the end
+		// like any transport error, marked when it may not be repeated.
 		cancel(nil)
 		drainClose(resp.Body, 0)
-		c.abandon(n)
-		return nil, actxErr(actx)
+		return nil, c.failed(n, nil, actxErr(actx), c.repeat)
 	}
 	if buffered {
 		// The whole body is in memory and the connection is back in the
@@ -385,15 +386,6 @@ func (c *call) delivered(n int, resp *http.Response) (*http.Response, error) {
 	c.inflight = nil
 	c.mu.Unlock()
 	return resp, nil
-}
-
-// abandon forgets attempt n's in-flight request.
-func (c *call) abandon(n int) {
-	c.mu.Lock()
-	if n == c.n {
-		c.inflight = nil
-	}
-	c.mu.Unlock()
 }
 
 // failed records a failed attempt (resp non-nil for a failure status, else a

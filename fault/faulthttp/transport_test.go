@@ -296,6 +296,32 @@ func TestNonIdempotentTimeout(t *testing.T) {
 	})
 }
 
+// A POST whose attempt the time limit cuts after the response headers came
+// (while its failed body is read ahead) is not sent again either: the
+// attempt's error keeps the fault.Permanent mark. It used to come back
+// unmarked, so the retry sent the POST three times.
+func TestNonIdempotentNotRetriedWhenLimitCutsReadAhead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
+			return &http.Response{
+				StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Header: http.Header{},
+				Body: io.NopCloser(stallReader{req.Context()}), ContentLength: -1, Request: req,
+			}, nil
+		}}
+		exec := newExecutor(t, fault.PolicyConfig{Name: "api", Retry: quickRetry(3), Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second}})
+		tr := newTransport(t, exec, "api", faulthttp.WithBase(f))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://api.test/", strings.NewReader("x"))
+		resp, err := tr.RoundTrip(req)
+		var te *fault.TimeoutError
+		if resp != nil || !errors.As(err, &te) {
+			t.Fatalf("got %v, %v; want a *fault.TimeoutError", resp, err)
+		}
+		if diff := cmp.Diff([]time.Duration{0}, f.times()); diff != "" {
+			t.Errorf("attempts (-want +got):\n%s", diff)
+		}
+	})
+}
+
 func TestBodiesReplayed(t *testing.T) {
 	s := &script{steps: []step{
 		{status: http.StatusServiceUnavailable},
