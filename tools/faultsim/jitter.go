@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -38,6 +39,17 @@ const (
 	// runs when it draws the waits (see retryWaits).
 	jitterScale = 1000
 )
+
+// jitterGoroutineBudget bounds the jittered clients drawing waits at once,
+// each on a goroutine of its own (retryWaits): the runs of a cell start in
+// batches of max(1, budget/clients), so memory stays at a few hundred MB at
+// MaxJitterClients × MaxJitterRuns instead of a million goroutines. The
+// default experiment (at most 100 clients × 50 runs) runs every run of a
+// cell at once. A variable so that tests can lower it.
+var jitterGoroutineBudget = 20_000
+
+// liveWaits and peakWaits count the retryWaits alive and the most at once.
+var liveWaits, peakWaits atomic.Int64
 
 // DefaultJitterClients are the contention levels of the default experiment.
 var DefaultJitterClients = []int{10, 25, 50, 100}
@@ -182,10 +194,13 @@ func RunJitter(ctx context.Context, cfg JitterConfig) (*JitterResult, error) {
 			}
 			outs := make([]out, cfg.Runs)
 			var wg sync.WaitGroup
+			batch := make(chan struct{}, max(1, jitterGoroutineBudget/n))
 			for run := range cfg.Runs {
+				batch <- struct{}{}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					defer func() { <-batch }()
 					seed := cfg.Seed ^ uint64(si)<<48 ^ uint64(ci)<<32 ^ uint64(run)
 					calls, done, err := occRun(ctx, cfg, st, n, seed)
 					outs[run] = out{calls, done, err}
@@ -258,8 +273,13 @@ func newRetryWaits(ctx context.Context, jitter string, initial, capDelay time.Du
 		cancel()
 		return nil, err
 	}
+	if n := liveWaits.Add(1); n > peakWaits.Load() {
+		for p := peakWaits.Load(); n > p && !peakWaits.CompareAndSwap(p, n); p = peakWaits.Load() {
+		}
+	}
 	go func() {
 		defer close(w.done)
+		defer liveWaits.Add(-1)
 		defer close(w.ch)
 		_ = r.Run(ctx, func(context.Context) error { return errAttemptFailed })
 	}()
