@@ -3,6 +3,7 @@ package faulthttp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -159,8 +160,14 @@ func (t *Transport) CloseIdleConnections() {
 }
 
 var (
-	errNilRequest    = errors.New("faulthttp: nil request")
-	errNotReplayable = errors.New("faulthttp: request body cannot be replayed (GetBody is nil)")
+	errNilRequest = errors.New("faulthttp: nil request")
+	// errNotRepeatable refuses another attempt of a request that may be
+	// sent only once. The retry never asks for one (the failed attempt's
+	// error is marked fault.Permanent), but a context-less executor's time
+	// limit abandons an attempt unfinished and then asks for the next
+	// (errAbandoned), as may a policy that ignores the mark.
+	errNotRepeatable = errors.New("faulthttp: request not sent again: it may be sent only once (not idempotent, or its body cannot be replayed)")
+	errAbandoned     = fmt.Errorf("%w; its attempt was abandoned unfinished: %w", errNotRepeatable, context.DeadlineExceeded)
 	// errSuperseded cancels an abandoned attempt still in flight when a
 	// newer attempt starts or the round trip ends (context-less executors).
 	errSuperseded = errors.New("faulthttp: attempt abandoned")
@@ -244,6 +251,11 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	if err != nil {
 		watch()
 		cancel(err)
+		if errors.Is(err, errNotRepeatable) {
+			// Nothing was sent: the previous outcome stays the one
+			// RoundTrip reports.
+			return nil, fault.Permanent(err)
+		}
 		return nil, c.failed(n, nil, err, false)
 	}
 	resp, err := c.t.base.RoundTrip(req)
@@ -320,11 +332,23 @@ func actxErr(actx context.Context) error {
 // begin starts attempt n: it discards the previous attempt's outcome (drains
 // and closes a failed response's body), cancels a previous attempt still in
 // flight, and returns the request to send, with the original body the first
-// time and a fresh copy from GetBody afterwards.
+// time and a fresh copy from GetBody afterwards. A request that may be sent
+// only once gets no second attempt: begin refuses it (errNotRepeatable),
+// leaving the previous outcome, and a previous attempt still in flight, for
+// finish.
 func (c *call) begin(reqCtx context.Context, cancel context.CancelCauseFunc) (int, *http.Request, error) {
 	c.mu.Lock()
 	c.n++
 	n := c.n
+	if n > 1 && !c.repeat {
+		abandoned := c.inflight != nil
+		c.stopped = true
+		c.mu.Unlock()
+		if abandoned {
+			return n, nil, errAbandoned
+		}
+		return n, nil, errNotRepeatable
+	}
 	prev, prevInflight := c.kept, c.inflight
 	c.kept, c.inflight = outcome{}, cancel
 	hasBody := c.req.Body != nil && c.req.Body != http.NoBody
@@ -339,9 +363,7 @@ func (c *call) begin(reqCtx context.Context, cancel context.CancelCauseFunc) (in
 
 	req := c.req.WithContext(reqCtx)
 	if fresh {
-		if c.req.GetBody == nil {
-			return n, nil, errNotReplayable
-		}
+		// c.repeat: GetBody is set.
 		body, err := c.req.GetBody()
 		if err != nil {
 			return n, nil, err

@@ -681,6 +681,74 @@ func TestContextlessExecutor(t *testing.T) {
 	})
 }
 
+// Under a context-less executor the time limit abandons the hung attempt of
+// a POST and the retry asks for another: the Transport refuses to send the
+// POST again (it used to send it once per attempt, while the first was
+// still in flight), cancels the abandoned one, and reports the time limit.
+func TestContextlessExecutorDoesNotResendNonIdempotent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cancelled := make(chan struct{}, 3)
+		f := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
+			<-req.Context().Done()
+			cancelled <- struct{}{}
+			return nil, req.Context().Err()
+		}}
+		exec := newExecutor(t, fault.PolicyConfig{
+			Name:    "api",
+			Retry:   &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: 100 * time.Millisecond, Jitter: fault.JitterNone},
+			Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second},
+		})
+		tr := newTransport(t, seedOnly{exec}, "api", faulthttp.WithBase(f))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://api.test/", strings.NewReader("x"))
+		resp, err := tr.RoundTrip(req)
+		<-cancelled // the abandoned attempt was cancelled
+		synctest.Wait()
+		if resp != nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, %v; want an error matching context.DeadlineExceeded", resp, err)
+		}
+		if diff := cmp.Diff([]time.Duration{0}, f.times()); diff != "" {
+			t.Errorf("attempts (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// A policy that ignores the fault.Permanent mark and asks for more attempts
+// still gets a POST sent once; RoundTrip reports that one attempt's answer.
+func TestPolicyIgnoringPermanentDoesNotResend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
+			return fakeResponse(req, http.StatusServiceUnavailable, nil, "down"), nil
+		}}
+		stubborn := fault.PolicyFunc[*http.Response](func(ctx context.Context, next fault.Operation[*http.Response]) (*http.Response, error) {
+			var (
+				resp *http.Response
+				err  error
+			)
+			for range 3 {
+				if resp, err = next(ctx); err == nil {
+					break
+				}
+			}
+			return resp, err
+		})
+		tr, err := faulthttp.NewPolicyTransport(stubborn, faulthttp.WithBase(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://api.test/", strings.NewReader("x"))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("error %v, want the 503 response", err)
+		}
+		if got := readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable || got != "down" {
+			t.Errorf("got %d %q, want the one attempt's 503", resp.StatusCode, got)
+		}
+		if n := len(f.times()); n != 1 {
+			t.Errorf("%d attempts sent, want 1", n)
+		}
+	})
+}
+
 type ctxKey struct{}
 
 func TestContextValuesReachTheRequest(t *testing.T) {
