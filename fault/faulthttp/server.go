@@ -126,7 +126,9 @@ func PolicyMiddleware[T any](p fault.Policy[T], opts ...MiddlewareOption) func(h
 // time limit reaches the handler. With only the seed's context-less methods
 // a time limit cannot stop the handler: the request is answered 504 on time,
 // the handler's context is cancelled, and its later writes fail with
-// http.ErrHandlerTimeout.
+// http.ErrHandlerTimeout. The handler then sets headers in a map of its own,
+// copied to the response when it answers, so that a late handler never
+// touches the answer already sent (as with http.TimeoutHandler).
 //
 // A nil exec or an empty policyName is a configuration error: every request
 // is answered 500.
@@ -215,7 +217,14 @@ func (h *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w}
 	ctx := r.Context()
 	if h.detached {
+		// The handler may outlive ServeHTTP: it gets its own header map,
+		// copied to w's under the lock when it answers, so that a late
+		// handler never touches the map of the answer written here.
 		rw.mu = new(sync.Mutex)
+		rw.h = w.Header().Clone()
+		if rw.h == nil {
+			rw.h = http.Header{}
+		}
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
@@ -231,6 +240,11 @@ func (h *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(rw, req)
 		rw.lock()
 		defer rw.unlock()
+		if !rw.closed {
+			// Trailers set after the body, or the headers of the
+			// implicit 200 of a handler that wrote nothing.
+			rw.syncHeader()
+		}
 		switch {
 		case !rw.wrote && ctx.Err() != nil:
 			// The time limit fired (or the client left) before the
@@ -260,6 +274,7 @@ func (h *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type responseWriter struct {
 	http.ResponseWriter
 	mu      *sync.Mutex // only when the handler may outlive ServeHTTP
+	h       http.Header // the handler's own header map, with mu
 	started atomic.Bool
 	status  int
 	wrote   bool
@@ -279,6 +294,32 @@ func (w *responseWriter) unlock() {
 	}
 }
 
+// Header returns the header map the handler sets: the server's, or its own
+// when it may outlive ServeHTTP.
+func (w *responseWriter) Header() http.Header {
+	if w.h != nil {
+		return w.h
+	}
+	return w.ResponseWriter.Header()
+}
+
+// syncHeader makes the server's header map what the handler set (mu held,
+// not closed). Called by the handler's goroutine only.
+func (w *responseWriter) syncHeader() {
+	if w.h == nil {
+		return
+	}
+	dst := w.ResponseWriter.Header()
+	for k := range dst {
+		if _, ok := w.h[k]; !ok {
+			delete(dst, k)
+		}
+	}
+	for k, v := range w.h {
+		dst[k] = append([]string(nil), v...)
+	}
+}
+
 // commit marks the response as written with status; it reports false when
 // the middleware has already answered.
 func (w *responseWriter) commit(status int) bool {
@@ -286,6 +327,7 @@ func (w *responseWriter) commit(status int) bool {
 		return false
 	}
 	if !w.wrote {
+		w.syncHeader()
 		w.wrote, w.status = true, status
 	}
 	return true
@@ -299,6 +341,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		// Informational (103 Early Hints, ...): the real answer follows.
+		w.syncHeader()
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}

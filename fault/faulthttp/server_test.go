@@ -476,6 +476,51 @@ func TestExecutorMiddlewareContextless(t *testing.T) {
 	})
 }
 
+// With a context-less executor, a handler abandoned at the time limit that
+// goes on setting headers must not touch the header map of the answer the
+// middleware wrote: it used to share it (a data race with WriteError, and in
+// a real server a concurrent map write), and its late Content-Type replaced
+// the problem's. A handler that answers in time keeps its headers, and sees
+// those set before the middleware.
+func TestContextlessMiddlewareLateHeadersDoNotRace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec := newStructExecutor(t, fault.PolicyConfig{Name: "inbound", Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second}})
+		handlerDone := make(chan struct{}, 1)
+		h := faulthttp.ExecutorMiddleware[struct{}](seedOnlyStruct{exec}, "inbound")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() { handlerDone <- struct{}{} }()
+			if r.URL.Path == "/late" {
+				time.Sleep(5 * time.Second) // ignores its context
+			}
+			w.Header().Set("X-Handler", "1")
+			w.Header().Set("X-Outer-Seen", w.Header().Get("X-Outer"))
+			w.Header().Set("Content-Type", "text/plain")
+			if r.URL.Path != "/implicit" {
+				w.WriteHeader(http.StatusOK)
+			}
+		}))
+		outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Outer", "o")
+			h.ServeHTTP(w, r)
+		})
+
+		rec := serveOnce(outer, get("/late"))
+		<-handlerDone
+		if rec.Code != http.StatusGatewayTimeout || rec.Header().Get("Content-Type") != "application/problem+json" || rec.Header().Get("X-Handler") != "" {
+			t.Errorf("late handler: %d, Content-Type %q, X-Handler %q; want 504 problem+json untouched by the handler",
+				rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("X-Handler"))
+		}
+
+		for _, path := range []string{"/fast", "/implicit"} {
+			rec = serveOnce(outer, get(path))
+			<-handlerDone
+			if rec.Code != http.StatusOK || rec.Header().Get("X-Handler") != "1" || rec.Header().Get("X-Outer-Seen") != "o" ||
+				rec.Header().Get("X-Outer") != "o" || rec.Header().Get("Content-Type") != "text/plain" {
+				t.Errorf("%s, in time: %d %v; want 200 with its own and the outer headers", path, rec.Code, rec.Header())
+			}
+		}
+	})
+}
+
 // A retry in a server-side policy never runs the handler twice.
 func TestMiddlewareRunsHandlerOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
