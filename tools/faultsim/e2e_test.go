@@ -90,6 +90,15 @@ func TestRunEndToEnd(t *testing.T) {
 		if len(s.Series) == 0 || s.Overall.Attempts == 0 {
 			t.Errorf("%s: no series or attempts", s.Name)
 		}
+		// Amplification counts a request's attempts for the request, so it
+		// never exceeds the attempts a request may make, in any phase.
+		limit := map[string]float64{"none": 1, "naive": 3, "fault": 3}[s.Name]
+		for _, st := range append(s.Phases, s.Overall) {
+			if st.Amplification > limit || st.ReceivedAttempts > st.ClientAttempts {
+				t.Errorf("%s %s: amplification %.2f (at most %v), received %d of %d attempts sent",
+					s.Name, st.Phase, st.Amplification, limit, st.ReceivedAttempts, st.ClientAttempts)
+			}
+		}
 	}
 	none, naive, flt := byName["none"], byName["naive"], byName["fault"]
 	if a := none.Phases[1].Amplification; a < 0.9 || a > 1.1 {

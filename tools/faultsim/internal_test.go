@@ -67,7 +67,7 @@ func TestServerModel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sc := modelScenario(t)
 		start := time.Now()
-		s := newModel(sc, 1, start)
+		s := newModel(sc, 1, start, 8)
 		defer s.close()
 
 		// Four at once against 2 workers and 1 queue place: two served
@@ -80,6 +80,10 @@ func TestServerModel(t *testing.T) {
 		st := s.stats()
 		if st.phaseAtt[0] != 4 || st.phasePeak[0] != 3 || st.shed != 1 || st.served != 3 {
 			t.Errorf("stats after the burst: %+v", st)
+		}
+		// Every attempt counts for its request, the shed one too.
+		if want := []int32{1, 1, 1, 1, 0, 0, 0, 0}; !slices.Equal(st.received, want) {
+			t.Errorf("attempts received per request %v, want %v", st.received, want)
 		}
 
 		time.Sleep(time.Second - 20*ms) // the outage
@@ -113,7 +117,7 @@ func TestServerServesAbandonedRequests(t *testing.T) {
 		sc := modelScenario(t)
 		sc.Server.Capacity = 1
 		start := time.Now()
-		s := newModel(sc, 1, start)
+		s := newModel(sc, 1, start, 8)
 		defer s.close()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -132,7 +136,7 @@ func TestServerCloseReleasesWaiters(t *testing.T) {
 		sc := modelScenario(t)
 		sc.Phases[0].Latency = Latency{P50: 50 * time.Second}
 		start := time.Now()
-		s := newModel(sc, 1, start)
+		s := newModel(sc, 1, start, 8)
 		var got []served
 		done := make(chan struct{})
 		go func() {
@@ -172,7 +176,7 @@ func TestServiceTime(t *testing.T) {
 		t.Errorf("no p99: %s, want a constant 20ms", got)
 	}
 	// The seeded draws follow the distribution: about 1% above p99.
-	s := newModel(&Scenario{Phases: []Phase{{Duration: time.Second}}}, 7, time.Now())
+	s := newModel(&Scenario{Phases: []Phase{{Duration: time.Second}}}, 7, time.Now(), 0)
 	above := 0
 	const n = 20000
 	for i := range n {
@@ -280,11 +284,11 @@ func TestRecovery(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	recs := []record{
-		{start: 0, latency: 10 * ms, outcome: outcomeOK, attempts: 1},
-		{start: 100 * ms, latency: 30 * ms, outcome: outcomeHTTPError, attempts: 3},
+		{start: 0, latency: 10 * ms, outcome: outcomeOK, attempts: 1, received: 1},
+		{start: 100 * ms, latency: 30 * ms, outcome: outcomeHTTPError, attempts: 3, received: 3},
 		{start: 200 * ms, outcome: outcomeDropped},
 		{start: 300 * ms, latency: 1 * ms, outcome: outcomeCircuitOpen},
-		{start: time.Second, latency: 5 * ms, outcome: outcomeOK, attempts: 1}, // outside
+		{start: time.Second, latency: 5 * ms, outcome: outcomeOK, attempts: 1, received: 1}, // outside
 	}
 	st := summarize("x", recs, 0, time.Second, 4, 2)
 	if st.Requests != 4 || st.Sent != 3 || st.Successes != 1 || st.Failures != 3 || st.Rejected() != 1 ||
@@ -293,6 +297,36 @@ func TestSummarize(t *testing.T) {
 	}
 	if st.Amplification != 4.0/3 || st.P99 != Millis(30*ms) || st.PeakConcurrency != 2 {
 		t.Errorf("summarize: amplification %v p99 %v peak %d", st.Amplification, st.P99, st.PeakConcurrency)
+	}
+}
+
+// TestAmplificationByRequest: a phase's amplification is the attempts the
+// server received for the requests scheduled in the phase, per request sent,
+// wherever those attempts landed. Dividing the attempts that arrived during
+// the phase by the phase's requests charged one phase's retries to the next
+// (the naive loop showed 3.3 attempts per request with 3 attempts at most).
+func TestAmplificationByRequest(t *testing.T) {
+	sc := modelScenario(t) // up, down, bad, narrow: 1s each
+	recs := []record{
+		{start: 100 * ms, outcome: outcomeHTTPError, attempts: 3},  // all 3 attempts in up
+		{start: 900 * ms, outcome: outcomeHTTPError, attempts: 3},  // 1 in up, 2 landed in down
+		{start: 1500 * ms, outcome: outcomeHTTPError, attempts: 1}, // down
+	}
+	srv := serverStats{
+		attempts: make([]int, numBuckets(sc)), peak: make([]int, numBuckets(sc)),
+		phaseAtt: []int{4, 3, 0, 0}, phasePeak: make([]int, 4),
+		received: []int32{3, 3, 1},
+	}
+	res := measure(sc, StrategyNaive, recs, srv, nil)
+	up, down := res.Phases[0], res.Phases[1]
+	if up.Amplification != 3 || up.ReceivedAttempts != 6 || up.Attempts != 4 {
+		t.Errorf("up: amplification %v, received %d, arrived %d; want 3, 6, 4", up.Amplification, up.ReceivedAttempts, up.Attempts)
+	}
+	if down.Amplification != 1 || down.ReceivedAttempts != 1 || down.Attempts != 3 {
+		t.Errorf("down: amplification %v, received %d, arrived %d; want 1, 1, 3", down.Amplification, down.ReceivedAttempts, down.Attempts)
+	}
+	if o := res.Overall; o.Amplification != 7.0/3 || o.Attempts != 7 {
+		t.Errorf("overall: amplification %v, arrived %d; want 7/3, 7", o.Amplification, o.Attempts)
 	}
 }
 

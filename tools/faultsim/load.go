@@ -75,6 +75,7 @@ type record struct {
 	latency  time.Duration // from the scheduled start to the outcome
 	outcome  outcome
 	attempts int32 // round trips the client made
+	received int32 // attempts of this request the server received
 }
 
 // attemptsKey carries a request's attempt counter in its context, through
@@ -280,7 +281,7 @@ type strategyRun struct {
 // newStrategyRun starts the strategy's server and builds its client; the
 // timeline starts at start.
 func newStrategyRun(ctx context.Context, name string, sc *Scenario, seed uint64, arr []time.Duration, start time.Time) (*strategyRun, error) {
-	srv, err := newServer(ctx, sc, seed, start)
+	srv, err := newServer(ctx, sc, seed, start, len(arr))
 	if err != nil {
 		return nil, err
 	}

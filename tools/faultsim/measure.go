@@ -139,12 +139,20 @@ type Stats struct {
 	P50 Millis `json:"p50_ms"`
 	P95 Millis `json:"p95_ms"`
 	P99 Millis `json:"p99_ms"`
-	// Attempts the server received; ClientAttempts the round trips clients
-	// started (equal but for attempts in flight across a phase boundary).
-	Attempts       int `json:"attempts"`
-	ClientAttempts int `json:"client_attempts"`
-	// Amplification is Attempts / Sent: how much load each request put on
-	// the server (below 1 when requests were rejected before reaching it).
+	// Attempts the server received during the phase (whichever request
+	// they belong to: a retry of an earlier request counts where it
+	// lands); ReceivedAttempts the attempts the server received for the
+	// requests scheduled in the phase, whenever they arrived;
+	// ClientAttempts the round trips the clients started for those
+	// requests (ReceivedAttempts but for the ones that never reached the
+	// server).
+	Attempts         int `json:"attempts"`
+	ReceivedAttempts int `json:"received_attempts"`
+	ClientAttempts   int `json:"client_attempts"`
+	// Amplification is ReceivedAttempts / Sent: how much load each request
+	// of the phase put on the server, its retries included even when they
+	// landed in the next phase (3 means every request hit the server three
+	// times; below 1, requests were rejected before reaching it).
 	Amplification float64 `json:"amplification"`
 	// PeakConcurrency is the most requests in the server at once, in service
 	// and queued.
@@ -215,6 +223,7 @@ func summarize(name string, recs []record, from, to time.Duration, attempts, pea
 		st.Requests++
 		st.Outcomes.add(r.outcome)
 		st.ClientAttempts += int(r.attempts)
+		st.ReceivedAttempts += int(r.received)
 		if r.outcome != outcomeDropped {
 			lat = append(lat, r.latency)
 		}
@@ -229,7 +238,7 @@ func summarize(name string, recs []record, from, to time.Duration, attempts, pea
 		st.Goodput = float64(st.Successes) / d
 	}
 	if st.Sent > 0 {
-		st.Amplification = float64(st.Attempts) / float64(st.Sent)
+		st.Amplification = float64(st.ReceivedAttempts) / float64(st.Sent)
 	}
 	p50, p95, p99 := quantiles(lat)
 	st.P50, st.P95, st.P99 = Millis(p50), Millis(p95), Millis(p99)
@@ -315,6 +324,11 @@ func series(recs []record, srv serverStats, bucket time.Duration, n int) []Point
 // result.
 func measure(sc *Scenario, name string, recs []record, srv serverStats, transitions []Transition) StrategyResult {
 	res := StrategyResult{Name: name, Shed: srv.shed}
+	for i := range recs { // recs[i] is request number i, as the server knows it
+		if i < len(srv.received) {
+			recs[i].received = srv.received[i]
+		}
+	}
 	slices.SortFunc(recs, func(a, b record) int { return int(a.start - b.start) })
 	timeline := sc.Timeline()
 	var start time.Duration

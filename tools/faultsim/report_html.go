@@ -452,7 +452,7 @@ pre{background:#f8f9fa;border:1px solid #e9ecef;border-radius:6px;padding:12px;o
 
 <h2>Per phase</h2>
 {{.Table}}
-<p class="meta">ok: requests answered 2xx before the deadline; goodput: those per second; p50–p99: client-observed latency of every request sent, failures included, from its scheduled start; amplification: attempts the server received per request sent; peak in server: most requests in the server at once (in service and queued); recovery: after an outage, time until requests succeed again; failures by cause: 5xx (final answer a server error), conn (transport error), deadline (client deadline passed), timeout (the policy's time limit), open / limited / full (rejected at once by the circuit breaker, rate limiter or bulkhead), dropped (the load generator's in-flight cap of {{.R.MaxInFlight}}).</p>
+<p class="meta">ok: requests answered 2xx before the deadline; goodput: those per second; p50–p99: client-observed latency of every request sent, failures included, from its scheduled start; amplification: attempts the server received per request sent (a request's retries count with it, even when they land in the next phase); peak in server: most requests in the server at once (in service and queued); recovery: after an outage, time until requests succeed again; failures by cause: 5xx (final answer a server error), conn (transport error), deadline (client deadline passed), timeout (the policy's time limit), open / limited / full (rejected at once by the circuit breaker, rate limiter or bulkhead), dropped (the load generator's in-flight cap of {{.R.MaxInFlight}}).</p>
 
 <h2>How this was measured</h2>
 <div class="notes">

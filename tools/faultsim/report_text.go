@@ -85,8 +85,9 @@ func WriteTable(w io.Writer, r *Report) {
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "ok: share of requests answered 2xx before the deadline; goodput: those per second; p50..p99: latency every")
-	fmt.Fprintln(w, "caller saw, failures included; ampl: attempts the server received per request sent; peak: most requests")
-	fmt.Fprintln(w, "in the server at once (capacity "+strconv.Itoa(r.Phases[0].Capacity)+"); recovery: time after the outage until requests succeed again.")
+	fmt.Fprintln(w, "caller saw, failures included; ampl: attempts the server received per request sent (a request's retries")
+	fmt.Fprintln(w, "count with it, even when they land in the next phase); peak: most requests in the server at once")
+	fmt.Fprintln(w, "(capacity "+strconv.Itoa(r.Phases[0].Capacity)+"); recovery: time after the outage until requests succeed again.")
 	for _, s := range r.Strategies {
 		if s.Name == StrategyFault {
 			fmt.Fprintln(w)

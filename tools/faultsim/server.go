@@ -62,17 +62,22 @@ type server struct {
 	phasePeak []int // per phase: most requests in the server
 	shed      int   // answered 503 because the queue was full
 	served    int   // requests that got a worker
+	// received counts the attempts received per client request (by the
+	// request number in headerRequest), so that amplification is
+	// measured where the load lands and attributed to the request that
+	// caused it, whenever its attempts arrive.
+	received []int32
 }
 
 // newServer starts a server listening on 127.0.0.1 (a random port) whose
-// timeline starts at start.
-func newServer(ctx context.Context, sc *Scenario, seed uint64, start time.Time) (*server, error) {
+// timeline starts at start, for requests numbered 0 to requests-1.
+func newServer(ctx context.Context, sc *Scenario, seed uint64, start time.Time, requests int) (*server, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := newModel(sc, seed, start)
+	s := newModel(sc, seed, start, requests)
 	s.url = "http://" + ln.Addr().String() + "/"
 	s.hs = &http.Server{
 		Handler:           s,
@@ -87,7 +92,7 @@ func newServer(ctx context.Context, sc *Scenario, seed uint64, start time.Time) 
 
 // newModel returns the server's model without a listener: its ServeHTTP
 // works on any http.ResponseWriter (the tests drive it directly).
-func newModel(sc *Scenario, seed uint64, start time.Time) *server {
+func newModel(sc *Scenario, seed uint64, start time.Time, requests int) *server {
 	buckets := numBuckets(sc)
 	return &server{
 		sc:        sc,
@@ -99,6 +104,7 @@ func newModel(sc *Scenario, seed uint64, start time.Time) *server {
 		peak:      make([]int, buckets),
 		phaseAtt:  make([]int, len(sc.Phases)),
 		phasePeak: make([]int, len(sc.Phases)),
+		received:  make([]int32, requests),
 	}
 }
 
@@ -140,9 +146,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	phase := s.sc.phaseAt(off)
 	b := s.bucketOf(off)
 
+	id, idErr := strconv.ParseUint(r.Header.Get(headerRequest), 10, 64)
+
 	s.mu.Lock()
 	s.attempts[b]++
 	s.phaseAtt[phase]++
+	if idErr == nil && id < uint64(len(s.received)) {
+		s.received[id]++
+	}
 	if s.sc.Phases[phase].Outage || s.closed {
 		s.mu.Unlock()
 		unavailable(w)
@@ -263,6 +274,7 @@ type serverStats struct {
 	phasePeak []int
 	shed      int
 	served    int
+	received  []int32 // per request number
 }
 
 func (s *server) stats() serverStats {
@@ -275,5 +287,6 @@ func (s *server) stats() serverStats {
 		phasePeak: append([]int(nil), s.phasePeak...),
 		shed:      s.shed,
 		served:    s.served,
+		received:  append([]int32(nil), s.received...),
 	}
 }
