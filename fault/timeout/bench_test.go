@@ -32,6 +32,18 @@ func quickDone(ctx context.Context) (int, error) {
 	}
 }
 
+// reportCPU starts measuring the process's CPU time; the function it returns
+// reports it per operation as "cpu-ns/op" (on a shared machine wall time also
+// counts the time the process waited for a CPU; CPU time does not).
+func reportCPU(b *testing.B) func() {
+	start, ok := cpuTime()
+	return func() {
+		if end, ok2 := cpuTime(); ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+		}
+	}
+}
+
 // benchLimit returns a one-minute limit, or a total limit of two minutes
 // (the executor validates attempt <= total; equal lengths would make the
 // total's deadline the earlier by the nanoseconds between the two starts).
@@ -48,6 +60,8 @@ func benchLimit(b *testing.B, opts ...timeout.Option) timeout.View[int] {
 }
 
 func BenchmarkWithTimeoutBaseline(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	ctx := context.Background()
 	for b.Loop() {
 		c, cancel := context.WithTimeout(ctx, time.Minute)
@@ -58,6 +72,8 @@ func BenchmarkWithTimeoutBaseline(b *testing.B) {
 }
 
 func BenchmarkExecute(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	p, ctx := benchLimit(b), context.Background()
 	for b.Loop() {
 		v, _ := p.Execute(ctx, quick)
@@ -68,6 +84,8 @@ func BenchmarkExecute(b *testing.B) {
 // The operation watches Done: the lazily built timer and child context are
 // paid for.
 func BenchmarkExecuteDone(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	p, ctx := benchLimit(b), context.Background()
 	for b.Loop() {
 		v, _ := p.Execute(ctx, quickDone)
@@ -75,8 +93,25 @@ func BenchmarkExecuteDone(b *testing.B) {
 	}
 }
 
+// The baseline of ExecuteDone: a standard context whose Done is used (its
+// done channel is made lazily, so this is one allocation more than
+// WithTimeoutBaseline).
+func BenchmarkWithTimeoutDoneBaseline(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
+	ctx := context.Background()
+	for b.Loop() {
+		c, cancel := context.WithTimeout(ctx, time.Minute)
+		v, _ := quickDone(c)
+		cancel()
+		sink += v
+	}
+}
+
 // The executor's two limits: total outside, attempt inside.
 func BenchmarkExecuteNested(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	total, attempt, ctx := benchLimit(b, timeout.WithLimit(fault.TimeoutTotal)), benchLimit(b), context.Background()
 	for b.Loop() {
 		v, _ := total.Execute(ctx, func(ctx context.Context) (int, error) { return attempt.Execute(ctx, quick) })
@@ -85,6 +120,8 @@ func BenchmarkExecuteNested(b *testing.B) {
 }
 
 func BenchmarkWithTimeoutNestedBaseline(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	ctx := context.Background()
 	for b.Loop() {
 		c1, cancel1 := context.WithTimeout(ctx, 2*time.Minute)
@@ -98,6 +135,8 @@ func BenchmarkWithTimeoutNestedBaseline(b *testing.B) {
 
 // Context-less operation through Detached: a goroutine per call.
 func BenchmarkDetached(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	p, ctx := benchLimit(b), context.Background()
 	op := timeout.Detached(func() (int, error) { return 1, nil })
 	for b.Loop() {
@@ -107,6 +146,8 @@ func BenchmarkDetached(b *testing.B) {
 }
 
 func BenchmarkWithTimeoutBaselineParallel(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	ctx := context.Background()
 	b.RunParallel(func(pb *testing.PB) {
 		n := 0
@@ -121,6 +162,8 @@ func BenchmarkWithTimeoutBaselineParallel(b *testing.B) {
 }
 
 func BenchmarkExecuteParallel(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	p, ctx := benchLimit(b), context.Background()
 	b.RunParallel(func(pb *testing.PB) {
 		n := 0
@@ -132,7 +175,25 @@ func BenchmarkExecuteParallel(b *testing.B) {
 	})
 }
 
+func BenchmarkWithTimeoutDoneBaselineParallel(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		n := 0
+		for pb.Next() {
+			c, cancel := context.WithTimeout(ctx, time.Minute)
+			v, _ := quickDone(c)
+			cancel()
+			n += v
+		}
+		_ = n
+	})
+}
+
 func BenchmarkExecuteDoneParallel(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	p, ctx := benchLimit(b), context.Background()
 	b.RunParallel(func(pb *testing.PB) {
 		n := 0
@@ -147,6 +208,8 @@ func BenchmarkExecuteDoneParallel(b *testing.B) {
 // The executor's two limits around an operation that waits on Done (any real
 // I/O): the attempt limit builds its timer, the total limit is spared one.
 func BenchmarkExecuteNestedDone(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	total, attempt, ctx := benchLimit(b, timeout.WithLimit(fault.TimeoutTotal)), benchLimit(b), context.Background()
 	for b.Loop() {
 		v, _ := total.Execute(ctx, func(ctx context.Context) (int, error) { return attempt.Execute(ctx, quickDone) })
@@ -155,6 +218,8 @@ func BenchmarkExecuteNestedDone(b *testing.B) {
 }
 
 func BenchmarkWithTimeoutNestedDoneBaseline(b *testing.B) {
+	stop := reportCPU(b)
+	defer stop()
 	ctx := context.Background()
 	for b.Loop() {
 		c1, cancel1 := context.WithTimeout(ctx, 2*time.Minute)
