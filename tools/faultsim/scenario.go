@@ -208,8 +208,11 @@ func validFloat(f, lo, hi float64) bool {
 
 // Validate reports every problem of the scenario, joined; each names the JSON
 // field ("phases[2].latency.p99"), the value and the rule. It also parses the
-// expectations.
+// expectations. A nil scenario is an error.
 func (s *Scenario) Validate() error {
+	if s == nil {
+		return errors.New("scenario: nil scenario")
+	}
 	var p problems
 	if strings.TrimSpace(s.Name) == "" {
 		p.add("name", "must not be empty")

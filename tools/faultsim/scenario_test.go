@@ -2,6 +2,7 @@ package faultsim_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -232,4 +233,15 @@ func FuzzExpectation(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNilScenario: a nil scenario is an error, not a panic.
+func TestNilScenario(t *testing.T) {
+	var sc *faultsim.Scenario
+	if err := sc.Validate(); err == nil || !strings.Contains(err.Error(), "nil") {
+		t.Errorf("(*Scenario)(nil).Validate() = %v, want an error", err)
+	}
+	if rep, err := faultsim.Run(context.Background(), nil, faultsim.Options{}); err == nil || rep != nil {
+		t.Errorf("Run(nil scenario) = %v, %v; want an error", rep, err)
+	}
 }
