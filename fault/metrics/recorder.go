@@ -13,7 +13,8 @@ import (
 )
 
 // OverflowPolicy is the name under which a Recorder counts the policies that
-// arrive after it already holds its maximum number of distinct names.
+// arrive after it already holds its maximum number of distinct names. A
+// policy that is itself named OverflowPolicy is counted there too.
 const OverflowPolicy = "_overflow"
 
 // ErrInvalidOption reports an option value out of range; the error wrapping
@@ -215,12 +216,14 @@ func (r *Recorder) newEntry() *entry {
 }
 
 // lookup returns the entry of a policy, creating it (or falling back to the
-// overflow entry) on first sight.
+// overflow entry) on first sight. A policy named OverflowPolicy is counted
+// in the overflow entry: an entry of its own would share the overflow's key
+// in snapshots.
 func (r *Recorder) lookup(name string) *entry {
 	if e, ok := (*r.policies.Load())[name]; ok {
 		return e
 	}
-	if r.full.Load() {
+	if r.full.Load() || name == OverflowPolicy {
 		r.overUsed.Store(true)
 		return r.overflow
 	}

@@ -217,6 +217,28 @@ func TestMaxPoliciesOverflow(t *testing.T) {
 	}
 }
 
+// TestPolicyNamedLikeTheOverflow: a policy may be named "_overflow" (a
+// valid fault policy name). It must not get an entry of its own that the
+// overflow entry then hides in the snapshot under the same key: its
+// executions are counted with the overflow, and every record stays counted.
+func TestPolicyNamedLikeTheOverflow(t *testing.T) {
+	for _, limit := range []int{1, 3} {
+		r := newRecorder(t, metrics.WithMaxPolicies(limit))
+		ctx := context.Background()
+		r.RecordExecution(ctx, exec(metrics.OverflowPolicy, 0, nil))
+		for i := range 4 {
+			r.RecordExecution(ctx, exec(fmt.Sprint("p", i), 0, nil))
+		}
+		var total uint64
+		for _, p := range r.Snapshot().Policies {
+			total += p.Executions
+		}
+		if total != 5 {
+			t.Errorf("WithMaxPolicies(%d): %d executions in the snapshot, want 5", limit, total)
+		}
+	}
+}
+
 func TestOptionsValidated(t *testing.T) {
 	for _, o := range []metrics.Option{metrics.WithMaxPolicies(0), metrics.WithMaxPolicies(-1), metrics.WithStripes(0), metrics.WithStripes(65)} {
 		if _, err := metrics.New(o); !errors.Is(err, metrics.ErrInvalidOption) {
