@@ -225,6 +225,7 @@ func newPolicy(name string) *policy {
 type policies[T any] struct {
 	m        atomic.Pointer[map[string]T]
 	full     atomic.Bool
+	overUsed atomic.Bool // the overflow's value was handed out
 	mu       sync.Mutex
 	max      int
 	newT     func(name string) T
@@ -238,11 +239,18 @@ func newPolicies[T any](limit int, newT func(string) T) *policies[T] {
 	return p
 }
 
+// get returns the value of a policy, creating it (or falling back to the
+// overflow's) on first sight. A policy named OverflowPolicy gets the
+// overflow's: a value of its own would report the same fault.policy as the
+// overflow and take a place under the cap.
 func (p *policies[T]) get(name string) T {
 	if v, ok := (*p.m.Load())[name]; ok {
 		return v
 	}
-	if p.full.Load() {
+	if p.full.Load() || name == OverflowPolicy {
+		if !p.overUsed.Load() {
+			p.overUsed.Store(true)
+		}
 		return p.overflow
 	}
 	p.mu.Lock()
@@ -252,6 +260,7 @@ func (p *policies[T]) get(name string) T {
 		return v
 	}
 	if len(old) >= p.max {
+		p.overUsed.Store(true)
 		p.full.Store(true)
 		return p.overflow
 	}
@@ -270,7 +279,7 @@ func (p *policies[T]) each(f func(T)) {
 	for _, v := range *p.m.Load() {
 		f(v)
 	}
-	if p.full.Load() {
+	if p.overUsed.Load() {
 		f(p.overflow)
 	}
 }

@@ -331,6 +331,23 @@ func TestRecorderMaxPolicies(t *testing.T) {
 	}
 }
 
+// TestPolicyNamedLikeTheOverflow: a policy named "_overflow" (a valid fault
+// policy name) is reported with the overflow, not as a second set of series
+// with the same fault.policy value that also takes a place under the cap.
+func TestPolicyNamedLikeTheOverflow(t *testing.T) {
+	s := newSDK(t)
+	r := newRecorder(t, s, faultotel.WithMaxPolicies(1))
+	ctx := context.Background()
+	r.RecordCircuitState(ctx, faultotel.OverflowPolicy, fault.StateOpen)
+	r.RecordCircuitState(ctx, "a", fault.StateClosed)
+	if v, ok := s.gaugeOf(t, "a"); !ok || v != faultotel.GaugeClosed {
+		t.Errorf("policy a: gauge %d (reported %v), want its own series at %d", v, ok, faultotel.GaugeClosed)
+	}
+	if v, ok := s.gaugeOf(t, faultotel.OverflowPolicy); !ok || v != faultotel.GaugeOpen {
+		t.Errorf("_overflow: gauge %d (reported %v), want %d", v, ok, faultotel.GaugeOpen)
+	}
+}
+
 func TestRecorderOptionsAndNilInputs(t *testing.T) {
 	for _, o := range []faultotel.Option{faultotel.WithMaxPolicies(0), faultotel.WithDurationBoundaries(1, 1), faultotel.WithDurationBoundaries(2, 1)} {
 		if _, err := faultotel.NewRecorder(newSDK(t).mp, o); !errors.Is(err, faultotel.ErrInvalidOption) {
