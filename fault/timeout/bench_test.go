@@ -145,65 +145,35 @@ func BenchmarkDetached(b *testing.B) {
 	}
 }
 
-func BenchmarkWithTimeoutBaselineParallel(b *testing.B) {
+// withTimeout is the baseline: op under a standard context.WithTimeout.
+func withTimeout(ctx context.Context, op fault.Operation[int]) (int, error) {
+	c, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return op(c)
+}
+
+// parallel runs call(ctx, op) under b.RunParallel, reporting CPU time.
+func parallel(b *testing.B, call func(context.Context, fault.Operation[int]) (int, error), op fault.Operation[int]) {
 	stop := reportCPU(b)
 	defer stop()
 	ctx := context.Background()
 	b.RunParallel(func(pb *testing.PB) {
 		n := 0
 		for pb.Next() {
-			c, cancel := context.WithTimeout(ctx, time.Minute)
-			v, _ := quick(c)
-			cancel()
+			v, _ := call(ctx, op)
 			n += v
 		}
 		_ = n
 	})
 }
 
-func BenchmarkExecuteParallel(b *testing.B) {
-	stop := reportCPU(b)
-	defer stop()
-	p, ctx := benchLimit(b), context.Background()
-	b.RunParallel(func(pb *testing.PB) {
-		n := 0
-		for pb.Next() {
-			v, _ := p.Execute(ctx, quick)
-			n += v
-		}
-		_ = n
-	})
-}
+func BenchmarkWithTimeoutBaselineParallel(b *testing.B) { parallel(b, withTimeout, quick) }
 
-func BenchmarkWithTimeoutDoneBaselineParallel(b *testing.B) {
-	stop := reportCPU(b)
-	defer stop()
-	ctx := context.Background()
-	b.RunParallel(func(pb *testing.PB) {
-		n := 0
-		for pb.Next() {
-			c, cancel := context.WithTimeout(ctx, time.Minute)
-			v, _ := quickDone(c)
-			cancel()
-			n += v
-		}
-		_ = n
-	})
-}
+func BenchmarkExecuteParallel(b *testing.B) { parallel(b, benchLimit(b).Execute, quick) }
 
-func BenchmarkExecuteDoneParallel(b *testing.B) {
-	stop := reportCPU(b)
-	defer stop()
-	p, ctx := benchLimit(b), context.Background()
-	b.RunParallel(func(pb *testing.PB) {
-		n := 0
-		for pb.Next() {
-			v, _ := p.Execute(ctx, quickDone)
-			n += v
-		}
-		_ = n
-	})
-}
+func BenchmarkWithTimeoutDoneBaselineParallel(b *testing.B) { parallel(b, withTimeout, quickDone) }
+
+func BenchmarkExecuteDoneParallel(b *testing.B) { parallel(b, benchLimit(b).Execute, quickDone) }
 
 // The executor's two limits around an operation that waits on Done (any real
 // I/O): the attempt limit builds its timer, the total limit is spared one.
