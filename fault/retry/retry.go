@@ -17,7 +17,8 @@ import (
 // documentation for the exact rules and the errors returned. A nil Retry runs
 // op once. A panic in op is not retried and propagates unchanged.
 //
-// On the success path Run allocates nothing and reads the clock once.
+// On the success path Run allocates nothing and reads no clock (one read
+// when MaxElapsed is set).
 func (r *Retry) Run(ctx context.Context, op func(ctx context.Context) error) error {
 	if op == nil {
 		return fault.ErrNilOperation
