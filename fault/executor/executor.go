@@ -103,9 +103,12 @@ func (e *Executor[T]) ExecuteContext(ctx context.Context, policyName string, op 
 
 // ExecuteWithResult runs op, which takes no context, under the named policy
 // (the seed's form). A time limit still answers on time with a
-// *fault.TimeoutError, but it cannot stop op: op runs on its own goroutine,
-// its late result is discarded, and the goroutine ends when op returns.
-// Prefer ExecuteWithResultContext (or fault.ExecuteFunc).
+// *fault.TimeoutError (and the caller's cancellation at once), but it cannot
+// stop op: under a time limit op runs on its own goroutine, its late result
+// is discarded, it keeps its bulkhead slot until it returns, and the
+// goroutine ends when op returns. With retries, the next attempt may start
+// while an abandoned one still runs. Prefer ExecuteWithResultContext (or
+// fault.ExecuteFunc).
 func (e *Executor[T]) ExecuteWithResult(ctx context.Context, policyName string, op func() (T, error)) functional.Result[T] {
 	if op == nil {
 		return functional.Err[T](fault.ErrNilOperation)
