@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,7 +110,28 @@ func TestFanOutOrderAndValues(t *testing.T) {
 	if c.total() != 5 {
 		t.Fatalf("second recorder got %d events", c.total())
 	}
+	// The recorders are called in the order given, for every kind of event.
+	var calls []string
+	f = metrics.NewFanOut(&tagged{"a", &calls}, nil, &tagged{"b", &calls}, &tagged{"c", &calls})
+	recordAll(f)
+	want := strings.Repeat("abc", 5)
+	if got := strings.Join(calls, ""); got != want {
+		t.Fatalf("call order %q, want %q", got, want)
+	}
 }
+
+// tagged appends its tag to calls on every event.
+type tagged struct {
+	tag   string
+	calls *[]string
+}
+
+func (r *tagged) RecordExecution(context.Context, fault.ExecutionMetrics) { r.add() }
+func (r *tagged) RecordCircuitState(context.Context, string, string)      { r.add() }
+func (r *tagged) RecordRetryAttempt(context.Context, string, int)         { r.add() }
+func (r *tagged) RecordRateLimit(context.Context, string, bool)           { r.add() }
+func (r *tagged) RecordBulkheadQueue(context.Context, string, bool)       { r.add() }
+func (r *tagged) add()                                                    { *r.calls = append(*r.calls, r.tag) }
 
 // TestAsyncBoundsABlockedRecorder: a recorder blocked for good costs the
 // caller nothing beyond the queue; the other recorders of the FanOut get
