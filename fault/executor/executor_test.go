@@ -855,6 +855,67 @@ func TestMetricsAndTracing(t *testing.T) {
 	})
 }
 
+// One ExecutionMetrics per execution, with RetryAttempts, CircuitState,
+// ErrorCode and Success right for every way an execution ends.
+func TestMetricsForEveryOutcome(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		cfg := quietConfig()
+		cfg.MetricsRecorder = rec
+		e := newExec[int](t, cfg, fault.PolicyConfig{
+			Name:           "p",
+			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 100, Timeout: time.Minute},
+			Retry:          &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: 100 * time.Millisecond, Jitter: fault.JitterNone},
+			Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: 1},
+			Timeout:        &fault.TimeoutPolicyConfig{Timeout: time.Second, Max: 1500 * time.Millisecond},
+		})
+		ps := patterns(t, e, "p")
+		fail := func(context.Context) (int, error) { return 0, errDown }
+		type want struct {
+			retries int
+			state   string
+			code    fault.ErrorCode
+			success bool
+		}
+		check := func(name string, ctx context.Context, op fault.Operation[int], w want) {
+			t.Helper()
+			n := len(rec.executions)
+			_, err := e.Do(ctx, "p", op)
+			if len(rec.executions) != n+1 {
+				t.Fatalf("%s: %d executions recorded, want 1", name, len(rec.executions)-n)
+			}
+			m := rec.executions[n]
+			got := want{m.RetryAttempts, m.CircuitState, m.ErrorCode, m.Success}
+			if got != w || !errors.Is(m.Err, err) || (err == nil) != m.Success {
+				t.Errorf("%s: metrics %+v (err %v), want %+v", name, got, m.Err, w)
+			}
+		}
+		check("success", context.Background(), noop, want{0, "closed", "", true})
+		n := 0
+		check("success on retry", context.Background(), func(context.Context) (int, error) {
+			if n++; n < 2 {
+				return 0, errDown
+			}
+			return 1, nil
+		}, want{1, "closed", "", true})
+		check("operation error, exhausted", context.Background(), fail, want{2, "closed", fault.ErrCodeRetryExhausted, false})
+		check("total limit", context.Background(), func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() },
+			want{1, "closed", fault.ErrCodeTimeout, false})
+		ps.Bulkhead.TryAcquire()
+		check("bulkhead full, retried", context.Background(), noop, want{2, "closed", fault.ErrCodeRetryExhausted, false})
+		ps.Bulkhead.Release()
+		ps.CircuitBreaker.ForceOpen()
+		check("circuit open", context.Background(), noop, want{0, "open", fault.ErrCodeCircuitOpen, false})
+		ps.CircuitBreaker.Reset()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		check("caller cancelled", ctx, fail, want{0, "closed", "", false})
+		ctx, cancel = context.WithTimeout(context.Background(), 120*time.Millisecond)
+		defer cancel()
+		check("caller deadline, early stop", ctx, fail, want{1, "closed", fault.ErrCodeRetryExhausted, false})
+	})
+}
+
 type panickingRecorder struct{ fault.NoOpMetricsRecorder }
 
 func (panickingRecorder) RecordExecution(context.Context, fault.ExecutionMetrics) {
