@@ -29,8 +29,9 @@
 // joined into the one Shutdown and Wait return; the [Result] says how long
 // each phase took and what was abandoned. Shutdown and Wait are idempotent
 // and concurrency-safe: every caller gets the same result. While the
-// sequence runs a second signal forces an immediate exit ([WithForceExit],
-// [WithExitFunc]).
+// sequence runs, the second signal Wait receives forces an immediate exit
+// ([WithForceExit], [WithExitFunc]); one signal never does, however the
+// sequence started.
 //
 // # Tracking work
 //

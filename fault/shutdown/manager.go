@@ -189,9 +189,15 @@ func (m *Manager) Shutdown(ctx context.Context) (Result, error) {
 
 // Wait blocks until a signal (WithSignals, default SIGINT and SIGTERM)
 // arrives, Shutdown is called, or ctx ends; each starts the sequence. It
-// then waits for the sequence and returns what Shutdown returns. A signal
-// that arrives while the sequence runs (however it started) forces an
-// immediate exit (WithForceExit).
+// then waits for the sequence and returns what Shutdown returns.
+//
+// A second signal forces an immediate exit (WithForceExit): the second one
+// Wait receives while the sequence runs, however it started. A ctx that had
+// already ended when Wait was called counts as the first (it may have been
+// ended by a signal Wait could not see: signal.NotifyContext before Wait).
+// A single signal never forces the exit: not when it also ends ctx through
+// signal.NotifyContext while Wait listens (both see it, in either order),
+// nor when it follows a programmatic Shutdown.
 //
 // The signal handlers are installed when Wait is first called and removed
 // when it returns; a second concurrent Wait only waits.
@@ -201,6 +207,12 @@ func (m *Manager) Wait(ctx context.Context) (Result, error) {
 	}
 	listen := false
 	m.listenOnce.Do(func() { listen = true })
+	received := 0 // signals seen, for the forced exit
+	if ctx.Err() != nil {
+		// Checked before listening: a signal that ended ctx before this
+		// point was not seen here and never will be.
+		received = 1
+	}
 	var sigs chan os.Signal
 	if listen && len(m.cfg.signals) > 0 {
 		sigs = make(chan os.Signal, 2)
@@ -211,8 +223,17 @@ func (m *Manager) Wait(ctx context.Context) (Result, error) {
 	for {
 		select {
 		case sig := <-sigs:
-			if !m.start(context.Background(), "signal: "+sig.String()) && m.cfg.forceExit {
-				m.forceExit(sig) // a signal while the sequence runs
+			received++
+			switch {
+			case m.start(context.Background(), "signal: "+sig.String()):
+			case received >= 2 && m.cfg.forceExit:
+				m.forceExit(sig) // a second signal while the sequence runs
+			default:
+				// The first signal Wait sees, the sequence having started
+				// otherwise: through Shutdown, or through ctx, which may
+				// be a signal.NotifyContext that caught this very signal.
+				m.cfg.logger.Info("shutdown: signal received while already shutting down",
+					"service", m.cfg.service, "signal", sig.String(), "force_exit", m.cfg.forceExit)
 			}
 		case <-ctxDone:
 			ctxDone = nil

@@ -128,9 +128,10 @@ func WithSignals(sig ...os.Signal) Option {
 	return func(s *settings) { s.signals = append([]os.Signal(nil), sig...) }
 }
 
-// WithForceExit sets whether a second signal during the sequence forces an
-// immediate exit with ForceExitCode (default true). Forcing cancels every
-// phase still running, then calls the exit function.
+// WithForceExit sets whether a second signal during the sequence (the second
+// one Wait receives; see Manager.Wait) forces an immediate exit with
+// ForceExitCode (default true). Forcing cancels every phase still running,
+// then calls the exit function.
 func WithForceExit(enabled bool) Option { return func(s *settings) { s.forceExit = enabled } }
 
 // WithExitFunc replaces os.Exit as the function a forced exit calls (tests

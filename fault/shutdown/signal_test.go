@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -82,17 +84,46 @@ func TestSignalSubprocess(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			var lines []string
-			sc := bufio.NewScanner(out)
+			output := make(chan string)
+			go func() {
+				defer close(output)
+				sc := bufio.NewScanner(out)
+				for sc.Scan() {
+					output <- sc.Text()
+				}
+			}()
 			sent := 0
-			for sc.Scan() {
-				line := sc.Text()
-				lines = append(lines, line)
-				if line == "ready" || (line == "hook started" && sent < tc.signals) {
-					if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-						t.Fatal(err)
+			sigterm := func() {
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+					t.Error(err)
+				}
+				sent++
+			}
+			var lines []string
+			var again <-chan time.Time
+		read:
+			for {
+				select {
+				case line, ok := <-output:
+					if !ok {
+						break read
 					}
-					sent++
+					lines = append(lines, line)
+					if line == "ready" || (line == "hook started" && sent < tc.signals) {
+						sigterm()
+					}
+					if line == "hook started" && tc.mode == "force" {
+						// The first SIGTERM may have come before Wait
+						// listened, in the instant after it checked its
+						// context: signal.NotifyContext alone caught it,
+						// and Wait has seen one signal so far. Go on
+						// signalling until the forced exit.
+						tick := time.NewTicker(50 * time.Millisecond)
+						defer tick.Stop()
+						again = tick.C
+					}
+				case <-again:
+					sigterm()
 				}
 			}
 			err = cmd.Wait()
@@ -122,9 +153,10 @@ func TestSignalSubprocess(t *testing.T) {
 	}
 }
 
-// In-process: a signal while the sequence runs cancels what is still running
-// and calls the exit function (injected here); Wait then returns the forced
-// result.
+// In-process: a second signal while the sequence runs (here started by
+// Shutdown: the first signal Wait sees does not force) cancels what is still
+// running and calls the exit function (injected here); Wait then returns the
+// forced result.
 func TestSecondSignalForcesExit(t *testing.T) {
 	var exitCode atomic.Int32
 	exitCode.Store(-1)
@@ -177,5 +209,128 @@ func TestSecondSignalForcesExit(t *testing.T) {
 	}
 	if !errors.Is(o.err, shutdown.ErrHookTimeout) { // "later" was skipped
 		t.Errorf("err %v, want the skipped hook reported", o.err)
+	}
+}
+
+// msgHandler sends the message of every log record to a channel.
+type msgHandler struct{ msgs chan<- string }
+
+func (h msgHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h msgHandler) Handle(_ context.Context, r slog.Record) error {
+	h.msgs <- r.Message
+	return nil
+}
+func (h msgHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h msgHandler) WithGroup(string) slog.Handler      { return h }
+
+// doneProbe is a context that reports when Done is first called: Wait calls
+// it once its signal handler is installed.
+type doneProbe struct {
+	context.Context
+	once   sync.Once
+	called chan struct{}
+}
+
+func (c *doneProbe) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.called) })
+	return c.Context.Done()
+}
+
+// One signal, caught both by signal.NotifyContext (whose context, handed to
+// Wait, starts the sequence) and by Wait's own handler, is one signal: it
+// must not force the exit. It used to, whenever Wait saw the context end
+// before the signal itself. Here the context ends first for certain, while
+// Wait listens, then the signal comes once; a second one forces the exit.
+// A context that had ended before Wait was called counts as the first
+// signal (Wait cannot know whether a signal it never saw ended it).
+func TestOneSignalSeenTwiceDoesNotForceExit(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		endedBefore bool // the context ended before Wait was called
+		firstForces bool
+	}{
+		{"context ends while Wait listens", false, false},
+		{"context ended before Wait", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var exitCode atomic.Int32
+			exitCode.Store(-1)
+			msgs := make(chan string, 64)
+			m, err := shutdown.New(
+				shutdown.WithSignals(syscall.SIGUSR2),
+				shutdown.WithExitFunc(func(code int) { exitCode.Store(int32(code)) }),
+				shutdown.WithLogger(slog.New(msgHandler{msgs})),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hookStarted := make(chan struct{})
+			_ = m.AddHook(shutdown.Hook{Name: "slow", Timeout: time.Hour, Run: func(ctx context.Context) error {
+				close(hookStarted)
+				<-ctx.Done() // until a forced exit cancels it
+				return ctx.Err()
+			}})
+			// Our own handler for the whole test, so that no SIGUSR2 kills
+			// the process whatever Wait's state.
+			hold := make(chan os.Signal, 4)
+			signal.Notify(hold, syscall.SIGUSR2)
+			defer signal.Stop(hold)
+
+			parent, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ctx := &doneProbe{Context: parent, called: make(chan struct{})}
+			if tc.endedBefore {
+				cancel()
+			}
+			type out struct {
+				res shutdown.Result
+				err error
+			}
+			got := make(chan out, 1)
+			go func() {
+				r, err := m.Wait(ctx)
+				got <- out{r, err}
+			}()
+			<-ctx.called // Wait listens
+			cancel()
+			<-hookStarted
+
+			watchdog := time.NewTimer(10 * time.Second)
+			defer watchdog.Stop()
+			// signalSeen sends SIGUSR2 and waits for Wait to log what it
+			// made of it.
+			signalSeen := func() string {
+				t.Helper()
+				_ = syscall.Kill(os.Getpid(), syscall.SIGUSR2)
+				<-hold
+				for {
+					select {
+					case msg := <-msgs:
+						if strings.Contains(msg, "signal") {
+							return msg
+						}
+					case <-watchdog.C:
+						t.Fatal("Wait did not react to the signal")
+					}
+				}
+			}
+			msg := signalSeen()
+			if !tc.firstForces {
+				if code := exitCode.Load(); code != -1 || strings.Contains(msg, "forcing") {
+					t.Fatalf("the first signal forced the exit (code %d, log %q)", code, msg)
+				}
+				msg = signalSeen()
+			}
+			if !strings.Contains(msg, "forcing") {
+				t.Fatalf("log %q, want a forced exit", msg)
+			}
+			o := <-got // Wait returns after calling the exit function
+			if code := exitCode.Load(); code != shutdown.ForceExitCode {
+				t.Errorf("exit code %d, want %d", code, shutdown.ForceExitCode)
+			}
+			if !o.res.Forced || !errors.Is(o.err, shutdown.ErrForced) || !strings.HasPrefix(o.res.Reason, "context done") {
+				t.Errorf("result %+v err %v", o.res, o.err)
+			}
+		})
 	}
 }
