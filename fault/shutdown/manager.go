@@ -10,15 +10,18 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
 )
 
 // Server is something that stops accepting work and drains it when asked,
-// such as *http.Server. Shutdown must return when ctx ends. When it also has
-// a Close() error method, Close is called if Shutdown did not finish before
-// the drain deadline.
+// such as *http.Server. Shutdown should return when ctx ends. When it also
+// has a Close() error method, Close is called if Shutdown did not finish
+// before the drain deadline, even if Shutdown ignores ctx (a gRPC
+// GracefulStop behind an adapter whose Close calls Stop); without Close such
+// a server is waited for until the overall deadline.
 type Server interface {
 	Shutdown(ctx context.Context) error
 }
@@ -313,19 +316,46 @@ func (m *Manager) run(ctx context.Context, reason string, servers []Server, hook
 	// 3 and 4. Stop accepting and drain, with a fresh deadline.
 	log.Info("shutdown: draining", "servers", len(servers), "in_flight", m.tracker.InFlight())
 	drainCtx, drainCancel := context.WithTimeout(ctx, m.cfg.drain)
-	stopped := make(chan error, len(servers))
+	type serverStopped struct {
+		i   int
+		err error
+	}
+	stopped := make(chan serverStopped, len(servers))
+	closers := make([]closer, len(servers))
 	for i, s := range servers {
-		go func() { stopped <- stopServer(drainCtx, i, s) }()
+		closers[i].s = s
+		go func() { stopped <- serverStopped{i, stopServer(drainCtx, i, s, &closers[i])} }()
 	}
 	res.Abandoned = m.tracker.Drain(drainCtx)
 	if res.Abandoned > 0 {
 		errs = append(errs, fmt.Errorf("%w: %d abandoned", ErrDrainTimeout, res.Abandoned))
 	}
-	for pending := len(servers); pending > 0; pending-- {
+	running := make([]bool, len(servers))
+	for i := range running {
+		running[i] = true
+	}
+	drainDone := drainCtx.Done()
+	for pending := len(servers); pending > 0; {
 		select {
-		case err := <-stopped:
-			if err != nil {
-				errs = append(errs, err)
+		case st := <-stopped:
+			running[st.i] = false
+			pending--
+			if st.err == nil && closers[st.i].closed() {
+				st.err = fmt.Errorf("%w: server %d (%T): closed at the drain deadline", ErrServerTimeout, st.i, servers[st.i])
+			}
+			if st.err != nil {
+				errs = append(errs, st.err)
+			}
+		case <-drainDone:
+			// A server whose Shutdown ignores the drain deadline (a
+			// GracefulStop behind an adapter) is Closed now rather than
+			// waited for until the overall deadline, which would leave
+			// nothing for the hooks.
+			drainDone = nil
+			for i, r := range running {
+				if r {
+					closers[i].close()
+				}
 			}
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("%w: %d servers still shutting down: %w", ErrServerTimeout, pending, context.Cause(ctx)))
@@ -368,19 +398,38 @@ func (m *Manager) run(ctx context.Context, reason string, servers []Server, hook
 }
 
 // stopServer calls s.Shutdown(ctx) and, when it fails with ctx over, Close.
-func stopServer(ctx context.Context, i int, s Server) error {
+func stopServer(ctx context.Context, i int, s Server, c *closer) error {
 	err := protect(func() error { return s.Shutdown(ctx) })
 	if err == nil {
 		return nil
 	}
 	if ctx.Err() != nil {
-		if c, ok := s.(interface{ Close() error }); ok {
-			_ = protect(c.Close)
-		}
+		c.close()
 		return fmt.Errorf("%w: server %d (%T): %w", ErrServerTimeout, i, s, err)
 	}
 	return fmt.Errorf("shutdown: server %d (%T): %w", i, s, err)
 }
+
+// closer calls a server's Close, if it has one, at most once: at the drain
+// deadline, from whichever of the sequence and the server's Shutdown
+// notices it first.
+type closer struct {
+	s    Server
+	once sync.Once
+	done atomic.Bool
+}
+
+func (c *closer) close() {
+	c.once.Do(func() {
+		if cl, ok := c.s.(interface{ Close() error }); ok {
+			c.done.Store(true)
+			_ = protect(cl.Close)
+		}
+	})
+}
+
+// closed reports whether Close was called.
+func (c *closer) closed() bool { return c.done.Load() }
 
 // runHook runs h with its own timeout, inside the overall deadline ctx.
 func runHook(ctx context.Context, h Hook) error {

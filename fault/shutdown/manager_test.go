@@ -226,6 +226,53 @@ func TestStuckWorkAbandonedAtDeadline(t *testing.T) {
 	})
 }
 
+// stubbornServer's Shutdown ignores its context (a gRPC GracefulStop behind
+// a Shutdown(ctx) adapter) and returns only once Close (Stop) is called.
+type stubbornServer struct {
+	ev   *events
+	once sync.Once
+	stop chan struct{}
+}
+
+func (s *stubbornServer) Shutdown(context.Context) error {
+	s.ev.add("stubborn shutdown")
+	<-s.stop
+	s.ev.add("stubborn stopped")
+	return nil
+}
+
+func (s *stubbornServer) Close() error {
+	s.ev.add("stubborn closed")
+	s.once.Do(func() { close(s.stop) })
+	return nil
+}
+
+// PITFALLS #19 (shutdown that hangs): a server whose Shutdown ignores the
+// drain deadline is Closed at that deadline, and the hooks still run. It
+// used to be waited for until the overall deadline, never Closed, and every
+// hook was skipped.
+func TestServerIgnoringDrainDeadlineIsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ev := newEvents()
+		m := newManager(t, shutdown.WithDrainTimeout(3*time.Second), shutdown.WithTimeout(25*time.Second))
+		srv := &stubbornServer{ev: ev, stop: make(chan struct{})}
+		defer srv.Close()
+		_ = m.AddServer(srv)
+		_ = m.AddHook(hook(ev, "db", 0, nil))
+		res, err := m.Shutdown(context.Background())
+		want := []string{"0s stubborn shutdown", "3s stubborn closed", "3s stubborn stopped", "3s hook db"}
+		if got := ev.get(); !slices.Equal(got, want) {
+			t.Errorf("events %q, want %q", got, want)
+		}
+		if !errors.Is(err, shutdown.ErrServerTimeout) || errors.Is(err, shutdown.ErrDeadline) || errors.Is(err, shutdown.ErrHookTimeout) {
+			t.Errorf("err %v, want ErrServerTimeout only", err)
+		}
+		if res.Drain != 3*time.Second || res.Duration != 3*time.Second || res.DeadlineExceeded {
+			t.Errorf("result %+v, want a 3s drain and nothing more", res)
+		}
+	})
+}
+
 // New work is served during the propagation delay and refused once
 // draining starts, with an error matching SHUTTING_DOWN and UNAVAILABLE.
 func TestRefusesNewWorkOnceDraining(t *testing.T) {
