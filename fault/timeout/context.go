@@ -31,6 +31,10 @@ type limitContext struct {
 	deadline time.Time       // the limit's own deadline (the parent's may be earlier)
 	t        *Timeout
 	state    atomic.Pointer[machinery] // nil until built or finished
+	// spared is the inner limit that watches this one's parent instead of
+	// this one (see watched); finish ends it too. It fits the 64-byte size
+	// class the rest leaves room in.
+	spared atomic.Pointer[limitContext]
 }
 
 // machinery is the lazily built standard context and its cancel function.
@@ -117,29 +121,61 @@ func (c *limitContext) machinery() *machinery {
 
 // watched returns the context whose end must end c. It is the parent, except
 // that an enclosing limitContext that has built nothing and whose own
-// deadline is not earlier than c's is skipped: it cannot fire before c does,
-// and it finishes only after c's attempt has returned (c runs inside its
-// call), so watching its parent instead spares it a timer and a child
+// deadline is not earlier than c's is skipped: its deadline cannot pass
+// before c's, so watching its parent instead spares it a timer and a child
 // context. This is the executor's total limit around an attempt limit whose
 // operation waits on Done.
+//
+// A skipped limit can still end first, when its call returns while c lives
+// on (c's operation runs on a goroutine its operation started): so c is
+// recorded as the limit's spared child, and the limit's finish ends c too.
+// A limit spares one live child at a time (the executor's attempts come one
+// after another); another child watches it normally.
 func (c *limitContext) watched() context.Context {
 	p := c.parent
 	for {
 		l, ok := p.(*limitContext)
-		if !ok || l.state.Load() != nil || l.deadline.Before(c.deadline) {
+		if !ok || l.state.Load() != nil || l.deadline.Before(c.deadline) || !l.spare(c) {
 			return p
 		}
 		p = l.parent //nolint:fatcontext // walks up the chain of parents; nothing is nested
 	}
 }
 
-// finish ends the context when its attempt has returned: it releases the
-// machinery, or makes sure none will ever be built.
-func (c *limitContext) finish() {
-	if c.state.CompareAndSwap(nil, finished) {
-		return
+// spare records child as c's spared child, if c has no other live one and
+// has neither built anything nor finished by then. The order of the two
+// atomic operations here and in finish (record, then check the state; set
+// the state, then read the record) guarantees that c either refuses child
+// or ends it when c finishes.
+func (c *limitContext) spare(child *limitContext) bool {
+	for {
+		s := c.spared.Load()
+		if s != nil && !s.over() {
+			return false // a live child is spared already
+		}
+		if c.spared.CompareAndSwap(s, child) {
+			break
+		}
 	}
-	c.state.Load().cancel()
+	return c.state.Load() == nil
+}
+
+// over reports whether c has ended: finished, or its machinery done.
+func (c *limitContext) over() bool {
+	m := c.state.Load()
+	return m == finished || (m != nil && m.ctx.Err() != nil)
+}
+
+// finish ends the context when its attempt has returned: it releases the
+// machinery, or makes sure none will ever be built, and ends the child it
+// spared.
+func (c *limitContext) finish() {
+	if !c.state.CompareAndSwap(nil, finished) {
+		c.state.Load().cancel()
+	}
+	if s := c.spared.Load(); s != nil {
+		s.finish()
+	}
 }
 
 // How a limitContext ended, as seen when its operation returned.

@@ -394,3 +394,94 @@ func TestNestedDoneSparesTheOuterLimit(t *testing.T) {
 		t.Errorf("nested limits with Done allocate %v, one limit %v: the total limit built its own timer", both, single)
 	}
 }
+
+// An inner limit whose operation runs on a goroutine the outer operation
+// started (background work handed the outer context) ends when the outer
+// call returns, as any child of a context ends with its parent. Regression:
+// the inner limit, sparing the outer one its timer, watched the caller's
+// context instead, so it ran on until its own deadline although its parent
+// was done.
+func TestNestedChildEndsWithOuterCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		outer := mustNew(t, 2*time.Minute, timeout.WithLimit("total"))
+		inner := mustNew(t, time.Minute) // earlier: the outer could be spared
+		caller, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		watching := make(chan struct{})
+		innerErr := make(chan error, 1)
+		var outerErr func() error
+		if err := outer.Run(caller, func(ctx context.Context) error {
+			outerErr = ctx.Err
+			go func() {
+				innerErr <- inner.Run(ctx, func(ctx context.Context) error {
+					done := ctx.Done() // built while the outer call still runs
+					close(watching)
+					<-done
+					return ctx.Err()
+				})
+			}()
+			<-watching
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		err := <-innerErr
+		if outerErr() == nil || time.Since(start) != 0 || !errors.Is(err, context.Canceled) {
+			t.Fatalf("the outer context ended (%v) but the inner one returned after %v with %v, want at once with Canceled",
+				outerErr(), time.Since(start), err)
+		}
+	})
+	// The same, racing: the inner limit builds its machinery while the
+	// outer call returns. Every inner context ends at once, never at its
+	// own deadline.
+	synctest.Test(t, func(t *testing.T) {
+		outer := mustNew(t, 2*time.Minute, timeout.WithLimit("total"))
+		inner := mustNew(t, time.Minute)
+		caller, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		const n = 500
+		errs := make(chan error, n)
+		start := time.Now()
+		for range n {
+			_ = outer.Run(caller, func(ctx context.Context) error {
+				started := make(chan struct{})
+				go func() {
+					errs <- inner.Run(ctx, func(ctx context.Context) error {
+						close(started) // Done races with the outer call's return
+						<-ctx.Done()
+						return ctx.Err()
+					})
+				}()
+				<-started
+				return nil
+			})
+		}
+		for range n {
+			if err := <-errs; !errors.Is(err, context.Canceled) {
+				t.Fatalf("inner limit: %v, want Canceled", err)
+			}
+		}
+		if time.Since(start) != 0 {
+			t.Fatalf("an inner limit outlived its ended parent until %v", time.Since(start))
+		}
+	})
+	// Sequential inner limits (an executor's attempts) still spare the
+	// outer limit, each one after the previous finished.
+	total := timeout.Policy[int](mustNew(t, time.Hour, timeout.WithLimit("total")))
+	attempt := timeout.Policy[int](mustNew(t, time.Minute))
+	ctx := context.Background()
+	watch := func(ctx context.Context) (int, error) { _ = ctx.Done(); return 1, nil }
+	single := testing.AllocsPerRun(200, func() { _, _ = attempt.Execute(ctx, watch) })
+	three := testing.AllocsPerRun(200, func() {
+		_, _ = total.Execute(ctx, func(ctx context.Context) (int, error) {
+			for range 3 {
+				_, _ = attempt.Execute(ctx, watch)
+			}
+			return 1, nil
+		})
+	})
+	if three > 3*single+1 {
+		t.Errorf("three attempts with Done inside a total limit allocate %v, one attempt %v: the total limit built its own timer", three, single)
+	}
+}
