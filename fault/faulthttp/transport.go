@@ -194,7 +194,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	c := &call{t: t, req: req, caller: ctx, repeat: replayable(req) && t.idempotent(req)}
-	c.runCtx = ctx
 	resp, err := t.run(ctx, c.attempt)
 	return c.finish(resp, err)
 }
@@ -204,7 +203,6 @@ type call struct {
 	t      *Transport
 	req    *http.Request
 	caller context.Context //nolint:containedctx // the caller's context, which governs reading the response body after the attempt
-	runCtx context.Context //nolint:containedctx // the context handed to the policy (the caller's)
 	repeat bool            // the request may be sent more than once
 
 	// Attempts run one at a time, except under a context-less executor with
@@ -226,8 +224,7 @@ type call struct {
 // outcome is what one attempt produced; the zero outcome is none.
 type outcome struct {
 	resp *http.Response // its response (body wrapped), nil for a transport error
-	err  error          // what the operation returned: nil, a *StatusError or a (marked) transport error
-	raw  error          // the transport error as the base transport returned it
+	err  error          // nil, a *StatusError or the transport error, before any fault.Permanent mark
 }
 
 // discard drains (bounded) and closes the outcome's response body.
@@ -304,19 +301,14 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 
 // watch arranges for the attempt context's end to cancel the request while
 // the round trip runs, and returns the function that stops watching (false:
-// too late, the attempt has ended). When the policy handed the operation the
-// very context it was given, only the caller can end it before the round
-// trip is over (stop comes after), so the caller's context is watched, and
-// one that can never end (context.Background) costs nothing.
-func (c *call) watch(actx context.Context, cancel context.CancelCauseFunc) func() bool {
-	watched := actx
-	if actx == c.runCtx {
-		watched = c.caller //nolint:contextcheck // the attempt context is the caller's (or its stoppable child): watch the caller
-	}
-	if watched.Done() == nil {
+// too late, the attempt has ended). A context that can never end (the
+// caller's context.Background, handed on by a policy without a time limit)
+// costs nothing.
+func (*call) watch(actx context.Context, cancel context.CancelCauseFunc) func() bool {
+	if actx.Done() == nil {
 		return alive
 	}
-	return context.AfterFunc(watched, func() { cancel(context.Cause(watched)) })
+	return context.AfterFunc(actx, func() { cancel(context.Cause(actx)) })
 }
 
 func alive() bool { return true }
@@ -416,7 +408,7 @@ func (c *call) delivered(n int, resp *http.Response) (*http.Response, error) {
 // fault.Permanent: the retry returns it at once, while the breaker and the
 // other patterns still count the failure.
 func (c *call) failed(n int, resp *http.Response, err error, retry bool) error {
-	o := outcome{resp: resp, err: err, raw: err}
+	o := outcome{resp: resp, err: err}
 	if se, ok := err.(*StatusError); ok { //nolint:errorlint // our own error, never wrapped here
 		se.retryable = retry
 	}
@@ -465,14 +457,14 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 			// Every attempt failed with a status: the last response.
 			return k.resp, nil
 		case k.resp == nil && (stopped || err == k.err): //nolint:errorlint // the operation's own error, passed through unchanged
-			// Not retried: the transport error as it came, or the time
-			// limit that cut the attempt short (the policy's error also
-			// reports the context this Transport ended to stop the retry).
+			// Not retried: the transport error as it came, or, when the
+			// time limit cut the attempt short, the policy's
+			// TimeoutError, which says more than the context's error.
 			var te *fault.TimeoutError
 			if stopped && errors.As(err, &te) {
 				return nil, te
 			}
-			return nil, k.raw
+			return nil, k.err
 		}
 	}
 	k.discard(limit)

@@ -246,8 +246,7 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // A transport error of a request that is not retried comes back as the
-// transport returned it, not as the context this Transport ended to stop the
-// retry.
+// transport returned it: not wrapped in a retry error, not a cancellation.
 func TestNonIdempotentTransportErrorReturnedAsIs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		errReset := errors.New("connection reset by peer")
