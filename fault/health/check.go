@@ -35,8 +35,10 @@ func (s Status) rank() int {
 // Defaults, in one place.
 const (
 	// DefaultTimeout limits a check that sets no Timeout. Keep every check's
-	// timeout below the probe's timeoutSeconds (Kubernetes' default is 1s;
-	// the README's configuration uses 2s).
+	// timeout below the probe's timeoutSeconds, which defaults to 1s in
+	// Kubernetes too: with both defaults a hung check makes the kubelet
+	// give up first (a probe failure all the same, without the 503's
+	// details). The README's configuration uses 2s and 800ms.
 	DefaultTimeout = 1 * time.Second
 )
 

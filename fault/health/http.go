@@ -13,11 +13,14 @@ import (
 const ContentType = "application/health+json"
 
 // LivenessHandler answers the liveness probe: [Registry.Liveness] as
-// application/health+json. Point Kubernetes' livenessProbe at it.
+// application/health+json. Point Kubernetes' livenessProbe, and the
+// startupProbe if any, at it.
 func (r *Registry) LivenessHandler() http.Handler { return handler{r, probeLiveness} }
 
 // ReadinessHandler answers the readiness probe: [Registry.Readiness]. Point
-// Kubernetes' readinessProbe (and startupProbe, if any) at it.
+// Kubernetes' readinessProbe at it, never a livenessProbe or startupProbe:
+// those restart the container when they fail, and a dependency that is down
+// must take the pod out of rotation, not restart it.
 func (r *Registry) ReadinessHandler() http.Handler { return handler{r, probeReadiness} }
 
 // ReportHandler answers with the full report: [Registry.Report], every check
