@@ -34,12 +34,11 @@ func (s Status) rank() int {
 
 // Defaults, in one place.
 const (
-	// DefaultTimeout limits a check that sets no Timeout. Keep every check's
-	// timeout below the probe's timeoutSeconds, which defaults to 1s in
-	// Kubernetes too: with both defaults a hung check makes the kubelet
-	// give up first (a probe failure all the same, without the 503's
-	// details). The README's configuration uses 2s and 800ms.
-	DefaultTimeout = 1 * time.Second
+	// DefaultTimeout limits a check that sets no Timeout. It is below
+	// Kubernetes' default probe timeoutSeconds (1s), so with both defaults
+	// a hung check still answers 503 with its details before the kubelet
+	// gives up. Keep every check's timeout below the probe's.
+	DefaultTimeout = 800 * time.Millisecond
 )
 
 // Checker checks one component. Check returns nil when healthy, an error
