@@ -118,6 +118,10 @@ func TestContextChildren(t *testing.T) {
 			if time.Since(start) != time.Second {
 				t.Errorf("grandchild cancelled at %v, want 1s", time.Since(start))
 			}
+			// The limit cancels its children one after another, in map
+			// order, on the timer's goroutine: let it finish before
+			// looking at the others.
+			synctest.Wait()
 			for _, c := range []context.Context{child, grandchild, long} {
 				if c.Err() != context.DeadlineExceeded {
 					t.Errorf("descendant Err = %v, want DeadlineExceeded", c.Err())
