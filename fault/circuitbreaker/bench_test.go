@@ -40,56 +40,57 @@ func openBreaker(b *testing.B) *circuitbreaker.Breaker {
 	return cb
 }
 
-func BenchmarkSuccess(b *testing.B) {
-	b.Run("impl=gobreaker", func(b *testing.B) {
+// bench runs the operation setup returns as the sub-benchmark name, serially
+// or under RunParallel, reporting allocations and CPU time per call.
+func bench(b *testing.B, name string, parallel bool, setup func(b *testing.B) func()) {
+	b.Run(name, func(b *testing.B) {
+		op := setup(b)
+		b.ReportAllocs()
+		stop := cpuMeter(b)
+		if parallel {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					op()
+				}
+			})
+		} else {
+			for b.Loop() {
+				op()
+			}
+		}
+		stop()
+	})
+}
+
+func BenchmarkSuccess(b *testing.B) { success(b, false) }
+
+func BenchmarkSuccessParallel(b *testing.B) { success(b, true) }
+
+func success(b *testing.B, parallel bool) {
+	bench(b, "impl=gobreaker", parallel, func(*testing.B) func() {
 		cb := rawBreaker()
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_, _ = cb.Execute(noopGB)
-		}
-		stop()
+		return func() { _, _ = cb.Execute(noopGB) }
 	})
-	b.Run("impl=view", func(b *testing.B) {
+	bench(b, "impl=view", parallel, func(b *testing.B) func() {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench"}))
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_, _ = p.Execute(bctx, noopOp)
-		}
-		stop()
+		return func() { _, _ = p.Execute(bctx, noopOp) }
 	})
-	b.Run("impl=run", func(b *testing.B) {
+	bench(b, "impl=run", parallel, func(b *testing.B) func() {
 		cb := mustNew(b, circuitbreaker.Config{Name: "bench"})
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_ = cb.Run(bctx, noopRun)
-		}
-		stop()
+		return func() { _ = cb.Run(bctx, noopRun) }
 	})
 }
 
 // Failure-rate mode against gobreaker with the same rolling window (60s in
 // 10 buckets).
 func BenchmarkSuccessFailureRate(b *testing.B) {
-	b.Run("impl=gobreaker", func(b *testing.B) {
+	bench(b, "impl=gobreaker", false, func(*testing.B) func() {
 		cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{Name: "bench", Interval: time.Minute, BucketPeriod: 6 * time.Second})
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_, _ = cb.Execute(noopGB)
-		}
-		stop()
+		return func() { _, _ = cb.Execute(noopGB) }
 	})
-	b.Run("impl=view", func(b *testing.B) {
+	bench(b, "impl=view", false, func(b *testing.B) func() {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", FailureRateThreshold: 0.5}))
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_, _ = p.Execute(bctx, noopOp)
-		}
-		stop()
+		return func() { _, _ = p.Execute(bctx, noopOp) }
 	})
 }
 
@@ -97,12 +98,10 @@ func BenchmarkSuccessFailureRate(b *testing.B) {
 // both read the clock twice.
 func BenchmarkSuccessSlowCall(b *testing.B) {
 	const threshold = time.Hour
-	b.Run("impl=gobreaker", func(b *testing.B) {
+	bench(b, "impl=gobreaker", false, func(*testing.B) func() {
 		cb := rawBreaker()
-		b.ReportAllocs()
 		slow := 0
-		stop := cpuMeter(b)
-		for b.Loop() {
+		return func() {
 			_, _ = cb.Execute(func() (int, error) {
 				start := time.Now()
 				v, err := noopGB()
@@ -112,147 +111,52 @@ func BenchmarkSuccessSlowCall(b *testing.B) {
 				return v, err
 			})
 		}
-		stop()
 	})
-	b.Run("impl=view", func(b *testing.B) {
+	bench(b, "impl=view", false, func(b *testing.B) func() {
 		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench", SlowCallThreshold: threshold}))
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_, _ = p.Execute(bctx, noopOp)
-		}
-		stop()
-	})
-}
-
-func BenchmarkSuccessParallel(b *testing.B) {
-	b.Run("impl=gobreaker", func(b *testing.B) {
-		cb := rawBreaker()
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				_, _ = cb.Execute(noopGB)
-			}
-		})
-		stop()
-	})
-	b.Run("impl=view", func(b *testing.B) {
-		p := circuitbreaker.Policy[int](mustNew(b, circuitbreaker.Config{Name: "bench"}))
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				_, _ = p.Execute(bctx, noopOp)
-			}
-		})
-		stop()
-	})
-	b.Run("impl=run", func(b *testing.B) {
-		cb := mustNew(b, circuitbreaker.Config{Name: "bench"})
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				_ = cb.Run(bctx, noopRun)
-			}
-		})
-		stop()
+		return func() { _, _ = p.Execute(bctx, noopOp) }
 	})
 }
 
 // impl=error-only is the floor of any rejection that returns the contract's
 // error: fault.NewCircuitOpenError (one allocation, one clock read) and the
 // correlation-ID lookup, nothing else.
-func BenchmarkRejectOpen(b *testing.B) {
-	b.Run("impl=gobreaker", func(b *testing.B) {
-		cb := openRaw()
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			if _, err := cb.Execute(noopGB); err == nil {
-				b.Fatal("admitted")
-			}
-		}
-		stop()
-	})
-	b.Run("impl=view", func(b *testing.B) {
-		p := circuitbreaker.Policy[int](openBreaker(b))
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			if _, err := p.Execute(bctx, noopOp); err == nil {
-				b.Fatal("admitted")
-			}
-		}
-		stop()
-	})
-	b.Run("impl=error-only", func(b *testing.B) {
-		var openedAt time.Time
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_ = fault.NewCircuitOpenError("bench", fault.CorrelationID(bctx), openedAt, 0, 1)
-		}
-		stop()
-	})
-}
+func BenchmarkRejectOpen(b *testing.B) { rejectOpen(b, false) }
 
-func BenchmarkRejectOpenParallel(b *testing.B) {
-	b.Run("impl=gobreaker", func(b *testing.B) {
+func BenchmarkRejectOpenParallel(b *testing.B) { rejectOpen(b, true) }
+
+func rejectOpen(b *testing.B, parallel bool) {
+	bench(b, "impl=gobreaker", parallel, func(*testing.B) func() {
 		cb := openRaw()
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				_, _ = cb.Execute(noopGB)
+		return func() {
+			if _, err := cb.Execute(noopGB); err == nil {
+				panic("gobreaker admitted a call while open")
 			}
-		})
-		stop()
+		}
 	})
-	b.Run("impl=view", func(b *testing.B) {
+	bench(b, "impl=view", parallel, func(b *testing.B) func() {
 		p := circuitbreaker.Policy[int](openBreaker(b))
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				_, _ = p.Execute(bctx, noopOp)
+		return func() {
+			if _, err := p.Execute(bctx, noopOp); err == nil {
+				panic("the breaker admitted a call while open")
 			}
-		})
-		stop()
+		}
 	})
-	b.Run("impl=error-only", func(b *testing.B) {
+	bench(b, "impl=error-only", parallel, func(*testing.B) func() {
 		var openedAt time.Time
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				_ = fault.NewCircuitOpenError("bench", fault.CorrelationID(bctx), openedAt, 0, 1)
-			}
-		})
-		stop()
+		return func() { _ = fault.NewCircuitOpenError("bench", fault.CorrelationID(bctx), openedAt, 0, 1) }
 	})
 }
 
 // State as health and the executor read it: gobreaker's State takes its
 // mutex and reads the clock; CircuitState reads one atomic while closed.
 func BenchmarkState(b *testing.B) {
-	b.Run("impl=gobreaker", func(b *testing.B) {
+	bench(b, "impl=gobreaker", false, func(*testing.B) func() {
 		cb := rawBreaker()
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_ = cb.State().String()
-		}
-		stop()
+		return func() { _ = cb.State().String() }
 	})
-	b.Run("impl=view", func(b *testing.B) {
+	bench(b, "impl=view", false, func(b *testing.B) func() {
 		cb := mustNew(b, circuitbreaker.Config{Name: "bench"})
-		b.ReportAllocs()
-		stop := cpuMeter(b)
-		for b.Loop() {
-			_ = cb.CircuitState()
-		}
-		stop()
+		return func() { _ = cb.CircuitState() }
 	})
 }

@@ -109,24 +109,31 @@ func BenchmarkWithTimeoutDoneBaseline(b *testing.B) {
 }
 
 // The executor's two limits: total outside, attempt inside.
-func BenchmarkExecuteNested(b *testing.B) {
+func BenchmarkExecuteNested(b *testing.B) { nested(b, quick) }
+
+func BenchmarkWithTimeoutNestedBaseline(b *testing.B) { nestedBaseline(b, quick) }
+
+// nested runs op under the executor's two limits: total outside, attempt
+// inside.
+func nested(b *testing.B, op fault.Operation[int]) {
 	stop := reportCPU(b)
 	defer stop()
 	total, attempt, ctx := benchLimit(b, timeout.WithLimit(fault.TimeoutTotal)), benchLimit(b), context.Background()
 	for b.Loop() {
-		v, _ := total.Execute(ctx, func(ctx context.Context) (int, error) { return attempt.Execute(ctx, quick) })
+		v, _ := total.Execute(ctx, func(ctx context.Context) (int, error) { return attempt.Execute(ctx, op) })
 		sink += v
 	}
 }
 
-func BenchmarkWithTimeoutNestedBaseline(b *testing.B) {
+// nestedBaseline runs op under two nested standard context.WithTimeout.
+func nestedBaseline(b *testing.B, op fault.Operation[int]) {
 	stop := reportCPU(b)
 	defer stop()
 	ctx := context.Background()
 	for b.Loop() {
 		c1, cancel1 := context.WithTimeout(ctx, 2*time.Minute)
 		c2, cancel2 := context.WithTimeout(c1, time.Minute)
-		v, _ := quick(c2)
+		v, _ := op(c2)
 		cancel2()
 		cancel1()
 		sink += v
@@ -177,26 +184,6 @@ func BenchmarkExecuteDoneParallel(b *testing.B) { parallel(b, benchLimit(b).Exec
 
 // The executor's two limits around an operation that waits on Done (any real
 // I/O): the attempt limit builds its timer, the total limit is spared one.
-func BenchmarkExecuteNestedDone(b *testing.B) {
-	stop := reportCPU(b)
-	defer stop()
-	total, attempt, ctx := benchLimit(b, timeout.WithLimit(fault.TimeoutTotal)), benchLimit(b), context.Background()
-	for b.Loop() {
-		v, _ := total.Execute(ctx, func(ctx context.Context) (int, error) { return attempt.Execute(ctx, quickDone) })
-		sink += v
-	}
-}
+func BenchmarkExecuteNestedDone(b *testing.B) { nested(b, quickDone) }
 
-func BenchmarkWithTimeoutNestedDoneBaseline(b *testing.B) {
-	stop := reportCPU(b)
-	defer stop()
-	ctx := context.Background()
-	for b.Loop() {
-		c1, cancel1 := context.WithTimeout(ctx, 2*time.Minute)
-		c2, cancel2 := context.WithTimeout(c1, time.Minute)
-		v, _ := quickDone(c2)
-		cancel2()
-		cancel1()
-		sink += v
-	}
-}
+func BenchmarkWithTimeoutNestedDoneBaseline(b *testing.B) { nestedBaseline(b, quickDone) }
