@@ -60,6 +60,9 @@ type PolicyConfig struct {
 	Timeout        *TimeoutPolicyConfig        `json:"timeout,omitempty"`
 	RateLimit      *RateLimitPolicyConfig      `json:"rateLimit,omitempty"`
 	Bulkhead       *BulkheadPolicyConfig       `json:"bulkhead,omitempty"`
+	Budget         *BudgetPolicyConfig         `json:"budget,omitempty"`
+	Hedge          *HedgePolicyConfig          `json:"hedge,omitempty"`
+	Throttle       *ThrottlePolicyConfig       `json:"throttle,omitempty"`
 }
 
 // CircuitBreakerPolicyConfig configures a circuit breaker. In the default
@@ -150,6 +153,15 @@ func (p PolicyConfig) Validate() error {
 	}
 	if p.Bulkhead != nil {
 		p.Bulkhead.validate(&v, "Bulkhead.")
+	}
+	if p.Budget != nil {
+		p.Budget.validate(&v, "Budget.")
+	}
+	if p.Hedge != nil {
+		p.Hedge.validate(&v, "Hedge.")
+	}
+	if p.Throttle != nil {
+		p.Throttle.validate(&v, "Throttle.")
 	}
 	return v.err()
 }

@@ -112,6 +112,30 @@ func (c *BulkheadPolicyConfig) UnmarshalJSON(data []byte) error {
 // MarshalJSON encodes the section with durations as strings.
 func (c BulkheadPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
 
+// UnmarshalJSON decodes the section strictly.
+func (c *BudgetPolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, c, "", policyPrefix)
+}
+
+// MarshalJSON encodes the section with durations as strings.
+func (c BudgetPolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
+
+// UnmarshalJSON decodes the section strictly.
+func (c *HedgePolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, c, "", policyPrefix)
+}
+
+// MarshalJSON encodes the section with durations as strings.
+func (c HedgePolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
+
+// UnmarshalJSON decodes the section strictly.
+func (c *ThrottlePolicyConfig) UnmarshalJSON(data []byte) error {
+	return decodeStrict(data, c, "", policyPrefix)
+}
+
+// MarshalJSON encodes the section with durations as strings.
+func (c ThrottlePolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
+
 // DecodeJSON decodes data into v, a pointer to a struct, with the rules
 // policies follow: durations as strings, unknown fields refused, errors naming
 // the JSON path ("phases[1].latency: unknown field ..."; a policy's own

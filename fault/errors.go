@@ -24,6 +24,9 @@ const (
 	ErrCodeInvalidPolicy  ErrorCode = "INVALID_POLICY"
 	// ErrCodeShuttingDown: the service is draining and refuses new work (503).
 	ErrCodeShuttingDown ErrorCode = "SHUTTING_DOWN"
+	// ErrCodeThrottled: a client-side adaptive throttle rejected the attempt
+	// locally while the dependency refuses work (503).
+	ErrCodeThrottled ErrorCode = "THROTTLED"
 )
 
 // Pattern names, as they appear in ResilienceError.Pattern and metrics.
@@ -35,15 +38,19 @@ const (
 	PatternBulkhead       = "bulkhead"
 	PatternExecutor       = "executor"
 	PatternShutdown       = "shutdown"
+	PatternThrottle       = "throttle"
+	PatternBudget         = "budget"
+	PatternHedge          = "hedge"
+	PatternFallback       = "fallback"
 )
 
 // HTTPStatus returns the HTTP status a server answers with for the code:
-// 503 for an open circuit or a full bulkhead, 429 when rate limited, 504 for
+// 503 for an open circuit, a full bulkhead or a throttled attempt, 429 when rate limited, 504 for
 // a timeout, 502 when retries are exhausted, 500 for an invalid policy (a
 // misconfigured service, not a bad request) and for unknown codes.
 func (c ErrorCode) HTTPStatus() int {
 	switch c {
-	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown:
+	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown, ErrCodeThrottled:
 		return http.StatusServiceUnavailable
 	case ErrCodeRateLimited:
 		return http.StatusTooManyRequests
@@ -60,7 +67,7 @@ func (c ErrorCode) HTTPStatus() int {
 // AppError embedded in every ResilienceError carries it.
 func (c ErrorCode) AppCode() apperrors.Code {
 	switch c {
-	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown:
+	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown, ErrCodeThrottled:
 		return apperrors.ErrCodeUnavailable
 	case ErrCodeRateLimited:
 		return apperrors.ErrCodeTooManyRequests
@@ -74,9 +81,10 @@ func (c ErrorCode) AppCode() apperrors.Code {
 }
 
 // Rejection reports whether the code means the call was turned away before
-// (or instead of) running: circuit open, rate limited or bulkhead full.
+// (or instead of) running: circuit open, rate limited, bulkhead full or
+// throttled.
 func (c ErrorCode) Rejection() bool {
-	return c == ErrCodeCircuitOpen || c == ErrCodeRateLimited || c == ErrCodeBulkheadFull
+	return c == ErrCodeCircuitOpen || c == ErrCodeRateLimited || c == ErrCodeBulkheadFull || c == ErrCodeThrottled
 }
 
 var (
