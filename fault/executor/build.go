@@ -22,6 +22,7 @@ type policy struct {
 	retry    *retry.Retry
 	breaker  *circuitbreaker.Breaker
 	limiter  *ratelimit.Limiter
+	acquirer RateLimiter // limiter, or the one given with WithRateLimiter
 	bulkhead *bulkhead.Bulkhead
 	attempt  *timeout.Timeout
 }
@@ -29,7 +30,7 @@ type policy struct {
 // direct reports whether the policy has no pattern at all, so operations run
 // without the chain.
 func (p *policy) direct() bool {
-	return p.total == nil && p.retry == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
+	return p.total == nil && p.retry == nil && p.breaker == nil && p.acquirer == nil && p.bulkhead == nil && p.attempt == nil
 }
 
 // timed reports whether a time limit applies, so that context-less
@@ -43,6 +44,9 @@ type env struct {
 	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
 	logger   *slog.Logger          // nil unless logging is enabled
 	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
+
+	// limiters are the WithRateLimiter limiters, by policy name.
+	limiters map[string]RateLimiter
 }
 
 func newEnv(cfg fault.ExecutorConfig) *env {
@@ -100,12 +104,16 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 			return nil, err
 		}
 	}
-	if c := cfg.RateLimit; c != nil {
+	if c := cfg.RateLimit; c != nil && e.limiters[cfg.Name] == nil {
 		lc := ratelimit.FromPolicy(cfg.Name, *c)
 		lc.Recorder = e.recorderOrNil()
 		if p.limiter, err = ratelimit.New(lc); err != nil {
 			return nil, err
 		}
+		p.acquirer = p.limiter
+	}
+	if l := e.limiters[cfg.Name]; l != nil {
+		p.acquirer = l
 	}
 	if c := cfg.Bulkhead; c != nil {
 		bc := bulkhead.FromPolicy(cfg.Name, *c)

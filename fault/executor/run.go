@@ -74,8 +74,8 @@ func (c *call[T]) guarded(ctx context.Context) (v T, err error) {
 }
 
 func (c *call[T]) limit(ctx context.Context) (T, error) {
-	if c.p.limiter != nil {
-		if err := c.p.limiter.Acquire(ctx); err != nil {
+	if c.p.acquirer != nil {
+		if err := c.p.acquirer.Acquire(ctx); err != nil {
 			var zero T
 			return zero, c.notAdmitted(err)
 		}

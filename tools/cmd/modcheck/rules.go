@@ -60,6 +60,7 @@ var rules = []rule{
 	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor"}},
+	{Dir: "fault/fleet", Imports: []string{"fault", "fault/circuitbreaker", "fault/ratelimit", "fault/health"}, ThirdParty: []string{"github.com/redis/go-redis/v9/..."}, TestThirdParty: []string{"github.com/alicebob/miniredis/v2/..."}},
 }
 
 // otelAPI is the OpenTelemetry API (not the SDK, which only an application

@@ -1,0 +1,40 @@
+module github.com/authcorp/libs/go/src/fault/fleet
+
+go 1.25.0
+
+require (
+	github.com/alicebob/miniredis/v2 v2.40.0
+	github.com/authcorp/libs/go/src/fault v0.1.0
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
+	github.com/authcorp/libs/go/src/fault/faulthttp v0.0.0-00010101000000-000000000000
+	github.com/authcorp/libs/go/src/fault/health v0.1.0
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
+	github.com/redis/go-redis/v9 v9.22.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	github.com/yuin/gopher-lua v1.1.1 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
+	golang.org/x/sys v0.30.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
+
+replace (
+	github.com/authcorp/libs/go/src/apperrors => ../../apperrors
+	github.com/authcorp/libs/go/src/fault => ../../fault
+	github.com/authcorp/libs/go/src/fault/bulkhead => ../../fault/bulkhead
+	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../fault/circuitbreaker
+	github.com/authcorp/libs/go/src/fault/executor => ../../fault/executor
+	github.com/authcorp/libs/go/src/fault/faulthttp => ../../fault/faulthttp
+	github.com/authcorp/libs/go/src/fault/health => ../../fault/health
+	github.com/authcorp/libs/go/src/fault/ratelimit => ../../fault/ratelimit
+	github.com/authcorp/libs/go/src/fault/retry => ../../fault/retry
+	github.com/authcorp/libs/go/src/fault/shutdown => ../../fault/shutdown
+	github.com/authcorp/libs/go/src/fault/timeout => ../../fault/timeout
+	github.com/authcorp/libs/go/src/functional => ../../functional
+)

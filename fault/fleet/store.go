@@ -1,0 +1,123 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/health"
+)
+
+// ErrStoreUnavailable is matched (errors.Is) by the errors this package
+// returns because Redis could not be used: a failed or slow round trip, or
+// the store breaker refusing to try while Redis is known to be down.
+var ErrStoreUnavailable = errors.New("fleet: store unavailable")
+
+// storeError is a store failure: ErrStoreUnavailable with the cause.
+type storeError struct{ cause error }
+
+func (e *storeError) Error() string {
+	if e.cause == nil {
+		return ErrStoreUnavailable.Error()
+	}
+	return ErrStoreUnavailable.Error() + ": " + e.cause.Error()
+}
+
+func (e *storeError) Is(target error) bool { return target == ErrStoreUnavailable }
+
+func (e *storeError) Unwrap() error { return e.cause }
+
+// callerDoneError marks a store call abandoned because the caller's own context
+// ended: the store breaker counts it neither as a success nor as a failure.
+type callerDoneError struct{ err error }
+
+func (e *callerDoneError) Error() string { return e.err.Error() }
+func (e *callerDoneError) Unwrap() error { return e.err }
+
+// store is the Redis plumbing shared by the limiter and the breaker: a
+// client, a per-call timeout and a breaker that stops asking a store that
+// keeps failing.
+type store struct {
+	client  redis.UniversalClient
+	timeout time.Duration
+	cb      *circuitbreaker.Breaker
+	errs    atomic.Uint64 // store failures (timeouts, connection errors, script errors)
+	skipped atomic.Uint64 // calls that did not ask the store because its breaker was open
+}
+
+func newStore(name string, client redis.UniversalClient, timeout time.Duration, threshold int, retryAfter time.Duration, rec fault.MetricsRecorder) (*store, error) {
+	s := &store{client: client, timeout: timeout}
+	cfg := circuitbreaker.Config{
+		Name:             name + StoreSuffix,
+		FailureThreshold: threshold,
+		Timeout:          retryAfter,
+		IsExcluded: func(err error) bool {
+			var cd *callerDoneError
+			return errors.As(err, &cd)
+		},
+	}
+	if rec != nil {
+		cfg.Recorder = rec
+	}
+	cb, err := circuitbreaker.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.cb = cb
+	return s, nil
+}
+
+// eval runs script once under the store timeout and the store breaker. It
+// returns the reply, or a *storeError (the store failed, or its breaker is
+// open), or the caller's context error when ctx ended first.
+func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, args ...any) ([]int64, error) {
+	var out []int64
+	err := s.cb.Run(ctx, func(ctx context.Context) error {
+		sctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		res, err := script.Run(sctx, s.client, keys, args...).Int64Slice()
+		if err != nil {
+			if ctx.Err() != nil {
+				return &callerDoneError{ctx.Err()}
+			}
+			return err
+		}
+		out = res
+		return nil
+	})
+	if err == nil {
+		return out, nil
+	}
+	var cd *callerDoneError
+	if errors.As(err, &cd) {
+		return nil, cd.err
+	}
+	var open *fault.CircuitOpenError
+	if errors.As(err, &open) {
+		s.skipped.Add(1)
+	} else {
+		s.errs.Add(1)
+	}
+	return nil, &storeError{err}
+}
+
+// healthy reports whether the store breaker is closed: the last calls
+// reached Redis.
+func (s *store) healthy() bool { return s.cb.State() == circuitbreaker.StateClosed }
+
+// check is the health check of a component using s: nil while the store
+// answers, a warning (health.Warn: degraded, not down) while it does not.
+func (s *store) check(what, name, mode string) error {
+	if s.healthy() {
+		return nil
+	}
+	m := s.cb.Metrics()
+	return health.Warn(fmt.Errorf("fleet %s %q: Redis unavailable since %s (%d store errors); running %s",
+		what, name, m.OpenedAt.UTC().Format(time.RFC3339), s.errs.Load(), mode))
+}
