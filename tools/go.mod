@@ -3,12 +3,15 @@ module github.com/authcorp/libs/go/src/tools
 go 1.25.0
 
 require (
+	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
+	github.com/authcorp/libs/go/src/fault/fleet v0.1.0
 	github.com/authcorp/libs/go/src/fault/metrics v0.1.0
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0
 	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/redis/go-redis/v9 v9.22.0
 	github.com/sony/gobreaker/v2 v2.4.0
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.4
@@ -50,6 +53,7 @@ require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/health v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
@@ -220,11 +224,13 @@ require (
 	github.com/yagipy/maintidx v1.0.0 // indirect
 	github.com/yeya24/promlinter v0.3.0 // indirect
 	github.com/ykadowak/zerologlint v0.1.5 // indirect
+	github.com/yuin/gopher-lua v1.1.1 // indirect
 	gitlab.com/bosi/decorder v0.4.2 // indirect
 	go-simpler.org/musttag v0.14.0 // indirect
 	go-simpler.org/sloglint v0.12.0 // indirect
 	go.augendre.info/arangolint v0.4.0 // indirect
 	go.augendre.info/fatcontext v0.9.0 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	go.yaml.in/yaml/v4 v4.0.0-rc.3 // indirect
@@ -249,6 +255,7 @@ replace (
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../fault/executor
 	github.com/authcorp/libs/go/src/fault/faulthttp => ../fault/faulthttp
+	github.com/authcorp/libs/go/src/fault/fleet => ../fault/fleet
 	github.com/authcorp/libs/go/src/fault/health => ../fault/health
 	github.com/authcorp/libs/go/src/fault/metrics => ../fault/metrics
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../fault/ratelimit

@@ -49,6 +49,7 @@ type options struct {
 	printDefault bool
 	clients      string
 	runs         int
+	redis        string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.printDefault, "print-default", false, "print the embedded default scenario (a file to copy and edit) and exit")
 	fs.StringVar(&o.clients, "clients", joinInts(faultsim.DefaultJitterClients), "jitter experiment: the numbers of contending clients, comma-separated")
 	fs.IntVar(&o.runs, "runs", faultsim.DefaultJitterRuns, "jitter experiment: runs averaged per number of clients and strategy")
+	fs.StringVar(&o.redis, "redis", "", "fleet scenarios: `ADDR` of a real Redis (default: an embedded in-process one)")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.printDefault {
 		_, _ = stdout.Write(faultsim.DefaultScenarioJSON())
 		return 0
+	}
+	if run := fleetScenarios[o.scenario]; run != nil {
+		return run(ctx, o, stdout, stderr)
 	}
 	if o.scenario == faultsim.JitterScenario {
 		return runJitter(ctx, o, stdout, stderr)

@@ -1,0 +1,46 @@
+package faultsim_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authcorp/libs/go/src/tools/faultsim"
+)
+
+// TestFleetScenario plays the fleet experiment on the embedded Redis (or
+// FAULT_REDIS_ADDR's) with short phases: the fleet limiter keeps the quota
+// and uses it; the local strategies break one or the other.
+func TestFleetScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays 3 strategies × 3 s of real time")
+	}
+	res, err := faultsim.RunFleet(context.Background(), faultsim.FleetConfig{Phase: time.Second, Quota: 150, Redis: os.Getenv("FAULT_REDIS_ADDR")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	faultsim.WriteFleetTable(&buf, res)
+	t.Log("\n" + buf.String())
+	if err := res.Check(); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := faultsim.WriteFleetHTML(&buf, res); err != nil || !strings.Contains(buf.String(), "<svg") {
+		t.Fatalf("HTML: %v", err)
+	}
+}
+
+func TestFleetConfigValidate(t *testing.T) {
+	for _, c := range []faultsim.FleetConfig{{Instances: 2}, {Quota: 1}, {Quota: 100, Demand: 50}, {Phase: time.Millisecond}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+	if err := (faultsim.FleetConfig{}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
