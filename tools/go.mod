@@ -11,6 +11,7 @@ require (
 	github.com/authcorp/libs/go/src/fault/metrics v0.1.0
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0
 	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/sony/gobreaker/v2 v2.4.0
 	go.uber.org/goleak v1.3.0
