@@ -256,6 +256,10 @@ func TestRuleRedisDownLocalBreakingGoesOn(t *testing.T) {
 			t.Fatal("Check = nil while Redis is down")
 		}
 		_ = b.Close(context.Background())
+		_ = c.Close()
+		// go-redis retries a failed dial in the background with backoff:
+		// let those goroutines finish inside the bubble.
+		time.Sleep(time.Minute)
 	})
 }
 

@@ -292,7 +292,7 @@ func TestRuleDeadStoreCostsMicroseconds(t *testing.T) {
 	for _, mode := range []fleet.FailureMode{fleet.FallbackLocal, fleet.FailOpen, fleet.FailClosed} {
 		t.Run(mode.String(), func(t *testing.T) {
 			m, c := newMini(t)
-			l := newLimiter(t, c, fleet.LimiterConfig{Rate: 10, Window: time.Second, BurstSize: 4, Instances: 2,
+			l := newLimiter(t, c, fleet.LimiterConfig{Rate: 10, Window: time.Minute, BurstSize: 4, Instances: 2,
 				FailureMode: mode, StoreRetryAfter: time.Hour})
 			if !l.Allow() {
 				t.Fatal("first call rejected")
