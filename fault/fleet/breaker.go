@@ -47,7 +47,11 @@ var ErrClosed = errors.New("fleet: breaker already closed")
 // It returns {gen, remaining open µs (0: closed), reporters within the
 // window, applied}: applied is 1 when a "closed" report closed the record.
 // A generation is the Redis time (µs) the record opened at: it never
-// repeats, even after the record expired.
+// repeats, even after the record expired. Opening consumes the reports
+// that met the quorum, and "open" reports while the record is open are not
+// kept (the fleet knows already), so the next generation needs fresh ones
+// (trials that failed after this period), never the reports of the period
+// already acted on.
 const syncLua = `
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -59,7 +63,7 @@ local untl = tonumber(redis.call('HGET', KEYS[1], 'until') or '0') or 0
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - window))
 local applied = 0
 if ARGV[2] == 'open' then
-  redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[1])
+  if untl <= now then redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[1]) end
 elseif ARGV[2] == 'closed' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   if untl > now and tonumber(ARGV[3]) == gen then
@@ -73,13 +77,14 @@ if untl <= now and count >= tonumber(ARGV[4]) and applied == 0 then
   gen = now
   untl = now + openfor
   redis.call('HSET', KEYS[1], 'gen', string.format('%.0f', gen), 'until', string.format('%.0f', untl))
+  redis.call('DEL', KEYS[2])
 end
 local remaining = untl - now
 if remaining < 0 then remaining = 0 end
 if gen > 0 then
   redis.call('PEXPIRE', KEYS[1], math.ceil((remaining + window) / 1000))
 end
-if count > 0 then
+if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000))
 end
 return {gen, remaining, count, applied}
@@ -160,8 +165,9 @@ func (c BreakerConfig) Validate() error {
 // The local breaker decides every call, with no store round trip on the
 // call path: Execute costs what the local breaker costs. In the background
 // the Breaker syncs with the fleet record, on every local transition and on
-// a jittered interval: it reports "open" while its local breaker is open by
-// its own failures, and learns whether the fleet is open. The fleet opens
+// a jittered interval: it reports "open" once each time its local breaker
+// opens by its own failures (a trip, or a failed half-open trial; never an
+// opening the fleet caused), and learns whether the fleet is open. The fleet opens
 // only when Quorum distinct instances reported open within QuorumWindow
 // (one instance's private trouble opens only that instance); then every
 // instance's local breaker opens for the fleet's remaining open time
@@ -183,7 +189,7 @@ type Breaker struct {
 	openUS   int64
 
 	applying atomic.Bool  // OpenFor from a fleet signal is being applied
-	ownOpen  atomic.Bool  // the local breaker is open (or half-open) by its own failures
+	ownOpen  atomic.Bool  // the local breaker opened by its own failures since the last sync: report it
 	closedTo atomic.Int64 // generation seen when the local breaker last closed; -1: nothing to report
 	seenGen  atomic.Int64 // the fleet generation last seen open
 	applied  atomic.Int64 // the generation last applied to the local breaker
@@ -273,12 +279,10 @@ func (b *Breaker) transition(from, to circuitbreaker.State) {
 	switch to {
 	case circuitbreaker.StateOpen:
 		if from == circuitbreaker.StateClosed && b.applying.Load() {
-			b.ownOpen.Store(false) // opened by the fleet: nothing to report
-			return
+			return // opened by the fleet: nothing to report
 		}
 		b.ownOpen.Store(true)
 	case circuitbreaker.StateClosed:
-		b.ownOpen.Store(false)
 		if from == circuitbreaker.StateHalfOpen {
 			b.closedTo.Store(b.seenGen.Load()) // report "closed" for the generation we saw
 		}
@@ -323,8 +327,9 @@ func (b *Breaker) jittered() time.Duration {
 func (b *Breaker) syncOnce() {
 	report, gen := "none", int64(0)
 	closedTo := b.closedTo.Swap(-1)
+	ownOpen := b.ownOpen.Swap(false)
 	switch {
-	case b.ownOpen.Load():
+	case ownOpen:
 		report = "open"
 	case closedTo > 0:
 		report, gen = "closed", closedTo
@@ -339,6 +344,9 @@ func (b *Breaker) syncOnce() {
 		b.lastOK.Store(false)
 		if closedTo > 0 {
 			b.closedTo.CompareAndSwap(-1, closedTo) // try again next time
+		}
+		if ownOpen {
+			b.ownOpen.Store(true)
 		}
 		return
 	}

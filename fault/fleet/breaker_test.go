@@ -180,13 +180,27 @@ func TestRuleStaleGenerationCannotClose(t *testing.T) {
 func TestRuleRecordExpires(t *testing.T) {
 	m, c := newMini(t)
 	syncCall(t, c, "a", "open", 0, 1)
-	if !m.Exists("fault:cb:{dep}") || !m.Exists("fault:cb:{dep}:reporters") {
-		t.Fatal("record not written")
+	if !m.Exists("fault:cb:{dep}") || m.Exists("fault:cb:{dep}:reporters") {
+		t.Fatal("record not written, or the reports that opened it not consumed")
+	}
+	syncCall(t, c, "b", "open", 0, 5) // the record is open: the report is not kept
+	if m.Exists("fault:cb:{dep}:reporters") {
+		t.Fatal("an open report was kept while the record is open")
 	}
 	if ttl := m.TTL("fault:cb:{dep}"); ttl != 40*time.Second {
 		t.Fatalf("record TTL %v, want 30s open + 10s window", ttl)
 	}
 	m.FastForward(40 * time.Second)
+	if len(m.Keys()) != 0 {
+		t.Fatalf("keys left: %v", m.Keys())
+	}
+	// Reports below the quorum expire with the window.
+	m.SetTime(t0.Add(time.Hour))
+	syncCall(t, c, "b", "open", 0, 5)
+	if ttl := m.TTL("fault:cb:{dep}:reporters"); ttl != 10*time.Second {
+		t.Fatalf("reporters TTL %v, want the 10s window", ttl)
+	}
+	m.FastForward(10 * time.Second)
 	if len(m.Keys()) != 0 {
 		t.Fatalf("keys left: %v", m.Keys())
 	}

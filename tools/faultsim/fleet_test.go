@@ -44,3 +44,22 @@ func TestFleetConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFleetOutageScenario: with the fleet breaker the dead dependency
+// receives at most half as much, trials stay bounded and recovery is no
+// slower.
+func TestFleetOutageScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays 2 strategies × 6 s of real time")
+	}
+	res, err := faultsim.RunFleetOutage(context.Background(), os.Getenv("FAULT_REDIS_ADDR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	faultsim.WriteOutageTable(&buf, res)
+	t.Log("\n" + buf.String())
+	if err := res.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
