@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
 	github.com/authcorp/libs/go/src/fault/fleet v0.1.0
@@ -53,7 +54,6 @@ require (
 	github.com/ashanbrown/makezero/v2 v2.2.1 // indirect
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/health v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
 	"github.com/authcorp/libs/go/src/fault/fleet"
 )
 
@@ -69,4 +70,26 @@ func ExampleNewKeyed() {
 	// Output:
 	// true false true
 	// fault:rl:{tenants:acme}
+}
+
+// Each instance wraps its local breaker; calls never touch Redis, the
+// background sync shares open signals with the fleet.
+func ExampleNewBreaker() {
+	srv, _ := miniredis.Run()
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer func() { _ = rdb.Close() }()
+
+	b, err := fleet.NewBreaker(
+		circuitbreaker.Config{Name: "payments", FailureThreshold: 2, Timeout: 30 * time.Second},
+		fleet.BreakerConfig{Name: "payments", Client: rdb, Quorum: 2},
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = b.Close(context.Background()) }()
+
+	v, err := fleet.BreakerPolicy[int](b).Execute(context.Background(), func(context.Context) (int, error) { return 42, nil })
+	fmt.Println(v, err, b.CircuitState())
+	// Output: 42 <nil> closed
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
 	"github.com/authcorp/libs/go/src/fault/fleet"
 )
 
@@ -274,5 +275,54 @@ func TestRealRedisNoScript(t *testing.T) {
 	ttl, err := c.PTTL(context.Background(), l.Key()).Result()
 	if err != nil || ttl <= 0 || ttl > time.Minute {
 		t.Fatalf("PTTL = %v, %v; want (0, 1m]", ttl, err)
+	}
+}
+
+// TestRealRedisBreakerClockSkew: instance a runs on the real clock, b in a
+// synctest bubble whose clock says 2000-01-01 (decades off). Both learn the
+// fleet's remaining open time from Redis, so their local breakers agree on
+// it within one sync interval.
+func TestRealRedisBreakerClockSkew(t *testing.T) {
+	c := realRedis(t)
+	name := uniqueName(t)
+	const interval = 100 * time.Millisecond
+	cfg := func(id string) fleet.BreakerConfig {
+		return fleet.BreakerConfig{Name: name, Client: c, Instance: id, Quorum: 1, SyncInterval: interval, StoreTimeout: time.Second}
+	}
+	local := circuitbreaker.Config{Name: "dep", FailureThreshold: 1, Timeout: 30 * time.Second}
+	a, err := fleet.NewBreaker(local, cfg("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close(context.Background()) }()
+	_, _ = fleet.BreakerPolicy[int](a).Execute(context.Background(), failOp)
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Stats().Remaining <= 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the fleet never opened")
+		}
+		time.Sleep(10 * time.Millisecond) // real background sync: poll
+	}
+	var bLeft time.Duration
+	synctest.Test(t, func(t *testing.T) {
+		if time.Now().Year() != 2000 {
+			t.Skip("synctest clock is not faked")
+		}
+		cl := redis.NewClient(&redis.Options{Addr: c.Options().Addr, MaxRetries: -1})
+		b, err := fleet.NewBreaker(local, fleet.BreakerConfig{Name: name, Client: cl, Instance: "b", Quorum: 1, SyncInterval: interval, StoreTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b.Stats().FleetOpens == 0 {
+			time.Sleep(interval / 10)
+		}
+		bLeft = b.Local().Metrics().ResetAfter
+		_ = b.Close(context.Background())
+		_ = cl.Close()
+	})
+	aLeft := a.Local().Metrics().ResetAfter
+	t.Logf("a (real clock) %v left, b (clock 2000-01-01) %v left", aLeft, bLeft)
+	if d := aLeft - bLeft; d > interval || d < -interval {
+		t.Fatalf("a %v and b %v disagree by more than one sync interval", aLeft, bLeft)
 	}
 }
