@@ -6,6 +6,7 @@ require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
+	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/faulthttp v0.0.0-00010101000000-000000000000
 	github.com/authcorp/libs/go/src/fault/health v0.1.0
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
@@ -15,11 +16,15 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	github.com/yuin/gopher-lua v1.1.1 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.30.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )
