@@ -48,13 +48,24 @@ func BenchmarkBreakerExecute(b *testing.B) {
 	}
 }
 
-// BenchmarkLimiterAllow measures one fleet decision on miniredis (an
-// in-process server; tools/fleetbench measures against a real one).
+// BenchmarkLimiterAllow measures one fleet decision on miniredis, an
+// in-process server whose Lua interpreter's time and allocations are
+// counted too; tools/fleetbench measures against a real redis-server.
 func BenchmarkLimiterAllow(b *testing.B) {
 	_, c := newMini(b)
 	l := newLimiter(b, c, fleet.LimiterConfig{Rate: 1_000_000, Window: time.Second})
-	b.ReportAllocs()
-	for b.Loop() {
-		l.Allow()
-	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			l.Allow()
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				l.Allow()
+			}
+		})
+	})
 }

@@ -135,12 +135,18 @@ func TestRuleZeroStoreCommandsPerExecute(t *testing.T) {
 	}
 }
 
-// syncCall runs the sync script as instance id would.
+// syncCall runs the sync script as instance id would, with a quorum
+// window of 10s and an open time of 30s.
 func syncCall(t *testing.T, c *redis.Client, id, report string, gen int64, quorum int) []int64 {
+	t.Helper()
+	return syncCallW(t, c, id, report, gen, quorum, 10*time.Second, 30*time.Second)
+}
+
+func syncCallW(t *testing.T, c *redis.Client, id, report string, gen int64, quorum int, window, openFor time.Duration) []int64 {
 	t.Helper()
 	keys := []string{"fault:cb:{dep}", "fault:cb:{dep}:reporters"}
 	res, err := redis.NewScript(fleet.SyncScript()).Run(context.Background(), c, keys, id, report, gen, quorum,
-		(10 * time.Second).Microseconds(), (30 * time.Second).Microseconds()).Int64Slice()
+		window.Microseconds(), openFor.Microseconds()).Int64Slice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +298,34 @@ func TestBreakerConfigValidate(t *testing.T) {
 	}
 	if _, err := fleet.NewBreaker(circuitbreaker.Config{}, fleet.BreakerConfig{Name: "x", Client: c}); err == nil {
 		t.Error("invalid local config accepted")
+	}
+}
+
+// TestRuleFleetCannotHoldItselfOpen pins a bug found in the fleet-outage
+// simulation: reports of a period already acted on (and reports that
+// arrived while the record was open) re-opened the record the moment it
+// expired, so instances held open by the fleet kept it open after the
+// dependency healed. Opening consumes the reports; reports while open are
+// dropped; only fresh reports after the period open it again.
+func TestRuleFleetCannotHoldItselfOpen(t *testing.T) {
+	m, c := newMini(t)
+	// A quorum window (30s) longer than the open time (10s), as with the
+	// defaults when QuorumWindow is set above Timeout.
+	sc := func(id, report string) []int64 { return syncCallW(t, c, id, report, 0, 2, 30*time.Second, 10*time.Second) }
+	sc("a", "open")
+	if r := sc("b", "open"); r[1] == 0 {
+		t.Fatalf("quorum of 2 did not open: %v", r)
+	}
+	m.SetTime(t0.Add(time.Second))
+	sc("c", "open") // while open: dropped
+	sc("d", "open")
+	m.SetTime(t0.Add(10 * time.Second)) // the open period ends; every report is within the window
+	if r := sc("e", "none"); r[1] != 0 {
+		t.Fatalf("the record re-opened from the reports of the period already acted on: %v", r)
+	}
+	// Two fresh reports after the period open a new generation.
+	sc("a", "open")
+	if r := sc("b", "open"); r[1] == 0 || r[0] == 0 {
+		t.Fatalf("fresh reports did not re-open: %v", r)
 	}
 }
