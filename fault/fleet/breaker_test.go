@@ -311,7 +311,9 @@ func TestRuleFleetCannotHoldItselfOpen(t *testing.T) {
 	m, c := newMini(t)
 	// A quorum window (30s) longer than the open time (10s), as with the
 	// defaults when QuorumWindow is set above Timeout.
-	sc := func(id, report string) []int64 { return syncCallW(t, c, id, report, 0, 2, 30*time.Second, 10*time.Second) }
+	sc := func(id, report string) []int64 {
+		return syncCallW(t, c, id, report, 0, 2, 30*time.Second, 10*time.Second)
+	}
 	sc("a", "open")
 	if r := sc("b", "open"); r[1] == 0 {
 		t.Fatalf("quorum of 2 did not open: %v", r)
