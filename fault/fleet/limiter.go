@@ -106,7 +106,7 @@ func (l *limit) decide(ctx context.Context, key string, n int, reserve time.Dura
 	res, err := l.st.eval(ctx, gcraScript, []string{key}, l.interval, l.cfg.BurstSize, n, reserve.Microseconds())
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, 0, ctx.Err()
+			return degraded, 0, ctx.Err() // acquire returns the caller's error
 		}
 		return degraded, 0, err
 	}

@@ -81,14 +81,29 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 	err := s.cb.Run(ctx, func(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
-		res, err := script.Run(sctx, s.client, keys, args...).Int64Slice()
-		if err != nil {
+		// go-redis honours a context's deadline on the socket only with
+		// ContextTimeoutEnabled; the round trip runs on its own goroutine so
+		// that StoreTimeout and the caller's deadline bound the call with
+		// any client options. An abandoned round trip ends at the client's
+		// ReadTimeout.
+		done := make(chan reply, 1)
+		go func() {
+			res, err := script.Run(sctx, s.client, keys, args...).Int64Slice()
+			done <- reply{res, err}
+		}()
+		var r reply
+		select {
+		case r = <-done:
+		case <-sctx.Done():
+			r.err = sctx.Err()
+		}
+		if r.err != nil {
 			if ctx.Err() != nil {
 				return &callerDoneError{ctx.Err()}
 			}
-			return err
+			return r.err
 		}
-		out = res
+		out = r.res
 		return nil
 	})
 	if err == nil {
@@ -105,6 +120,11 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 		s.errs.Add(1)
 	}
 	return nil, &storeError{err}
+}
+
+type reply struct {
+	res []int64
+	err error
 }
 
 // healthy reports whether the store breaker is closed: the last calls

@@ -1,0 +1,87 @@
+package fleet_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authcorp/libs/go/src/fault/fleet"
+)
+
+// TestRuleSlowStoreBoundedByStoreTimeout: a Redis that accepts connections
+// and never answers costs at most StoreTimeout per call, and only
+// StoreFailureThreshold times; then the limiter stops asking it. The
+// caller's deadline, when sooner, bounds the round trip too. (Real time:
+// the server is a real socket; the bounds are loose.)
+func TestRuleSlowStoreBoundedByStoreTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) }) // read, never answer
+		}
+	})
+	defer func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	c := newClient(t, ln.Addr().String())
+	l, err := fleet.NewLimiter(fleet.LimiterConfig{Name: "slow", Client: c, Rate: 10, Window: time.Second,
+		StoreTimeout: 50 * time.Millisecond, FailureMode: fleet.FailOpen, StoreRetryAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for range 3 {
+		if err := l.Acquire(context.Background()); err != nil {
+			t.Fatalf("FailOpen: %v", err)
+		}
+	}
+	if d := time.Since(start); d < 3*40*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("3 calls against a silent Redis took %v, want about 3×StoreTimeout", d)
+	}
+	start = time.Now()
+	for range 100 {
+		_ = l.Acquire(context.Background())
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("100 calls after giving up on Redis took %v, want microseconds each", d)
+	}
+	if st := l.Stats(); st.StoreErrors != 3 || st.StoreSkipped != 100 {
+		t.Fatalf("Stats = %+v", st)
+	}
+	// The caller's own deadline, sooner than StoreTimeout, bounds a call
+	// and is the caller's error, not a store failure.
+	l2, _ := fleet.NewLimiter(fleet.LimiterConfig{Name: "slow2", Client: c, Rate: 10, Window: time.Second, StoreTimeout: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	err = l2.Acquire(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Fatalf("Acquire with a 30ms deadline: %v after %v", err, time.Since(start))
+	}
+	if st := l2.Stats(); st.StoreErrors != 0 {
+		t.Fatalf("the caller's deadline counted as a store failure: %+v", st)
+	}
+}
