@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/authcorp/libs/go/src/fault/fleet"
 )
 
@@ -18,35 +20,7 @@ import (
 // caller's deadline, when sooner, bounds the round trip too. (Real time:
 // the server is a real socket; the bounds are loose.)
 func TestRuleSlowStoreBoundedByStoreTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(io.Discard, c) }) // read, never answer
-		}
-	})
-	defer func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
-	c := newClient(t, ln.Addr().String())
+	c := silentRedis(t)
 	l, err := fleet.NewLimiter(fleet.LimiterConfig{Name: "slow", Client: c, Rate: 10, Window: time.Second,
 		StoreTimeout: 50 * time.Millisecond, FailureMode: fleet.FailOpen, StoreRetryAfter: time.Hour})
 	if err != nil {
@@ -71,17 +45,62 @@ func TestRuleSlowStoreBoundedByStoreTimeout(t *testing.T) {
 	if st := l.Stats(); st.StoreErrors != 3 || st.StoreSkipped != 100 {
 		t.Fatalf("Stats = %+v", st)
 	}
-	// The caller's own deadline, sooner than StoreTimeout, bounds a call
-	// and is the caller's error, not a store failure.
-	l2, _ := fleet.NewLimiter(fleet.LimiterConfig{Name: "slow2", Client: c, Rate: 10, Window: time.Second, StoreTimeout: time.Hour})
+}
+
+// TestRuleCallerDeadlineDuringRoundTripIsNotAPermit pins a bug: a caller
+// whose deadline ended during the round trip got nil (a permit) instead of
+// its context's error. It must get context.DeadlineExceeded, on time, and
+// the store must not be blamed.
+func TestRuleCallerDeadlineDuringRoundTripIsNotAPermit(t *testing.T) {
+	c := silentRedis(t)
+	l, err := fleet.NewLimiter(fleet.LimiterConfig{Name: "slow2", Client: c, Rate: 10, Window: time.Second, StoreTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	start = time.Now()
-	err = l2.Acquire(ctx)
+	start := time.Now()
+	err = l.Acquire(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
 		t.Fatalf("Acquire with a 30ms deadline: %v after %v", err, time.Since(start))
 	}
-	if st := l2.Stats(); st.StoreErrors != 0 {
+	if st := l.Stats(); st.StoreErrors != 0 {
 		t.Fatalf("the caller's deadline counted as a store failure: %+v", st)
 	}
+}
+
+// silentRedis returns a client of a server that accepts connections, reads
+// and never answers.
+func silentRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) }) // read, never answer
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	c := newClient(t, ln.Addr().String())
+	return c
 }
