@@ -105,8 +105,8 @@ const (
 func (l *limit) decide(ctx context.Context, key string, n int, reserve time.Duration) (outcome, time.Duration, error) {
 	res, err := l.st.eval(ctx, gcraScript, []string{key}, l.interval, l.cfg.BurstSize, n, reserve.Microseconds())
 	if err != nil {
-		if ctx.Err() != nil {
-			return degraded, 0, ctx.Err() // acquire returns the caller's error
+		if cerr := callerEnded(ctx); cerr != nil {
+			return degraded, 0, cerr // acquire returns the caller's error
 		}
 		return degraded, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +21,13 @@ import (
 // caller's deadline, when sooner, bounds the round trip too. (Real time:
 // the server is a real socket; the bounds are loose.)
 func TestRuleSlowStoreBoundedByStoreTimeout(t *testing.T) {
-	c := silentRedis(t)
+	for _, ctxTimeouts := range []bool{false, true} {
+		t.Run("ContextTimeoutEnabled="+strconv.FormatBool(ctxTimeouts), func(t *testing.T) { slowStore(t, ctxTimeouts) })
+	}
+}
+
+func slowStore(t *testing.T, ctxTimeouts bool) {
+	c := silentRedis(t, ctxTimeouts)
 	l, err := fleet.NewLimiter(fleet.LimiterConfig{Name: "slow", Client: c, Rate: 10, Window: time.Second,
 		StoreTimeout: 50 * time.Millisecond, FailureMode: fleet.FailOpen, StoreRetryAfter: time.Hour})
 	if err != nil {
@@ -52,7 +59,13 @@ func TestRuleSlowStoreBoundedByStoreTimeout(t *testing.T) {
 // its context's error. It must get context.DeadlineExceeded, on time, and
 // the store must not be blamed.
 func TestRuleCallerDeadlineDuringRoundTripIsNotAPermit(t *testing.T) {
-	c := silentRedis(t)
+	for _, ctxTimeouts := range []bool{false, true} {
+		t.Run("ContextTimeoutEnabled="+strconv.FormatBool(ctxTimeouts), func(t *testing.T) { callerDeadline(t, ctxTimeouts) })
+	}
+}
+
+func callerDeadline(t *testing.T, ctxTimeouts bool) {
+	c := silentRedis(t, ctxTimeouts)
 	l, err := fleet.NewLimiter(fleet.LimiterConfig{Name: "slow2", Client: c, Rate: 10, Window: time.Second, StoreTimeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +84,7 @@ func TestRuleCallerDeadlineDuringRoundTripIsNotAPermit(t *testing.T) {
 
 // silentRedis returns a client of a server that accepts connections, reads
 // and never answers.
-func silentRedis(t *testing.T) *redis.Client {
+func silentRedis(t *testing.T, ctxTimeouts bool) *redis.Client {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,6 +114,7 @@ func silentRedis(t *testing.T) *redis.Client {
 		mu.Unlock()
 		wg.Wait()
 	})
-	c := newClient(t, ln.Addr().String())
+	c := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1, ContextTimeoutEnabled: ctxTimeouts})
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

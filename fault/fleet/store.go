@@ -47,12 +47,13 @@ type store struct {
 	client  redis.UniversalClient
 	timeout time.Duration
 	cb      *circuitbreaker.Breaker
+	direct  bool          // the client applies context deadlines to its sockets
 	errs    atomic.Uint64 // store failures (timeouts, connection errors, script errors)
 	skipped atomic.Uint64 // calls that did not ask the store because its breaker was open
 }
 
 func newStore(name string, client redis.UniversalClient, timeout time.Duration, threshold int, retryAfter time.Duration, rec fault.MetricsRecorder) (*store, error) {
-	s := &store{client: client, timeout: timeout}
+	s := &store{client: client, timeout: timeout, direct: honoursDeadlines(client)}
 	cfg := circuitbreaker.Config{
 		Name:             name + StoreSuffix,
 		FailureThreshold: threshold,
@@ -82,10 +83,21 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 		sctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 		// go-redis honours a context's deadline on the socket only with
-		// ContextTimeoutEnabled; the round trip runs on its own goroutine so
-		// that StoreTimeout and the caller's deadline bound the call with
-		// any client options. An abandoned round trip ends at the client's
-		// ReadTimeout.
+		// ContextTimeoutEnabled. Without it the round trip runs on its own
+		// goroutine, so that StoreTimeout and the caller's deadline bound
+		// the call whatever the client's options; an abandoned round trip
+		// ends at the client's ReadTimeout.
+		if s.direct {
+			res, err := script.Run(sctx, s.client, keys, args...).Int64Slice()
+			if err != nil {
+				if cerr := callerEnded(ctx); cerr != nil {
+					return &callerDoneError{cerr}
+				}
+				return err
+			}
+			out = res
+			return nil
+		}
 		done := make(chan reply, 1)
 		go func() {
 			res, err := script.Run(sctx, s.client, keys, args...).Int64Slice()
@@ -98,8 +110,8 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 			r.err = sctx.Err()
 		}
 		if r.err != nil {
-			if ctx.Err() != nil {
-				return &callerDoneError{ctx.Err()}
+			if cerr := callerEnded(ctx); cerr != nil {
+				return &callerDoneError{cerr}
 			}
 			return r.err
 		}
@@ -120,6 +132,32 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 		s.errs.Add(1)
 	}
 	return nil, &storeError{err}
+}
+
+// callerEnded returns the caller's context error, also when its deadline
+// has passed but the context has not noticed yet (a socket deadline set to
+// it fires first).
+func callerEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// honoursDeadlines reports whether c applies context deadlines to its
+// sockets (ContextTimeoutEnabled), so a round trip needs no goroutine of
+// its own to be bounded.
+func honoursDeadlines(c redis.UniversalClient) bool {
+	switch v := c.(type) {
+	case *redis.Client:
+		return v.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return v.Options().ContextTimeoutEnabled
+	}
+	return false
 }
 
 type reply struct {

@@ -35,7 +35,7 @@ func client(tb testing.TB) *redis.Client {
 		}
 		tb.Skip("FAULT_REDIS_ADDR is not set: start redis-server --port 6390 --save '' --appendonly no --daemonize yes and set FAULT_REDIS_ADDR=127.0.0.1:6390")
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, ContextTimeoutEnabled: true})
 	tb.Cleanup(func() { _ = c.Close() })
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		if os.Getenv("CI") == "true" {
