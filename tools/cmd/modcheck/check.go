@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -58,6 +59,7 @@ func check(ctx context.Context, root string, rules []rule, env ...string) ([]pro
 	c.checkModuleFiles()
 	c.checkGoModFilesAreKnown()
 	c.checkDependabot()
+	c.checkWorkflows()
 	c.checkNoLatest()
 	c.checkImports(ctx)
 	return c.problems, c.packages
@@ -86,7 +88,7 @@ func (c *checker) checkManifest() {
 	for _, e := range m.Modules {
 		listed[e.Dir] = true
 		if c.byDir[e.Dir] == nil {
-			c.add(repo.ManifestFile, "line %d: %s is not a library module of DESIGN.md §1 (add it to the rules table in tools/cmd/modcheck/rules.go)", e.Line, e.Dir)
+			c.add(repo.ManifestFile, "line %d: %s is not a library module in the module table (add it to the rules table in tools/cmd/modcheck/rules.go)", e.Line, e.Dir)
 		}
 	}
 	for _, r := range c.rules {
@@ -124,7 +126,7 @@ func (c *checker) checkWork() {
 		case d == toolsDir:
 			c.add(name, "uses ./%s: tools stays out of the workspace so that its pinned tool dependencies never raise the library modules' build list", toolsDir)
 		case c.byDir[d] == nil:
-			c.add(name, "uses %s, which is not a library module of DESIGN.md §1", u.Path)
+			c.add(name, "uses %s, which is not a library module in the module table (tools/cmd/modcheck/rules.go)", u.Path)
 		}
 	}
 	for _, r := range c.rules {
@@ -269,7 +271,7 @@ func (c *checker) checkGoModFilesAreKnown() {
 		}
 		d := filepath.ToSlash(rel)
 		if d != toolsDir && c.byDir[d] == nil {
-			c.add(d, "has a go.mod but is not a module of DESIGN.md §1: add it to the rules table in tools/cmd/modcheck/rules.go, versions.yaml, go.work and .github/dependabot.yml")
+			c.add(d, "has a go.mod but is not in the module table: add it to the rules table in tools/cmd/modcheck/rules.go, versions.yaml, go.work and .github/dependabot.yml (docs/ARCHITECTURE.md, \"Adding a module\")")
 		}
 		return nil
 	})
@@ -284,6 +286,10 @@ func skipDir(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor" || name == "bin" || name == "node_modules"
 }
 
+// checkDependabot wants one gomod entry whose directories list every module
+// (tools included) exactly once, so that one schedule, label and grouping
+// covers them all and a new module is one more line, and a github-actions
+// entry.
 func (c *checker) checkDependabot() {
 	const name = ".github/dependabot.yml"
 	data, err := os.ReadFile(filepath.Join(c.root, filepath.FromSlash(name)))
@@ -307,38 +313,84 @@ func (c *checker) checkDependabot() {
 		c.add(name, "version is %d, want 2", cfg.Version)
 	}
 	gomod := map[string]bool{}
-	actions := false
+	entries, actions := 0, false
 	for _, u := range cfg.Updates {
-		ds := u.Directories
-		if u.Directory != "" {
-			ds = append(ds, u.Directory)
-		}
-		for _, d := range ds {
-			d = strings.Trim(path.Clean("/"+d), "/")
-			switch u.Ecosystem {
-			case "gomod":
+		switch u.Ecosystem {
+		case "gomod":
+			entries++
+			ds := u.Directories
+			if u.Directory != "" {
+				ds = append(ds, u.Directory)
+			}
+			if entries > 1 {
+				c.add(name, "gomod entry %d (%s): want one gomod entry; move its directories into the first entry's directories list", entries, strings.Join(ds, " "))
+			} else if u.Directory != "" {
+				c.add(name, "the gomod entry has directory: %s; list every module under directories: instead", u.Directory)
+			}
+			for _, d := range ds {
+				d = strings.Trim(path.Clean("/"+d), "/")
 				if gomod[d] {
-					c.add(name, "directory /%s has more than one gomod entry", d)
+					c.add(name, "directory /%s is listed more than once", d)
 				}
 				gomod[d] = true
 				if d != toolsDir && c.byDir[d] == nil {
-					c.add(name, "gomod entry for /%s, which is not a module of this repository", d)
+					c.add(name, "gomod directory /%s is not a module of this repository", d)
 				}
-			case "github-actions":
-				actions = true
 			}
+		case "github-actions":
+			actions = true
 		}
 	}
 	for _, r := range c.rules {
 		if !gomod[r.Dir] {
-			c.add(r.Dir, "no gomod entry for directory /%s in %s", r.Dir, name)
+			c.add(r.Dir, "directory /%s is not in the directories of the gomod entry in %s", r.Dir, name)
 		}
 	}
 	if !gomod[toolsDir] {
-		c.add(toolsDir, "no gomod entry for directory /%s in %s", toolsDir, name)
+		c.add(toolsDir, "directory /%s is not in the directories of the gomod entry in %s", toolsDir, name)
 	}
 	if !actions {
 		c.add(name, "no github-actions entry")
+	}
+}
+
+// pinnedAction is a workflow step's uses: pinned to a full commit SHA, with
+// the version it stands for in a comment: owner/repo[/path]@<40 hex> # vX.
+var pinnedAction = regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$`)
+
+// checkWorkflows wants every action a workflow uses pinned by commit SHA (a
+// tag can be moved; a SHA cannot), with its version in a comment so that a
+// reader and dependabot see which release it is. Local actions (./...) and
+// docker:// images are left alone.
+func (c *checker) checkWorkflows() {
+	const dir = ".github/workflows"
+	files, err := filepath.Glob(filepath.Join(c.root, filepath.FromSlash(dir), "*.y*ml"))
+	if err != nil {
+		c.add(dir, "%v", err)
+		return
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			c.add(dir, "%v", err)
+			continue
+		}
+		name := dir + "/" + filepath.Base(f)
+		for i, l := range strings.Split(string(data), "\n") {
+			t := strings.TrimSpace(l)
+			t = strings.TrimPrefix(t, "- ")
+			v, ok := strings.CutPrefix(t, "uses:")
+			if !ok {
+				continue
+			}
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			if strings.HasPrefix(v, "./") || strings.HasPrefix(v, "docker://") {
+				continue
+			}
+			if !pinnedAction.MatchString(v) {
+				c.add(name, "line %d: uses %s: pin the action by its full commit SHA with the version in a comment (owner/repo@<sha> # vX.Y.Z)", i+1, v)
+			}
+		}
 	}
 }
 

@@ -17,7 +17,7 @@ const (
 	composer
 )
 
-// rule is one row of the module table of DESIGN.md §1.
+// rule is one row of the module table (docs/ARCHITECTURE.md, "Module graph").
 type rule struct {
 	Dir  string // module directory; the module path is repo.ModulePrefix + Dir
 	Kind kind
@@ -41,10 +41,10 @@ type rule struct {
 	TestThirdParty []string
 }
 
-// rules is the module table of DESIGN.md §1, the one place that says what
-// each library module may import. Adding a module is adding a line here (and
-// its entries in versions.yaml, go.work and .github/dependabot.yml, which
-// modcheck then verifies).
+// rules is the module table of docs/ARCHITECTURE.md, the one place that
+// says what each library module may import. Adding a module is adding a
+// line here (and its entries in versions.yaml, go.work and
+// .github/dependabot.yml, which modcheck then verifies).
 var rules = []rule{
 	{Dir: "functional"},
 	{Dir: "apperrors"},
