@@ -14,7 +14,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 )
 
-// seedPolicy is the PolicyConfig from the seed README.
+// seedPolicy is the PolicyConfig of the root README's quick start.
 func seedPolicy() fault.PolicyConfig {
 	return fault.PolicyConfig{
 		Name: "payment-service",

@@ -21,12 +21,12 @@
 //	})
 //
 // Each pattern lives in its own module (fault/retry, fault/timeout,
-// fault/circuitbreaker, fault/ratelimit, fault/bulkhead), so a program imports
-// only what it uses. The fault/executor module composes them from a
-// declarative [PolicyConfig] into a [ResilienceExecutor], in this order,
-// outermost first:
-//
-//	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
+// fault/circuitbreaker, fault/ratelimit, fault/bulkhead and more), so a
+// program imports only what it uses. The fault/executor module composes them
+// from a declarative [PolicyConfig] into a [ResilienceExecutor]; its package
+// documentation gives the order of the chain and the rules of each layer.
+// The module graph and the rules every pattern follows are in the
+// repository's docs/ARCHITECTURE.md.
 //
 // # Configuration
 //

@@ -44,10 +44,11 @@ const (
 	PatternFallback       = "fallback"
 )
 
-// HTTPStatus returns the HTTP status a server answers with for the code:
-// 503 for an open circuit, a full bulkhead or a throttled attempt, 429 when rate limited, 504 for
-// a timeout, 502 when retries are exhausted, 500 for an invalid policy (a
-// misconfigured service, not a bad request) and for unknown codes.
+// HTTPStatus returns the HTTP status a server answers with for the code: 503
+// for an open circuit, a full bulkhead or a throttled attempt, 429 when rate
+// limited, 504 for a timeout, 502 when retries are exhausted, 500 for an
+// invalid policy (a misconfigured service, not a bad request) and for unknown
+// codes.
 func (c ErrorCode) HTTPStatus() int {
 	switch c {
 	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown, ErrCodeThrottled:
@@ -213,7 +214,7 @@ func (e *ResilienceError) HTTPStatus() int {
 
 // ErrShuttingDown matches, with errors.Is, every error that refuses work
 // because the service is shutting down (see NewShuttingDownError). It
-// compares by code, as the seed's ResilienceError targets do.
+// compares by code, as every ResilienceError target does.
 var ErrShuttingDown error = &ResilienceError{Code: ErrCodeShuttingDown}
 
 // NewShuttingDownError returns the error that refuses new work during a
@@ -255,7 +256,8 @@ func NewCircuitOpenError(service, correlationID string, openedAt time.Time, rese
 func (e *CircuitOpenError) Unwrap() error { return e.ResilienceError }
 
 // RateLimitError is returned when a rate limiter turns a call away.
-// RetryAfter (promoted from ResilienceError) is the time until a permit is free.
+// RetryAfter (promoted from ResilienceError) is the time until a permit is
+// free.
 type RateLimitError struct {
 	*ResilienceError
 	Rate   int           // permits per Window
@@ -353,7 +355,7 @@ func NewBulkheadFullError(service, correlationID, reason string, maxConcurrent, 
 func (e *BulkheadFullError) Unwrap() error { return e.ResilienceError }
 
 // RetryExhaustedError is returned when every attempt failed. It embeds its
-// ResilienceError by value (as the seed defines it); Cause is the last
+// ResilienceError by value (unlike the other types); Cause is the last
 // attempt's error, so errors.Is(err, lastErr) holds.
 type RetryExhaustedError struct {
 	ResilienceError

@@ -9,11 +9,10 @@ import (
 )
 
 // ResilienceExecutor applies named resilience policies to operations
-// returning T. These are the seed's methods, exactly; the operations take no
-// context, so a per-attempt time limit cannot reach them (the executor still
-// answers with a TimeoutError on time and discards the late result). Prefer
-// the context-aware forms of [ContextExecutor], through [ExecuteFunc] and
-// [ExecuteSimple].
+// returning T. Its operations take no context, so a per-attempt time limit
+// cannot reach them (the executor still answers with a TimeoutError on time
+// and discards the late result). Prefer the context-aware forms of
+// [ContextExecutor], through [ExecuteFunc] and [ExecuteSimple].
 type ResilienceExecutor[T any] interface {
 	Execute(ctx context.Context, policyName string, op func() error) error
 	ExecuteWithResult(ctx context.Context, policyName string, op func() (T, error)) functional.Result[T]
@@ -88,7 +87,7 @@ type ExecutorConfig struct {
 	Tracer Tracer
 }
 
-// DefaultExecutorConfig returns the seed's defaults: DefaultTimeout 30s,
+// DefaultExecutorConfig returns the defaults: DefaultTimeout 30s,
 // metrics, tracing and logging enabled, with a nil recorder, logger and tracer
 // (their documented defaults apply).
 func DefaultExecutorConfig() ExecutorConfig {

@@ -102,8 +102,8 @@ type MetricsRecorder interface {
 }
 
 // TimeoutRecorder is an optional interface a MetricsRecorder implements to be
-// told when a time limit fires (MetricsRecorder, the seed's interface, has no
-// timeout event). The timeout module reports to a recorder that has it.
+// told when a time limit fires (MetricsRecorder itself has no timeout
+// event). The timeout module reports to a recorder that has it.
 type TimeoutRecorder interface {
 	// RecordTimeout is called once each time a limit fires; limit is
 	// TimeoutAttempt or TimeoutTotal, timeout its length.

@@ -104,7 +104,7 @@ func TestChainOrder(t *testing.T) {
 	}
 }
 
-// plainExecutor implements only the seed's interface.
+// plainExecutor implements only ResilienceExecutor, not ContextExecutor.
 type plainExecutor[T any] struct{ calls int }
 
 func (e *plainExecutor[T]) Execute(ctx context.Context, name string, op func() error) error {

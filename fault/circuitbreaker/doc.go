@@ -70,8 +70,7 @@
 // # In the executor
 //
 // The fault/executor module builds one breaker per policy with
-// [FromPolicy] and puts it between retry and the rate limiter, so that each
-// attempt is counted:
-//
-//	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
+// [FromPolicy] and puts it inside retry and outside the rate limiter and the
+// bulkhead, so that each attempt is counted and load shedding is not (the
+// full chain order is in the fault/executor package documentation).
 package circuitbreaker

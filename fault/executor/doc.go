@@ -21,25 +21,25 @@
 //
 // So every attempt is counted by the breaker and takes a permit and a slot;
 // the limiter's and bulkhead's own rejections are load shedding and are not
-// counted by the breaker as failures, nor is a call whose context ended
-// while it waited for a permit or a slot; the wait between attempts holds no
-// slot and no permit; the total limit
-// bounds everything, waits included. Never retried: the caller's own context
-// ending, an open circuit, an invalid or unknown policy, an error the retry
-// predicate refuses. An empty Timeout section (both fields zero) means "no
-// time limit" and turns the default off.
+// counted by the breaker as failures, nor is a call whose context ended while
+// it waited for a permit or a slot; the wait between attempts holds no slot
+// and no permit; the total limit bounds everything, waits included. Never
+// retried: the caller's own context ending, an open circuit, an invalid or
+// unknown policy, an error the retry predicate refuses. An empty Timeout
+// section (both fields zero) means "no time limit" and turns the default off.
 //
 // # Operations with and without a context
 //
 // ExecuteWithResultContext, ExecuteContext and Do hand the operation the
 // attempt's context, carrying its deadline; fault.ExecuteFunc and
-// fault.ExecuteSimple use them. The seed's Execute and ExecuteWithResult take
-// operations without a context: under a time limit such an operation runs on
-// its own goroutine, the caller gets a *fault.TimeoutError on time, and the
-// late result is discarded. The abandoned operation runs on and keeps its
-// bulkhead slot until it returns; without a bulkhead, a retry's next attempt
-// may run alongside it. The context-aware forms are recommended: they
-// cost no goroutine and let the limit stop the work.
+// fault.ExecuteSimple use them. Execute and ExecuteWithResult, the methods
+// of fault.ResilienceExecutor, take operations without a context: under a
+// time limit such an operation runs on its own goroutine, the caller gets a
+// *fault.TimeoutError on time, and the late result is discarded. The
+// abandoned operation runs on and keeps its bulkhead slot until it returns;
+// without a bulkhead, a retry's next attempt may run alongside it. The
+// context-aware forms are recommended: they cost no goroutine and let the
+// limit stop the work.
 //
 // # Sharing state across result types
 //
@@ -57,10 +57,10 @@
 // opening, Info otherwise), rejections at Debug, time limits and exhausted
 // retries at Info. A panicking operation is recorded as a failed execution
 // (Err: ErrPanicked) and ends its span; the panic itself propagates
-// unchanged. Recorders run synchronously on the caller's goroutine
-// after the operation returned; a panicking recorder is recovered. A
-// recorder's own time is added to each call, so a recorder that may block
-// should be wrapped in an asynchronous one (fault/metrics offers one).
+// unchanged. Recorders run synchronously on the caller's goroutine after the
+// operation returned; a panicking recorder is recovered. A recorder's own
+// time is added to each call, so a recorder that may block should be wrapped
+// in an asynchronous one (fault/metrics offers one).
 //
 // # Cost
 //

@@ -11,10 +11,9 @@ import (
 )
 
 // Executor runs operations returning T under named policies. It implements
-// fault.ResilienceExecutor[T] (the seed's methods) and fault.ContextExecutor[T]
-// (the context-aware forms that fault.ExecuteFunc and fault.ExecuteSimple
-// use). It is safe for concurrent use, including registration while
-// executing.
+// fault.ResilienceExecutor[T] and fault.ContextExecutor[T] (the context-aware
+// forms that fault.ExecuteFunc and fault.ExecuteSimple use). It is safe for
+// concurrent use, including registration while executing.
 type Executor[T any] struct {
 	env *env
 	reg *Registry
@@ -102,10 +101,10 @@ func (e *Executor[T]) ExecuteContext(ctx context.Context, policyName string, op 
 }
 
 // ExecuteWithResult runs op, which takes no context, under the named policy
-// (the seed's form). A time limit still answers on time with a
-// *fault.TimeoutError (and the caller's cancellation at once), but it cannot
-// stop op: under a time limit op runs on its own goroutine, its late result
-// is discarded, it keeps its bulkhead slot until it returns, and the
+// (the fault.ResilienceExecutor form). A time limit still answers on time
+// with a *fault.TimeoutError (and the caller's cancellation at once), but it
+// cannot stop op: under a time limit op runs on its own goroutine, its late
+// result is discarded, it keeps its bulkhead slot until it returns, and the
 // goroutine ends when op returns. With retries, the next attempt may start
 // while an abandoned one still runs. Prefer ExecuteWithResultContext (or
 // fault.ExecuteFunc).
@@ -117,8 +116,8 @@ func (e *Executor[T]) ExecuteWithResult(ctx context.Context, policyName string, 
 }
 
 // Execute runs op, which takes no context and returns only an error, under
-// the named policy (the seed's form); see ExecuteWithResult for how time
-// limits treat it.
+// the named policy (the fault.ResilienceExecutor form); see
+// ExecuteWithResult for how time limits treat it.
 func (e *Executor[T]) Execute(ctx context.Context, policyName string, op func() error) error {
 	if op == nil {
 		return fault.ErrNilOperation

@@ -443,8 +443,8 @@ func TestDefaultTimeout(t *testing.T) {
 	})
 }
 
-// The seed's context-less form: the time limit answers on time, the late
-// result is discarded, the goroutine ends when the operation returns.
+// The context-less form: the time limit answers on time, the late result is
+// discarded, the goroutine ends when the operation returns.
 func TestContextLessOperationTimesOutOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newExec[string](t, quietConfig(), fault.PolicyConfig{Name: "p", Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second}})

@@ -15,12 +15,9 @@
 //
 // Each attempt the policy makes is one round trip of the base transport
 // (http.DefaultTransport unless WithBase says otherwise). In the executor's
-// chain
-//
-//	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
-//
-// the round trip is the operation: every attempt is counted by the breaker,
-// takes a permit and a bulkhead slot, and is bounded by the attempt limit.
+// chain (see the fault/executor package documentation) the round trip is the
+// operation: every attempt is counted by the breaker, takes a permit and a
+// bulkhead slot, and is bounded by the attempt limit.
 //
 // What fails. The Classifier (DefaultClassifier unless WithClassifier
 // replaces it) calls an attempt failed when the transport returned an error

@@ -4,8 +4,8 @@ import (
 	"time"
 )
 
-// Snapshot is a copy of a Recorder's counters, safe to keep and
-// marshal (encoding/json gives the shape that Publish exposes).
+// Snapshot is a copy of a Recorder's counters, safe to keep and marshal
+// (encoding/json gives the shape that Publish exposes).
 //
 // Consistency: a snapshot is taken while executions may still be recorded,
 // without stopping them. Each counter is read atomically exactly once, and

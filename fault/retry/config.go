@@ -14,10 +14,11 @@ import (
 // cannot hold an unbounded list.
 const LastErrorsKept = 5
 
-// Config configures a retry. It carries the seed's RetryConfig fields plus
-// jitter, an elapsed-time cap, a hook, a name and a recorder. A zero field
-// means the default of fault.RetryPolicyConfig (one source of defaults and
-// validation for the whole library):
+// Config configures a retry. It carries the fields of the original
+// single-package API's RetryConfig plus jitter, an elapsed-time cap, a hook,
+// a name and a recorder. A zero field means the default of
+// fault.RetryPolicyConfig (one source of defaults and validation for the
+// whole library):
 //
 //	MaxAttempts      3      (total attempts, the first included)
 //	InitialInterval  100ms  (capped by MaxInterval)
@@ -200,8 +201,9 @@ func Do(ctx context.Context, cfg Config, fn func(ctx context.Context) error) err
 }
 
 // WithResult runs fn under a retry configured by cfg and returns its outcome
-// as a Result: the seed's RetryWithResult. An invalid cfg is an error result
-// holding its validation error; fn does not run.
+// as a Result (the original single-package API's RetryWithResult). An
+// invalid cfg is an error result holding its validation error; fn does not
+// run.
 func WithResult[T any](ctx context.Context, cfg Config, fn func(ctx context.Context) (T, error)) functional.Result[T] {
 	var r Retry
 	if err := r.init(cfg); err != nil {

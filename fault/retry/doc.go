@@ -8,8 +8,8 @@
 // immutable and holds no lock. [Retry.Run] guards an error-only operation
 // (it is a fault.Guard, so fault.ExecuteWithResult works with it);
 // [Policy] gives the typed view, a fault.Policy[T] for the executor's chain.
-// [Do] and [WithResult] build a retry for one call (WithResult is the seed's
-// RetryWithResult).
+// [Do] and [WithResult] build a retry for one call (WithResult is the
+// original single-package API's RetryWithResult).
 //
 // Attempt 1 runs at once. After attempt k fails with an error worth retrying,
 // the retry waits
@@ -66,9 +66,9 @@
 // When the attempts run out, Run returns a *fault.RetryExhaustedError
 // (RETRY_EXHAUSTED, 502) with Attempts, TotalTime (from the start of the
 // first attempt when MaxElapsed is set, else from the first failure, so the
-// success path reads no clock) and the last [LastErrorsKept] errors, oldest first;
-// errors.Is(err, lastError) holds. The same type reports the two early stops,
-// with a message that says which:
+// success path reads no clock) and the last [LastErrorsKept] errors, oldest
+// first; errors.Is(err, lastError) holds. The same type reports the two early
+// stops, with a message that says which:
 //
 //   - MaxElapsed: the next attempt would start more than MaxElapsed after the
 //     first one started;

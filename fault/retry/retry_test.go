@@ -736,7 +736,8 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// Many goroutines share one Retry; each call's attempts and outcome are its own.
+// Many goroutines share one Retry; each call's attempts and outcome are its
+// own.
 func TestConcurrentStress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := fixed()

@@ -39,12 +39,12 @@
 // are released when the call returns, so no timer or child context outlives
 // it. An operation that never looks at Done pays for none of it.
 //
-// Context-less operations (the seed's func() (T, error)) go through
-// [Detached], which runs them on their own goroutine so that the caller gets
-// the TimeoutError on time. The abandoned operation runs on until it returns
-// (nothing can stop it); its late result is discarded, a late panic is
-// recovered and dropped, and its goroutine then ends. This costs a goroutine,
-// a channel and the context's timer per call.
+// Context-less operations (func() (T, error)) go through [Detached], which
+// runs them on their own goroutine so that the caller gets the TimeoutError
+// on time. The abandoned operation runs on until it returns (nothing can stop
+// it); its late result is discarded, a late panic is recovered and dropped,
+// and its goroutine then ends. This costs a goroutine, a channel and the
+// context's timer per call.
 //
 // # The context, precisely
 //
