@@ -170,10 +170,10 @@ type hiddenDeadline struct{ context.Context }
 
 func (hiddenDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// PITFALLS 5: the caller's own cancellation is not a dependency failure. In
-// the chain the breaker sees the total limit's context, not the caller's:
-// the caller's cancellation must still reach it as context.Canceled, so a
-// breaker of threshold 1 stays closed after attempts the caller cancelled
+// Rule: the caller's own cancellation is not a dependency failure. In the
+// chain the breaker sees the total limit's context, not the caller's: the
+// caller's cancellation must still reach it as context.Canceled, so a breaker
+// of threshold 1 stays closed after attempts the caller cancelled
 // (mid-attempt, the operation failing with an error of its own).
 func TestCallerCancellationNotCountedByBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -206,11 +206,11 @@ func TestCallerCancellationNotCountedByBreaker(t *testing.T) {
 	})
 }
 
-// PITFALLS 4: a half-open trial that never reached the dependency (turned
-// away by the bulkhead, or its context ended in the bulkhead's queue, or
-// the caller cancelled it) gives its place back: the next call is admitted
-// as the trial and closes the circuit, rather than the breaker staying
-// half-open with its only trial slot taken.
+// Rule: a half-open trial that never reached the dependency (turned away by
+// the bulkhead, or its context ended in the bulkhead's queue, or the caller
+// cancelled it) gives its place back: the next call is admitted as the trial
+// and closes the circuit, rather than the breaker staying half-open with its
+// only trial slot taken.
 func TestHalfOpenTrialNotAdmittedGivesItsPlaceBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newExec[int](t, quietConfig(), fault.PolicyConfig{
@@ -409,7 +409,7 @@ func TestRuleCallerCancellationAfterAttemptTimeoutIsNotATimeout(t *testing.T) {
 		if calls != 1 || !errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
 			t.Fatalf("calls=%d err=%v, want context.Canceled only", calls, err)
 		}
-		if took := time.Since(start); took != 1500*time.Millisecond { // PITFALLS 11: the wait ends with the caller
+		if took := time.Since(start); took != 1500*time.Millisecond { // the wait ends with the caller
 			t.Fatalf("returned after %v, want at the cancellation (1.5s)", took)
 		}
 		if m := rec.executions[0]; m.ErrorCode != "" || m.Success {

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var errBoom = errors.New("boom")
 
-// fixed is the schedule: 4 attempts, 100ms doubling, no jitter.
+// fixed is a plain schedule: 4 attempts, 100ms doubling, no jitter.
 func fixed() retry.Config {
 	return retry.Config{
 		Name:            "svc",
