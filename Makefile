@@ -1,7 +1,9 @@
 # The one entry point for building and checking the repository.
 #
 #   make test              every check CI runs (.ci/run is exactly this)
-#   make sim               run the simulator (tools/cmd/faultsim)
+#   make sim               run the simulator (tools/cmd/faultsim); flags: ARGS="-html report.html"
+#   make report            the simulator's report: report.html and report.json at the root
+#   make examples          run every Example function of every module
 #   make test-mod M=fault/retry     one module alone: tidy, vet, race tests
 #   make lint              golangci-lint on every module (lint-mod M=... for one)
 #   make bench M=fault/retry [BENCH=. COUNT=6]
@@ -55,11 +57,12 @@ help: ## list the targets
 # ---------------------------------------------------------------- the test
 
 .PHONY: test
-test: ## run every check: format, modcheck, each module alone (tidy, vet, race tests), workspace build and tests, tools tests, lint, actionlint
+test: ## run every check: format, modcheck, README programs, each module alone (tidy, vet, race tests), workspace build and tests, tools tests, lint, actionlint
 	@mkdir -p $(BIN) && : > $(STEPS)
 	@$(MAKE) fmt-check
 	@$(MAKE) actionlint
 	@$(MAKE) modcheck
+	@$(MAKE) readmecheck
 	@for m in $(MODULES); do $(MAKE) test-mod M=$$m; done
 	@$(MAKE) workspace
 	@$(MAKE) tools-test
@@ -71,8 +74,12 @@ fmt-check: ## gofmt -s: list unformatted files and fail if there are any
 	$(call step,.,gofmt -s -l,out=$$(gofmt -s -l $(MODULES) tools | sort -u); if [ -n "$$out" ]; then echo "$$out"; echo "these files need: gofmt -s -w <file>"; false; fi)
 
 .PHONY: modcheck
-modcheck: ## enforce the module rules of DESIGN.md §1 (tools/cmd/modcheck)
+modcheck: ## enforce the module rules of docs/ARCHITECTURE.md (tools/cmd/modcheck)
 	$(call step,tools,modcheck,GOWORK=off $(GO) run ./cmd/modcheck)
+
+.PHONY: readmecheck
+readmecheck: ## build every complete Go program (package main) shown in a README (tools/cmd/readmecheck)
+	$(call step,tools,readmecheck,GOWORK=off $(GO) run ./cmd/readmecheck)
 
 .PHONY: test-mod
 test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, race tests. M=<dir>
@@ -131,9 +138,31 @@ fmt: ## gofmt -s -w every Go file
 
 # ---------------------------------------------------------------- run
 
+# The simulator is built into bin/ and run from the repository root, so
+# that the paths in ARGS (-html, -json, -scenario) are relative to the root.
+FAULTSIM := $(BIN)/faultsim
+ARGS ?=
+
 .PHONY: sim
-sim: ## run the simulator (tools/cmd/faultsim)
-	@cd tools && GOWORK=off $(GO) run ./cmd/faultsim
+sim: ## run the simulator (tools/cmd/faultsim); pass flags with ARGS="-html report.html" (ARGS=-help lists them)
+	@$(MAKE) faultsim-build
+	@$(FAULTSIM) $(ARGS)
+
+.PHONY: report
+report: ## run the simulator and write report.html and report.json at the repository root
+	@$(MAKE) faultsim-build
+	@status=0; $(FAULTSIM) -html $(CURDIR)/report.html -json $(CURDIR)/report.json $(ARGS) || status=$$?; \
+		echo "report: $(CURDIR)/report.html (open it in a browser) and $(CURDIR)/report.json"; exit $$status
+
+.PHONY: faultsim-build
+faultsim-build:
+	@[ -x $(FAULTSIM) ] || echo "--- building the simulator (tools/cmd/faultsim; the first build compiles for about 30 s)..."
+	@mkdir -p $(BIN) && cd tools && GOWORK=off $(GO) build -o $(FAULTSIM) ./cmd/faultsim
+
+.PHONY: examples
+examples: ## run every Example function of every module (workspace) and of tools
+	$(GO) test -count=1 -run '^Example' $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	cd tools && GOWORK=off $(GO) test -count=1 -run '^Example' ./...
 
 .PHONY: bench
 bench: ## benchmarks of one module: make bench M=<dir> [BENCH=regexp] [COUNT=6]; compare runs with benchstat
