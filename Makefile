@@ -156,7 +156,7 @@ report: ## run the simulator and write report.html and report.json at the reposi
 
 .PHONY: faultsim-build
 faultsim-build:
-	@[ -x $(FAULTSIM) ] || echo "--- building the simulator (tools/cmd/faultsim; the first build compiles for about 30 s)..."
+	@[ -x $(FAULTSIM) ] || echo "--- building the simulator (tools/cmd/faultsim; the first build compiles for about 30 s)..." >&2
 	@mkdir -p $(BIN) && cd tools && GOWORK=off $(GO) build -o $(FAULTSIM) ./cmd/faultsim
 
 .PHONY: examples

@@ -11,13 +11,17 @@
 // checks the scenario's expectations, and can write an HTML report with
 // charts (-html) and a JSON file (-json).
 //
-// Usage (from tools/; the tools module is not in go.work):
+// Usage, from the repository root (the Makefile builds it into bin/ and
+// runs it there, so paths are relative to the root):
 //
-//	GOWORK=off go run ./cmd/faultsim                        # the embedded default scenario
-//	GOWORK=off go run ./cmd/faultsim -html report.html      # and an HTML report
-//	GOWORK=off go run ./cmd/faultsim -print-default > my.json
-//	GOWORK=off go run ./cmd/faultsim -scenario my.json -strategies naive,fault
-//	GOWORK=off go run ./cmd/faultsim -scenario jitter       # the backoff-and-jitter experiment
+//	make sim                                   # the embedded default scenario
+//	make sim ARGS="-html report.html"          # and an HTML report
+//	make report                                # report.html and report.json at the root
+//	make sim ARGS="-print-default" > my.json
+//	make sim ARGS="-scenario my.json -strategies naive,fault"
+//	make sim ARGS="-scenario jitter"           # the backoff-and-jitter experiment
+//
+// or from tools/ (not in go.work): GOWORK=off go run ./cmd/faultsim [flags].
 //
 // Exit status: 0 when every expectation holds, 1 when one fails or the run
 // could not complete, 2 for bad flags or a bad scenario file. See
