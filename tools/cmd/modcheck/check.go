@@ -60,6 +60,7 @@ func check(ctx context.Context, root string, rules []rule, env ...string) ([]pro
 	c.checkGoModFilesAreKnown()
 	c.checkDependabot()
 	c.checkWorkflows()
+	c.checkDocTables()
 	c.checkNoLatest()
 	c.checkImports(ctx)
 	return c.problems, c.packages
@@ -353,6 +354,39 @@ func (c *checker) checkDependabot() {
 		c.add(name, "no github-actions entry")
 	}
 }
+
+// docTables are the documents whose module tables must list every library
+// module: the rules (docs/ARCHITECTURE.md) and the tour (README.md).
+var docTables = []string{"docs/ARCHITECTURE.md", "README.md"}
+
+// checkDocTables wants a row for every library module in the module table
+// of each of docTables: a table line whose first cell is the module's
+// directory in backquotes, linked or not ("| `fault/retry` |" or
+// "| [`fault/retry`](fault/retry) |").
+func (c *checker) checkDocTables() {
+	for _, name := range docTables {
+		data, err := os.ReadFile(filepath.Join(c.root, filepath.FromSlash(name)))
+		if err != nil {
+			c.add(name, "%v", err)
+			continue
+		}
+		rows := map[string]bool{}
+		for _, l := range strings.Split(string(data), "\n") {
+			if m := docTableRow.FindStringSubmatch(l); m != nil {
+				rows[m[1]] = true
+			}
+		}
+		for _, r := range c.rules {
+			if !rows[r.Dir] {
+				c.add(r.Dir, "no row in the module table of %s (docs/ARCHITECTURE.md, \"Adding a module\")", name)
+			}
+		}
+	}
+}
+
+// docTableRow matches a module table row and captures the directory in its
+// first cell.
+var docTableRow = regexp.MustCompile("^\\| \\[?`([a-z0-9/]+)`(?:\\]\\([^)]*\\))? \\|")
 
 // pinnedAction is a workflow step's uses: pinned to a full commit SHA, with
 // the version it stands for in a comment: owner/repo[/path]@<40 hex> # vX.

@@ -26,6 +26,8 @@
 //     entry;
 //   - every action a workflow uses is pinned by its full commit SHA, with
 //     the version in a comment;
+//   - the module tables of docs/ARCHITECTURE.md and README.md have a row
+//     for every library module;
 //   - nothing in the repository asks for a floating "latest" version.
 //
 // The table lives in rules.go. Usage, from tools/ (not in go.work):

@@ -76,13 +76,17 @@ func closure(dir string) []string {
 
 func newFakeRepo() fakeRepo {
 	f := fakeRepo{}
-	var manifest, work, dependabot strings.Builder
+	var manifest, work, dependabot, archTable, readmeTable strings.Builder
+	archTable.WriteString("| dir | may import |\n| --- | --- |\n")
+	readmeTable.WriteString("| dir | holds |\n| --- | --- |\n")
 	manifest.WriteString("modules:\n")
 	work.WriteString("go 1.25.0\n\nuse (\n")
 	dependabot.WriteString("version: 2\nupdates:\n  - package-ecosystem: gomod\n    directories:\n")
 	for _, r := range rules {
 		manifest.WriteString("  " + r.Dir + ": v0.1.0\n")
 		work.WriteString("\t./" + r.Dir + "\n")
+		archTable.WriteString("| `" + r.Dir + "` | ... |\n")
+		readmeTable.WriteString("| [`" + r.Dir + "`](" + r.Dir + ") | ... |\n")
 		dependabot.WriteString("      - /" + r.Dir + "\n")
 		f[r.Dir+"/go.mod"] = "module " + repo.ModulePath(r.Dir) + "\n\ngo 1.25.0\n"
 		for _, d := range closure(r.Dir) {
@@ -99,6 +103,8 @@ func newFakeRepo() fakeRepo {
 	dependabot.WriteString("      - /tools\n")
 	dependabot.WriteString("  - package-ecosystem: github-actions\n    directory: /\n")
 	f[repo.ManifestFile] = manifest.String()
+	f["docs/ARCHITECTURE.md"] = archTable.String()
+	f["README.md"] = readmeTable.String()
 	f["go.work"] = work.String()
 	f[".github/dependabot.yml"] = dependabot.String()
 	f[".github/workflows/ci.yml"] = "jobs:\n  test:\n    steps:\n" +
@@ -436,6 +442,20 @@ func TestViolations(t *testing.T) {
 				f[".github/workflows/ci.yml"] = strings.Replace(f[".github/workflows/ci.yml"], " # v6.0.0", "", 1)
 			},
 			want: []string{".github/workflows/ci.yml: line 7: uses actions/setup-go@44694675825211faa026b3c33043df3e48a5fa00: pin"},
+		},
+		{
+			name: "module missing from the architecture table",
+			breakIt: func(f fakeRepo) {
+				f["docs/ARCHITECTURE.md"] = strings.Replace(f["docs/ARCHITECTURE.md"], "| `fault/timeout` |", "| fault/timeout |", 1)
+			},
+			want: []string{"fault/timeout: no row in the module table of docs/ARCHITECTURE.md"},
+		},
+		{
+			name: "module missing from the README table",
+			breakIt: func(f fakeRepo) {
+				f["README.md"] = strings.Replace(f["README.md"], "| [`fault/health`](fault/health) | ... |\n", "", 1)
+			},
+			want: []string{"fault/health: no row in the module table of README.md"},
 		},
 		{
 			name: "module missing from the manifest",
