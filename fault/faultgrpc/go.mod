@@ -6,7 +6,9 @@ require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.0.0-00010101000000-000000000000
-	github.com/authcorp/libs/go/src/fault/health v0.0.0-00010101000000-000000000000
+	github.com/authcorp/libs/go/src/fault/health v0.1.0
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
+	github.com/authcorp/libs/go/src/fault/shutdown v0.1.0
 	go.uber.org/goleak v1.3.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260706201446-f0a921348800
 	google.golang.org/grpc v1.84.0
@@ -16,7 +18,6 @@ require (
 require (
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect

@@ -176,6 +176,26 @@ func start(t *testing.T, svc *service, tcp bool, sopts []grpc.ServerOption, dopt
 	return e
 }
 
+// startServer serves srv over bufconn and returns a client of it.
+func startServer(t *testing.T, srv *grpc.Server) testgrpc.TestServiceClient {
+	t.Helper()
+	bl := bufconn.Listen(1 << 20)
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(bl) }()
+	cc, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return bl.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cc.Close()
+		srv.Stop()
+		<-served
+	})
+	return testgrpc.NewTestServiceClient(cc)
+}
+
 // newExecutor returns an executor (nothing observed, no default limit) with
 // the policy registered.
 func newExecutor(t testing.TB, policy fault.PolicyConfig) *executor.Executor[struct{}] {
@@ -209,7 +229,12 @@ type guardFunc func(ctx context.Context, op func(context.Context) error) error
 
 func (g guardFunc) Run(ctx context.Context, op func(context.Context) error) error { return g(ctx, op) }
 
-// refuse is a guard that refuses every call with err.
+// refuse is a guard that refuses every call with err (runs it when nil).
 func refuse(err error) fault.Guard {
-	return guardFunc(func(context.Context, func(context.Context) error) error { return err })
+	return guardFunc(func(ctx context.Context, op func(context.Context) error) error {
+		if err == nil {
+			return op(ctx)
+		}
+		return err
+	})
 }

@@ -302,8 +302,9 @@ func (s *clientStream) RecvMsg(m any) error {
 		if err == nil {
 			a.received++
 			if a.received == 1 && s.cur == a {
-				// The commit point: nothing will be replayed.
-				s.buf, s.buffering = nil, false
+				// The commit point: nothing will be replayed, and no
+				// later attempt may start.
+				s.buf, s.buffering, s.overflow = nil, false, true
 			}
 			s.mu.Unlock()
 			return nil
