@@ -176,8 +176,8 @@ func start(t *testing.T, svc *service, tcp bool, sopts []grpc.ServerOption, dopt
 	return e
 }
 
-// startServer serves srv over bufconn and returns a client of it.
-func startServer(t *testing.T, srv *grpc.Server) testgrpc.TestServiceClient {
+// startServer serves srv over bufconn and returns a connection to it.
+func startServer(t *testing.T, srv *grpc.Server) *grpc.ClientConn {
 	t.Helper()
 	bl := bufconn.Listen(1 << 20)
 	served := make(chan struct{})
@@ -193,7 +193,7 @@ func startServer(t *testing.T, srv *grpc.Server) testgrpc.TestServiceClient {
 		srv.Stop()
 		<-served
 	})
-	return testgrpc.NewTestServiceClient(cc)
+	return cc
 }
 
 // newExecutor returns an executor (nothing observed, no default limit) with

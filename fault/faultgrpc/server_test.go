@@ -316,7 +316,7 @@ func TestServerErrorSetsPushback(t *testing.T) {
 		} {
 			srv := grpc.NewServer(c.opts...)
 			testgrpc.RegisterTestServiceServer(srv, c.svc)
-			e := startServer(t, srv)
+			e := testgrpc.NewTestServiceClient(startServer(t, srv))
 			var trailer metadata.MD
 			_, err := e.UnaryCall(context.Background(), &testgrpc.SimpleRequest{}, grpc.Trailer(&trailer))
 			if status.Code(err) != codes.Unavailable {
