@@ -99,17 +99,17 @@ func ParsePushback(v string) (d time.Duration, ok bool) {
 	if v == "" || len(v) > 19 {
 		return 0, false
 	}
+	const maxMS = int64(1<<63-1) / int64(time.Millisecond)
 	var ms int64
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		ms = ms*10 + int64(c-'0')
-	}
-	const maxMS = int64(1<<63-1) / int64(time.Millisecond)
-	if ms > maxMS {
-		return 0, false
+		// Checked at every digit: 19 digits would wrap an int64.
+		if ms = ms*10 + int64(c-'0'); ms > maxMS {
+			return 0, false
+		}
 	}
 	return time.Duration(ms) * time.Millisecond, true
 }

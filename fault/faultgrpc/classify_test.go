@@ -57,6 +57,7 @@ func TestParsePushback(t *testing.T) {
 		{"9223372036854", 9223372036854 * time.Millisecond, true},
 		{"9223372036855", 0, false}, // overflows a Duration
 		{"99999999999999999999", 0, false},
+		{"9270000000000000000", 0, false}, // 19 digits used to wrap negative (found by FuzzParsePushback)
 		{"-1", 0, false},
 		{"+1", 0, false},
 		{"1.5", 0, false},
@@ -137,4 +138,34 @@ func TestStatusForRetryInfo(t *testing.T) {
 	if d, ok := faultgrpc.PushbackFor(fault.NewRateLimitError("a", "", time.Duration(1<<63-1), 1, time.Second, 1)); ok {
 		t.Fatalf("an overflowing hint is none: %v", d)
 	}
+}
+
+// TestRulePushbackNineteenDigitsDoNotWrap: a 19-digit pushback wrapped the
+// int64 accumulator negative before the range check (found by
+// FuzzParsePushback); it is "do not retry" now.
+func TestRulePushbackNineteenDigitsDoNotWrap(t *testing.T) {
+	for _, v := range []string{"9270000000000000000", "9223372036854775807", "9999999999999999999"} {
+		if d, ok := faultgrpc.ParsePushback(v); ok || d != 0 {
+			t.Errorf("ParsePushback(%q) = %v, %v; want 0, false", v, d, ok)
+		}
+	}
+}
+
+func FuzzPushbackFor(f *testing.F) {
+	for _, d := range []int64{0, 1, 999999, 1000000, 1<<63 - 1, -5} {
+		f.Add(d)
+	}
+	f.Fuzz(func(t *testing.T, n int64) {
+		in := time.Duration(n)
+		d, ok := faultgrpc.PushbackFor(fault.NewRateLimitError("a", "", in, 1, time.Second, 1))
+		if !ok {
+			if in > 0 && in <= time.Duration(1<<63-1)-time.Millisecond {
+				t.Fatalf("%v: no pushback", in)
+			}
+			return
+		}
+		if d < in || d-in >= time.Millisecond || d%time.Millisecond != 0 {
+			t.Fatalf("%v: pushback %v", in, d)
+		}
+	})
 }
