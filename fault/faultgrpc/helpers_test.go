@@ -146,6 +146,17 @@ type env struct {
 // test ends (inside a synctest bubble: when its function returns).
 func start(t *testing.T, svc *service, tcp bool, sopts []grpc.ServerOption, dopts ...grpc.DialOption) *env {
 	t.Helper()
+	return startTB(t, svc, tcp, sopts, dopts...)
+}
+
+// startB is start for benchmarks (bufconn).
+func startB(b *testing.B, svc *service, sopts []grpc.ServerOption, dopts ...grpc.DialOption) *env {
+	b.Helper()
+	return startTB(b, svc, false, sopts, dopts...)
+}
+
+func startTB(t testing.TB, svc *service, tcp bool, sopts []grpc.ServerOption, dopts ...grpc.DialOption) *env {
+	t.Helper()
 	srv := grpc.NewServer(sopts...)
 	testgrpc.RegisterTestServiceServer(srv, svc)
 	var lis net.Listener
