@@ -229,7 +229,7 @@ func (u *unaryCall) judge(actx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	opErr, se, out := u.c.verdict(actx, u.method, err, u.trailer, false)
+	se, out, opErr := u.c.verdict(actx, u.method, err, u.trailer, false)
 	if out {
 		u.outcome = err
 		return nil
@@ -247,17 +247,17 @@ func (u *unaryCall) judge(actx context.Context, err error) error {
 // attempt (a stream past its first response), a class that is not retried
 // or a pushback saying "do not retry" mark the error fault.Permanent: the
 // policy counts the failure but does not retry it.
-func (c *Client) verdict(actx context.Context, method string, err error, trailer metadata.MD, committed bool) (opErr error, se *StatusError, outcome bool) {
+func (c *Client) verdict(actx context.Context, method string, err error, trailer metadata.MD, committed bool) (se *StatusError, outcome bool, opErr error) {
 	if actx.Err() != nil {
 		if committed {
-			return fault.Permanent(err), nil, false
+			return nil, false, fault.Permanent(err)
 		}
-		return err, nil, false
+		return nil, false, err
 	}
 	st := status.Convert(err)
 	cls := c.classify(st.Code())
 	if cls == Outcome {
-		return nil, nil, true
+		return nil, true, nil
 	}
 	se = &StatusError{Method: method, Code: st.Code(), Err: err}
 	retry := false
@@ -269,9 +269,9 @@ func (c *Client) verdict(actx context.Context, method string, err error, trailer
 		retry = (cls == Retryable && (!pb.present || pb.retry)) || (cls == RetryableWithPushback && pb.present && pb.retry)
 	}
 	if committed || !retry {
-		return fault.Permanent(se), se, false
+		return se, false, fault.Permanent(se)
 	}
-	return se, se, false
+	return se, false, se
 }
 
 func (u *unaryCall) finish(ctx context.Context, err error) error {

@@ -28,10 +28,8 @@ var (
 
 func pushbackMD(v ...string) metadata.MD { return metadata.MD{faultgrpc.PushbackHeader: v} }
 
-// callTimes runs one unary call and returns its error and the times (since
-// the call started) at which the server saw each attempt.
-func unary(t *testing.T, e *env, ctx context.Context) error {
-	t.Helper()
+// unary makes one UnaryCall.
+func (e *env) unary(ctx context.Context) error {
 	_, err := e.client.UnaryCall(ctx, &testgrpc.SimpleRequest{})
 	return err
 }
@@ -42,7 +40,7 @@ func TestUnaryRetriesUnavailable(t *testing.T) {
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 100*time.Millisecond)}), "p")
 		e := start(t, svc, false, nil, c.DialOptions()...)
 		start := time.Now()
-		if err := unary(t, e, context.Background()); err != nil {
+		if err := e.unary(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if got := svc.hits.Load(); got != 3 {
@@ -59,7 +57,7 @@ func TestUnaryLastStatusReturnedAsIs(t *testing.T) {
 		svc := &service{script: []answer{{err: errUnavailable}}}
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p")
 		e := start(t, svc, false, nil, c.DialOptions()...)
-		err := unary(t, e, context.Background())
+		err := e.unary(context.Background())
 		if st, _ := status.FromError(err); st.Code() != codes.Unavailable || st.Message() != "try again" {
 			t.Fatalf("err = %v, want the server's own UNAVAILABLE", err)
 		}
@@ -81,7 +79,7 @@ func TestUnaryOutcomeNeitherRetriedNorCounted(t *testing.T) {
 			}), "p")
 			e := start(t, svc, false, nil, c.DialOptions()...)
 			for range 3 {
-				if err := unary(t, e, context.Background()); status.Code(err) != code {
+				if err := e.unary(context.Background()); status.Code(err) != code {
 					t.Fatalf("%v: err = %v", code, err)
 				}
 			}
@@ -104,11 +102,11 @@ func TestUnaryFailuresNotRetriedByDefault(t *testing.T) {
 				CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
 			}), "p")
 			e := start(t, svc, false, nil, c.DialOptions()...)
-			if err := unary(t, e, context.Background()); status.Code(err) != code {
+			if err := e.unary(context.Background()); status.Code(err) != code {
 				t.Fatalf("%v: err = %v", code, err)
 			}
 			// Counted: the breaker (threshold 1) is open now.
-			err := unary(t, e, context.Background())
+			err := e.unary(context.Background())
 			var open *fault.CircuitOpenError
 			if !errors.As(err, &open) || status.Code(err) != codes.Unavailable {
 				t.Fatalf("%v: second call err = %v (code %v), want an open circuit as UNAVAILABLE", code, err, status.Code(err))
@@ -143,7 +141,7 @@ func TestRulePushbackHonoured(t *testing.T) {
 				cl := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: rp}), "p")
 				e := start(t, svc, false, nil, cl.DialOptions()...)
 				start := time.Now()
-				if err := unary(t, e, context.Background()); err != nil {
+				if err := e.unary(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 				if d := time.Since(start); d != c.want {
@@ -161,7 +159,7 @@ func TestRulePushbackNegativeOrGarbageStopsRetry(t *testing.T) {
 			svc := &service{script: []answer{{err: errUnavailable, trailer: pushbackMD(v...)}, {}}}
 			c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p")
 			e := start(t, svc, false, nil, c.DialOptions()...)
-			if err := unary(t, e, context.Background()); status.Code(err) != codes.Unavailable {
+			if err := e.unary(context.Background()); status.Code(err) != codes.Unavailable {
 				t.Fatalf("pushback %q: err = %v, want UNAVAILABLE", v, err)
 			}
 			if got := svc.hits.Load(); got != 1 {
@@ -200,7 +198,7 @@ func TestRuleResourceExhaustedOnlyWithPushback(t *testing.T) {
 				cl := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 5*time.Second)}), "p")
 				e := start(t, svc, false, nil, cl.DialOptions()...)
 				start := time.Now()
-				err := unary(t, e, context.Background())
+				err := e.unary(context.Background())
 				if got := svc.hits.Load(); got != c.attempts {
 					t.Fatalf("attempts = %d, want %d (err %v)", got, c.attempts, err)
 				}
@@ -219,7 +217,7 @@ func TestRuleLocalResourceExhaustedNotRetried(t *testing.T) {
 		svc := &service{script: []answer{{size: 4096}}}
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p")
 		e := start(t, svc, false, nil, append(c.DialOptions(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1024)))...)
-		if err := unary(t, e, context.Background()); status.Code(err) != codes.ResourceExhausted {
+		if err := e.unary(context.Background()); status.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("err = %v, want RESOURCE_EXHAUSTED", err)
 		}
 		if got := svc.hits.Load(); got != 1 {
@@ -242,7 +240,7 @@ func TestRuleAttemptDeadlinePropagated(t *testing.T) {
 		e := start(t, svc, false, nil, c.DialOptions()...)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := unary(t, e, ctx); err != nil {
+		if err := e.unary(ctx); err != nil {
 			t.Fatal(err)
 		}
 		svc.mu.Lock()
@@ -264,7 +262,7 @@ func TestRuleDeadlineExceededNotRetriedWithoutRoom(t *testing.T) {
 		e := start(t, svc, false, nil, c.DialOptions()...)
 		ctx, cancel := context.WithTimeout(context.Background(), 2050*time.Millisecond)
 		defer cancel()
-		err := unary(t, e, ctx)
+		err := e.unary(ctx)
 		if status.Code(err) != codes.DeadlineExceeded || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want DEADLINE_EXCEEDED", err)
 		}
@@ -286,7 +284,7 @@ func TestRuleCallerCancelNeitherCountedNorRetried(t *testing.T) {
 		e := start(t, svc, false, nil, c.DialOptions()...)
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Second, cancel)
-		err := unary(t, e, ctx)
+		err := e.unary(ctx)
 		if status.Code(err) != codes.Canceled || !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want CANCELLED matching context.Canceled", err)
 		}
@@ -294,7 +292,7 @@ func TestRuleCallerCancelNeitherCountedNorRetried(t *testing.T) {
 			t.Fatalf("attempts = %d, want 1", got)
 		}
 		// Not counted: the breaker (threshold 1) lets the next call through.
-		if err := unary(t, e, context.Background()); err != nil {
+		if err := e.unary(context.Background()); err != nil {
 			t.Fatalf("next call: %v", err)
 		}
 	})
@@ -321,7 +319,7 @@ func TestRuleConcurrentCancellationsIndependent(t *testing.T) {
 				if i%2 == 1 {
 					time.AfterFunc(time.Duration(i)*time.Millisecond, cancel)
 				}
-				errs[i] = unary(t, e, ctx)
+				errs[i] = e.unary(ctx)
 			})
 		}
 		wg.Wait()
@@ -346,10 +344,10 @@ func TestClientRefusalsHaveStatus(t *testing.T) {
 		exec := newExecutor(t, fault.PolicyConfig{Name: "p", RateLimit: &fault.RateLimitPolicyConfig{Rate: 1, Window: time.Minute, BurstSize: 1}})
 		c := newClient(t, exec, "p")
 		e := start(t, svc, false, nil, c.DialOptions()...)
-		if err := unary(t, e, context.Background()); err != nil {
+		if err := e.unary(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		err := unary(t, e, context.Background())
+		err := e.unary(context.Background())
 		var rl *fault.RateLimitError
 		if status.Code(err) != codes.ResourceExhausted || !errors.As(err, &rl) {
 			t.Fatalf("err = %v, want RESOURCE_EXHAUSTED wrapping a *fault.RateLimitError", err)
@@ -404,7 +402,7 @@ func TestUnaryMethodsFilter(t *testing.T) {
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p",
 			faultgrpc.WithMethods(func(m string) bool { return m != testgrpc.TestService_UnaryCall_FullMethodName }))
 		e := start(t, svc, false, nil, c.DialOptions()...)
-		_ = unary(t, e, context.Background())
+		_ = e.unary(context.Background())
 		if got := svc.hits.Load(); got != 1 {
 			t.Fatalf("attempts = %d, want 1 (not guarded)", got)
 		}
@@ -417,7 +415,7 @@ func TestUnaryOverLoopbackTCP(t *testing.T) {
 	svc := &service{script: []answer{{err: errUnavailable}, {err: errNotFound}}}
 	c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p")
 	e := start(t, svc, true, nil, c.DialOptions()...)
-	if err := unary(t, e, context.Background()); status.Code(err) != codes.NotFound {
+	if err := e.unary(context.Background()); status.Code(err) != codes.NotFound {
 		t.Fatalf("err = %v, want NOT_FOUND after one retry", err)
 	}
 	if got := svc.hits.Load(); got != 2 {

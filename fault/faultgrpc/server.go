@@ -107,7 +107,7 @@ func StreamServerInterceptor(g fault.Guard, opts ...ServerOption) grpc.StreamSer
 			if !h.start() {
 				return errRunTwice
 			}
-			var s grpc.ServerStream = ss
+			s := ss
 			if actx != ctx {
 				s = &serverStream{ServerStream: ss, ctx: actx}
 			}

@@ -126,7 +126,7 @@ func TestRuleFaultClientHonoursServerPushback(t *testing.T) {
 		e := start(t, svc, false, serverOpts(lim), c.DialOptions()...)
 		for range 2 {
 			start := time.Now()
-			if err := unary(t, e, context.Background()); err != nil {
+			if err := e.unary(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if d := time.Since(start); d != 0 && d != 3*time.Second {
@@ -174,10 +174,10 @@ func TestTapPushbackAsRetryInfo(t *testing.T) {
 		}
 		svc := &service{}
 		e := start(t, svc, false, []grpc.ServerOption{grpc.InTapHandle(faultgrpc.Tap(lim))})
-		if err := unary(t, e, context.Background()); err != nil {
+		if err := e.unary(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		err = unary(t, e, context.Background())
+		err = e.unary(context.Background())
 		st := status.Convert(err)
 		if st.Code() != codes.ResourceExhausted || len(st.Details()) != 1 {
 			t.Fatalf("status = %v %v", st.Code(), st.Details())
@@ -190,9 +190,9 @@ func TestTapPushbackAsRetryInfo(t *testing.T) {
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 30*time.Second)}), "p")
 		e2 := start(t, svc, false, []grpc.ServerOption{grpc.InTapHandle(faultgrpc.Tap(lim))}, c.DialOptions()...)
 		time.Sleep(time.Second) // a fresh permit
-		_ = unary(t, e2, context.Background())
+		_ = e2.unary(context.Background())
 		start := time.Now()
-		if err := unary(t, e2, context.Background()); err != nil {
+		if err := e2.unary(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d != time.Second {
@@ -210,7 +210,7 @@ func TestServerBreakerCountsHandlerFailures(t *testing.T) {
 		e := start(t, svc, false, serverOpts(faultgrpc.ExecutorGuard[struct{}](exec, "in")))
 		want := []codes.Code{codes.NotFound, codes.NotFound, codes.NotFound, codes.Internal, codes.Internal, codes.Unavailable}
 		for i, w := range want {
-			if err := unary(t, e, context.Background()); status.Code(err) != w {
+			if err := e.unary(context.Background()); status.Code(err) != w {
 				t.Fatalf("call %d: %v, want %v", i+1, err, w)
 			}
 		}
@@ -227,7 +227,7 @@ func TestRuleServerRunsHandlerOnce(t *testing.T) {
 		exec := newExecutor(t, fault.PolicyConfig{Name: "in", Retry: retryPolicy(3, time.Millisecond)})
 		svc := &service{script: []answer{{err: errUnavailable}}}
 		e := start(t, svc, false, serverOpts(faultgrpc.ExecutorGuard[struct{}](exec, "in")))
-		if err := unary(t, e, context.Background()); status.Code(err) != codes.Unavailable {
+		if err := e.unary(context.Background()); status.Code(err) != codes.Unavailable {
 			t.Fatalf("err = %v", err)
 		}
 		if n := svc.hits.Load(); n != 1 {
@@ -244,7 +244,7 @@ func TestServerTimeLimitReachesHandler(t *testing.T) {
 		svc := &service{script: []answer{{sleep: time.Hour}}}
 		e := start(t, svc, false, serverOpts(faultgrpc.ExecutorGuard[struct{}](exec, "in")))
 		start := time.Now()
-		if err := unary(t, e, context.Background()); status.Code(err) != codes.DeadlineExceeded {
+		if err := e.unary(context.Background()); status.Code(err) != codes.DeadlineExceeded {
 			t.Fatalf("err = %v", err)
 		}
 		if d := time.Since(start); d != time.Second {
@@ -264,11 +264,11 @@ func TestServerShutdownDrains(t *testing.T) {
 		svc := &service{script: []answer{{sleep: 5 * time.Second}}}
 		e := start(t, svc, false, serverOpts(m.Tracker()))
 		var inflight atomic.Value
-		go func() { inflight.Store(status.Code(unary(t, e, context.Background()))) }()
+		go func() { inflight.Store(status.Code(e.unary(context.Background()))) }()
 		synctest.Wait()
 		go func() { _, _ = m.Shutdown(context.Background()) }()
 		synctest.Wait()
-		if err := unary(t, e, context.Background()); status.Code(err) != codes.Unavailable {
+		if err := e.unary(context.Background()); status.Code(err) != codes.Unavailable {
 			t.Fatalf("call while draining: %v, want UNAVAILABLE", err)
 		}
 		time.Sleep(10 * time.Second)
@@ -282,7 +282,7 @@ func TestServerNilGuard(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{}
 		e := start(t, svc, false, serverOpts(nil))
-		if err := unary(t, e, context.Background()); status.Code(err) != codes.Internal {
+		if err := e.unary(context.Background()); status.Code(err) != codes.Internal {
 			t.Fatalf("err = %v", err)
 		}
 		s, err := e.client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
@@ -293,7 +293,7 @@ func TestServerNilGuard(t *testing.T) {
 			t.Fatalf("stream err = %v", err)
 		}
 		e2 := start(t, svc, false, serverOpts(faultgrpc.ExecutorGuard[struct{}](nil, "")))
-		if err := unary(t, e2, context.Background()); status.Code(err) != codes.Internal {
+		if err := e2.unary(context.Background()); status.Code(err) != codes.Internal {
 			t.Fatalf("nil executor: %v", err)
 		}
 	})

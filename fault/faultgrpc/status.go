@@ -125,7 +125,7 @@ func codeFor(err error) (c codes.Code, wrapped bool) {
 	if err == nil {
 		return codes.OK, false
 	}
-	if gs, ok := err.(grpcStatuser); ok { //nolint:errorlint // a status error itself; wrapped ones come last
+	if gs, ok := err.(grpcStatuser); ok {
 		return gs.GRPCStatus().Code(), false
 	}
 	switch code := fault.CodeOf(err); code {
@@ -202,7 +202,7 @@ func PushbackFor(err error) (d time.Duration, ok bool) {
 	default:
 		return 0, false
 	}
-	if _, isStatus := err.(grpcStatuser); isStatus { //nolint:errorlint // a status error as returned carries its own details
+	if _, isStatus := err.(grpcStatuser); isStatus {
 		return 0, false
 	}
 	d, ok = fault.RetryAfter(err)
@@ -227,7 +227,7 @@ func StatusFor(err error) *status.Status {
 	if err == nil {
 		return nil
 	}
-	if gs, ok := err.(grpcStatuser); ok { //nolint:errorlint // a status error itself
+	if gs, ok := err.(grpcStatuser); ok {
 		return gs.GRPCStatus()
 	}
 	c, wrapped := codeFor(err)
@@ -253,7 +253,7 @@ func asStatusError(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := err.(grpcStatuser); ok { //nolint:errorlint // a status error itself
+	if _, ok := err.(grpcStatuser); ok {
 		return err
 	}
 	return &statusError{st: StatusFor(err), err: err}
@@ -274,7 +274,7 @@ func ServerError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := err.(grpcStatuser); ok { //nolint:errorlint // a status error itself
+	if _, ok := err.(grpcStatuser); ok {
 		return err
 	}
 	if d, ok := PushbackFor(err); ok && ctx != nil {

@@ -168,7 +168,7 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		opErr, se, out := s.c.verdict(actx, s.method, err, nil, false)
+		se, out, opErr := s.c.verdict(actx, s.method, err, nil, false)
 		s.outcome = nil
 		if out {
 			s.outcome = err
@@ -227,7 +227,7 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 	committed := a.received > 0 || s.overflow || a.noRetry
 	if !a.recorded {
 		if err := actx.Err(); err != nil {
-			opErr, _, _ := s.c.verdict(actx, s.method, status.FromContextError(err).Err(), nil, committed)
+			_, _, opErr := s.c.verdict(actx, s.method, status.FromContextError(err).Err(), nil, committed)
 			return struct{}{}, opErr
 		}
 		return struct{}{}, nil
@@ -235,7 +235,7 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 	if errors.Is(a.err, io.EOF) {
 		return struct{}{}, nil
 	}
-	opErr, se, out := s.c.verdict(actx, s.method, a.err, trailerOf(a), committed)
+	se, out, opErr := s.c.verdict(actx, s.method, a.err, trailerOf(a), committed)
 	if out {
 		return struct{}{}, nil
 	}
