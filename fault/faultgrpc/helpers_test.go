@@ -38,6 +38,7 @@ type service struct {
 	testgrpc.UnimplementedTestServiceServer
 	mu       sync.Mutex
 	script   []answer // call n (1-based) gets script[min(n, len)-1]
+	byKind   []answer // if set, a stream gets byKind[its request's first ResponseParameters.Size]
 	n        int
 	received [][]int32 // FullDuplexCall / StreamingInputCall: the sizes each call received
 	deadline []time.Duration
@@ -89,8 +90,12 @@ func (s *service) EmptyCall(ctx context.Context, e *testgrpc.Empty) (*testgrpc.E
 	return e, a.end(ctx)
 }
 
-func (s *service) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, ss grpc.ServerStreamingServer[testgrpc.StreamingOutputCallResponse]) error {
+func (s *service) StreamingOutputCall(req *testgrpc.StreamingOutputCallRequest, ss grpc.ServerStreamingServer[testgrpc.StreamingOutputCallResponse]) error {
 	a := s.next(ss.Context())
+	if s.byKind != nil {
+		// The request says which answer it wants.
+		a = s.byKind[req.GetResponseParameters()[0].GetSize()]
+	}
 	for i := range a.msgs {
 		if err := ss.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: []byte{byte(i)}}}); err != nil {
 			return err
