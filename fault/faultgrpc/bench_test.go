@@ -83,3 +83,47 @@ func BenchmarkServer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOverhead isolates the interceptors' own cost from the network's:
+// the client interceptor around an invoker that does nothing, and the
+// server interceptor around a handler that does nothing (impl=none calls
+// them directly, the baseline).
+func BenchmarkOverhead(b *testing.B) {
+	exec := newExecutor(b, fourPatterns("p"))
+	c := newClient(b, exec, "p")
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	srvExec := newExecutor(b, fault.PolicyConfig{
+		Name:      "in",
+		RateLimit: &fault.RateLimitPolicyConfig{Rate: 1 << 30, Window: time.Second, BurstSize: 1 << 30},
+		Bulkhead:  &fault.BulkheadPolicyConfig{MaxConcurrent: 1 << 16},
+	})
+	si := faultgrpc.UnaryServerInterceptor(faultgrpc.ExecutorGuard[struct{}](srvExec, "in"))
+	handler := func(context.Context, any) (any, error) { return nil, nil }
+	info := &grpc.UnaryServerInfo{FullMethod: "/svc/M"}
+	for _, impl := range []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"client/impl=none", func(ctx context.Context) error { return invoker(ctx, "/svc/M", nil, nil, nil) }},
+		{"client/impl=executor", func(ctx context.Context) error { return c.Unary(ctx, "/svc/M", nil, nil, nil, invoker) }},
+		{"server/impl=none", func(ctx context.Context) error { _, err := handler(ctx, nil); return err }},
+		{"server/impl=executor", func(ctx context.Context) error { _, err := si(ctx, nil, info, handler); return err }},
+	} {
+		b.Run(impl.name+"/mode=serial", func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := context.Background()
+			for b.Loop() {
+				_ = impl.call(ctx)
+			}
+		})
+		b.Run(impl.name+"/mode=parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					_ = impl.call(ctx)
+				}
+			})
+		})
+	}
+}
