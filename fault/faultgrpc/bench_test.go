@@ -2,6 +2,7 @@ package faultgrpc_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,6 +125,71 @@ func BenchmarkOverhead(b *testing.B) {
 					_ = impl.call(ctx)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkPaired makes each iteration one call without the interceptor and
+// one with it, alternately and timed one by one, so that both see the same
+// load on a shared machine; it reports each one's mean time per call and the
+// overhead of the instrumented one in percent (ns/op is the pair).
+func BenchmarkPaired(b *testing.B) {
+	clientExec := newExecutor(b, fourPatterns("p"))
+	c := newClient(b, clientExec, "p")
+	srvExec := newExecutor(b, fault.PolicyConfig{
+		Name:      "in",
+		RateLimit: &fault.RateLimitPolicyConfig{Rate: 1 << 30, Window: time.Second, BurstSize: 1 << 30},
+		Bulkhead:  &fault.BulkheadPolicyConfig{MaxConcurrent: 1 << 16},
+	})
+	plain := startB(b, &service{}, nil)
+	for _, side := range []struct {
+		name string
+		e    *env
+	}{
+		{"client", startB(b, &service{}, nil, c.DialOptions()...)},
+		{"server", startB(b, &service{}, []grpc.ServerOption{grpc.UnaryInterceptor(faultgrpc.UnaryServerInterceptor(faultgrpc.ExecutorGuard[struct{}](srvExec, "in")))})},
+	} {
+		req := &testgrpc.SimpleRequest{}
+		pair := func(base, inst *atomic.Int64) error {
+			t0 := time.Now()
+			if _, err := plain.client.UnaryCall(context.Background(), req); err != nil {
+				return err
+			}
+			t1 := time.Now()
+			if _, err := side.e.client.UnaryCall(context.Background(), req); err != nil {
+				return err
+			}
+			t2 := time.Now()
+			base.Add(int64(t1.Sub(t0)))
+			inst.Add(int64(t2.Sub(t1)))
+			return nil
+		}
+		report := func(b *testing.B, base, inst *atomic.Int64) {
+			n := float64(b.N)
+			b.ReportMetric(float64(base.Load())/n, "base-ns/call")
+			b.ReportMetric(float64(inst.Load())/n, "fault-ns/call")
+			b.ReportMetric(100*(float64(inst.Load())/float64(base.Load())-1), "overhead-%")
+		}
+		b.Run(side.name+"/mode=serial", func(b *testing.B) {
+			var base, inst atomic.Int64
+			for b.Loop() {
+				if err := pair(&base, &inst); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, &base, &inst)
+		})
+		b.Run(side.name+"/mode=parallel", func(b *testing.B) {
+			var base, inst atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := pair(&base, &inst); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			report(b, &base, &inst)
 		})
 	}
 }

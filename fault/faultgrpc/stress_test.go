@@ -19,7 +19,9 @@ import (
 
 // seedOnly hides everything but the seed's methods of an executor: a
 // context-less executor, whose time limit abandons an attempt still running.
-type seedOnly struct{ fault.ResilienceExecutor[struct{}] }
+type seedOnly struct {
+	fault.ResilienceExecutor[struct{}]
+}
 
 // TestRuleContextlessExecutorAttemptsNeverOverlap: under a context-less
 // executor the abandoned attempt is cancelled and awaited before the next
