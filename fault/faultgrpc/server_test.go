@@ -3,6 +3,7 @@ package faultgrpc_test
 import (
 	"context"
 	"errors"
+	"io"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -340,4 +341,65 @@ func (s *errService) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) (
 		return nil, faultgrpc.ServerError(ctx, s.err)
 	}
 	return nil, s.err
+}
+
+// TestServerStreamHoldsSlotForItsLife: a streaming handler keeps its
+// bulkhead slot until it returns; a second stream meanwhile is refused.
+func TestServerStreamHoldsSlotForItsLife(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec := newExecutor(t, fault.PolicyConfig{Name: "in", Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 1}})
+		svc := &service{script: []answer{{msgs: 1, sleep: time.Hour}, {msgs: 1}}}
+		e := start(t, svc, false, serverOpts(faultgrpc.ExecutorGuard[struct{}](exec, "in")))
+		ctx, cancel := context.WithCancel(context.Background())
+		s1, err := e.client.StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s1.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := e.client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+		if err == nil {
+			_, err = s2.Recv()
+		}
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("second stream: %v, want RESOURCE_EXHAUSTED", err)
+		}
+		cancel()
+		synctest.Wait()
+		s3, err := e.client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readAll(s3); !errors.Is(err, io.EOF) {
+			t.Fatalf("third stream: %v", err)
+		}
+	})
+}
+
+// TestStreamHonoursServerPushback: a stream refused by the server's rate
+// limiter is retried by fault's client after exactly the pushback.
+func TestStreamHonoursServerPushback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim, err := ratelimit.New(ratelimit.Config{Rate: 1, Window: 4 * time.Second, BurstSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := &service{script: []answer{{msgs: 2}}}
+		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 30*time.Second)}), "p")
+		e := start(t, svc, false, serverOpts(lim), c.DialOptions()...)
+		for i := range 2 {
+			start := time.Now()
+			s, err := e.client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := readAll(s); !errors.Is(err, io.EOF) || len(got) != 2 {
+				t.Fatalf("stream %d: %v %v", i, got, err)
+			}
+			if want := time.Duration(i) * 4 * time.Second; time.Since(start) != want {
+				t.Fatalf("stream %d took %v, want %v", i, time.Since(start), want)
+			}
+		}
+	})
 }
