@@ -41,6 +41,9 @@ type HealthServer struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed (and replaced) by SetReady
+
+	closeOnce sync.Once
+	closed    chan struct{}
 }
 
 // HealthOption configures a HealthServer.
@@ -68,7 +71,7 @@ func NewHealthServer(reg *health.Registry, opts ...HealthOption) (*HealthServer,
 	if reg == nil {
 		return nil, fault.NewInvalidPolicyError("", "Registry", nil, "must not be nil")
 	}
-	h := &HealthServer{reg: reg, names: map[string]bool{"": true}, changed: make(chan struct{})}
+	h := &HealthServer{reg: reg, names: map[string]bool{"": true}, changed: make(chan struct{}), closed: make(chan struct{})}
 	for _, o := range opts {
 		if o != nil {
 			o(h)
@@ -91,8 +94,26 @@ func (h *HealthServer) SetReady(ready bool) {
 	h.mu.Unlock()
 }
 
+// Close answers NOT_SERVING from now on and ends every Watch stream (with
+// UNAVAILABLE, after telling it NOT_SERVING), so that grpc.Server's
+// GracefulStop, which waits for every open stream, is not held up by
+// watchers. Call it when draining starts, after SetReady(false) (a
+// fault/shutdown hook, or just before GracefulStop). It is idempotent.
+func (h *HealthServer) Close() {
+	h.closeOnce.Do(func() { close(h.closed) })
+}
+
+func (h *HealthServer) isClosed() bool {
+	select {
+	case <-h.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 func (h *HealthServer) status(ctx context.Context) healthpb.HealthCheckResponse_ServingStatus {
-	if h.reg.Readiness(ctx).Status == health.StatusFail {
+	if h.isClosed() || h.reg.Readiness(ctx).Status == health.StatusFail {
 		return healthpb.HealthCheckResponse_NOT_SERVING
 	}
 	return healthpb.HealthCheckResponse_SERVING
@@ -118,7 +139,7 @@ func (h *HealthServer) List(ctx context.Context, _ *healthpb.HealthListRequest) 
 }
 
 // Watch sends the service's status, then every change, until the client
-// goes away. An unknown service is reported SERVICE_UNKNOWN (and watched
+// goes away or Close is called. An unknown service is reported SERVICE_UNKNOWN (and watched
 // no further: names are fixed at construction).
 func (h *HealthServer) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
 	ctx := stream.Context()
@@ -126,8 +147,12 @@ func (h *HealthServer) Watch(req *healthpb.HealthCheckRequest, stream grpc.Serve
 		if err := stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVICE_UNKNOWN}); err != nil {
 			return err
 		}
-		<-ctx.Done()
-		return status.FromContextError(ctx.Err()).Err()
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-h.closed:
+			return status.Error(codes.Unavailable, "the server is shutting down")
+		}
 	}
 	t := time.NewTicker(h.interval)
 	defer t.Stop()
@@ -145,6 +170,13 @@ func (h *HealthServer) Watch(req *healthpb.HealthCheckRequest, stream grpc.Serve
 		select {
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
+		case <-h.closed:
+			if last != healthpb.HealthCheckResponse_NOT_SERVING {
+				if err := stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING}); err != nil {
+					return err
+				}
+			}
+			return status.Error(codes.Unavailable, "the server is shutting down")
 		case <-t.C:
 		case <-changed:
 		}

@@ -162,3 +162,36 @@ func TestHealthNilRegistry(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestHealthCloseEndsWatchers: Close ends every Watch stream (after
+// NOT_SERVING), so GracefulStop is not held up by watchers.
+func TestHealthCloseEndsWatchers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs, err := faultgrpc.NewHealthServer(health.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		healthpb.RegisterHealthServer(srv, hs)
+		c := healthpb.NewHealthClient(startServer(t, srv))
+		w, err := c.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := w.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("%v %v", r, err)
+		}
+		hs.Close()
+		hs.Close()
+		if r, err := w.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Fatalf("%v %v", r, err)
+		}
+		if _, err := w.Recv(); status.Code(err) != codes.Unavailable {
+			t.Fatalf("after Close: %v, want UNAVAILABLE", err)
+		}
+		srv.GracefulStop() // returns: no stream left open
+		if r, err := hs.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Fatalf("Check after Close: %v %v", r, err)
+		}
+	})
+}
