@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -18,6 +19,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/executor"
 	"github.com/authcorp/libs/go/src/fault/faultgrpc"
+	"github.com/authcorp/libs/go/src/fault/health"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 )
 
@@ -148,4 +150,24 @@ func ExampleWithClassifier() {
 	// Output:
 	// true <nil>
 	// retryable outcome retryable
+}
+
+func ExampleNewHealthServer() {
+	reg := health.New()
+	hs, err := faultgrpc.NewHealthServer(reg, faultgrpc.WithHealthServices("inventory.v1.Inventory"))
+	if err != nil {
+		panic(err)
+	}
+	// srv := grpc.NewServer(); healthpb.RegisterHealthServer(srv, hs)
+	// mgr, _ := shutdown.New(shutdown.WithReadiness(hs))
+	check := func() healthpb.HealthCheckResponse_ServingStatus {
+		r, _ := hs.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "inventory.v1.Inventory"})
+		return r.GetStatus()
+	}
+	fmt.Println(check())
+	hs.SetReady(false) // what shutdown does when draining starts
+	fmt.Println(check())
+	// Output:
+	// SERVING
+	// NOT_SERVING
 }
