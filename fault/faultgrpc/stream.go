@@ -110,7 +110,7 @@ type attempt struct {
 	err      error
 	noRetry  bool // ended through Header or SendMsg: the caller may walk away
 	received int
-	reading  bool
+	busy     int // calls of the caller into cs in progress (RecvMsg, SendMsg, Header)
 	cancel   context.CancelFunc // detached runners only
 }
 
@@ -206,13 +206,13 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 	case <-a.ended:
 	case <-actx.Done():
 	case <-done:
-		// The stream is over. If the caller is reading, its RecvMsg is
-		// about to say how; otherwise nobody will (the connection was
-		// closed under a stream the caller had stopped reading).
+		// The stream is over. If the caller is in a call on it, that call
+		// is about to say how; otherwise nobody will (the connection was
+		// closed under a stream the caller had stopped using).
 		s.mu.Lock()
-		reading := a.reading && !a.recorded
+		busy := a.busy > 0 && !a.recorded
 		s.mu.Unlock()
-		if reading {
+		if busy {
 			select {
 			case <-a.ended:
 			case <-actx.Done():
@@ -294,11 +294,11 @@ func (s *clientStream) RecvMsg(m any) error {
 			s.mu.Lock()
 			continue
 		}
-		a.reading = true
+		a.busy++
 		s.mu.Unlock()
 		err := a.cs.RecvMsg(m)
 		s.mu.Lock()
-		a.reading = false
+		a.busy--
 		if err == nil {
 			a.received++
 			if a.received == 1 && s.cur == a {
@@ -342,13 +342,15 @@ func (s *clientStream) SendMsg(m any) error {
 		}
 	}
 	a := s.cur
+	a.busy++
 	s.mu.Unlock()
 	err := a.cs.SendMsg(m)
+	s.mu.Lock()
+	a.busy--
 	if err != nil && !errors.Is(err, io.EOF) {
-		s.mu.Lock()
 		a.record(err, true)
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	return err
 }
 
@@ -367,13 +369,17 @@ func (s *clientStream) CloseSend() error {
 // Header returns the current attempt's header metadata. An error ends the
 // stream without a retry.
 func (s *clientStream) Header() (metadata.MD, error) {
-	a := s.current()
+	s.mu.Lock()
+	a := s.cur
+	a.busy++
+	s.mu.Unlock()
 	md, err := a.cs.Header()
+	s.mu.Lock()
+	a.busy--
 	if err != nil {
-		s.mu.Lock()
 		a.record(err, true)
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	return md, err
 }
 

@@ -269,3 +269,31 @@ func TestStreamOverLoopbackTCP(t *testing.T) {
 		t.Fatalf("slots held: %d", n)
 	}
 }
+
+// TestRuleStreamSendErrorEndsWithoutRetry: an error from SendMsg (here a
+// message over the client's send limit, produced locally) ends the stream
+// at once: the slot is released, nothing is retried, and the caller, who
+// may walk away after it, leaves nothing behind.
+func TestRuleStreamSendErrorEndsWithoutRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &service{}
+		exec := newExecutor(t, streamPolicy())
+		e := start(t, svc, false, nil, append(newClient(t, exec, "s", faultgrpc.WithStreamReplay(4)).DialOptions(),
+			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64)))...)
+		s, err := e.client.FullDuplexCall(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: make([]byte, 1024)}}
+		if err := s.Send(big); status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("Send: %v, want RESOURCE_EXHAUSTED", err)
+		}
+		synctest.Wait()
+		if n := running(t, exec); n != 0 {
+			t.Fatalf("slots held: %d", n)
+		}
+		if n := svc.hits.Load(); n > 1 {
+			t.Fatalf("attempts = %d, want at most 1", n)
+		}
+	})
+}
