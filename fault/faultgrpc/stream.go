@@ -110,7 +110,7 @@ type attempt struct {
 	err      error
 	noRetry  bool // ended through Header or SendMsg: the caller may walk away
 	received int
-	busy     int // calls of the caller into cs in progress (RecvMsg, SendMsg, Header)
+	busy     int                // calls of the caller into cs in progress (RecvMsg, SendMsg, Header)
 	cancel   context.CancelFunc // detached runners only
 }
 
