@@ -136,6 +136,9 @@ func (c *Client) DialOptions() []grpc.DialOption {
 // for an open circuit, ...) while errors.As still finds the fault error
 // (*fault.CircuitOpenError, ...) and errors.Is the context's error.
 func (c *Client) Unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if c == nil || c.run == nil {
+		return errUnbuilt
+	}
 	if c.guards != nil && !c.guards(method) {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
@@ -221,6 +224,10 @@ func (u *unaryCall) detachedAttempt(actx context.Context) (struct{}, error) {
 }
 
 var errSuperseded = errors.New("faultgrpc: attempt abandoned")
+
+// errUnbuilt is what a Client that was not made by NewClient or
+// NewPolicyClient answers every call with.
+var errUnbuilt = asStatusError(fault.NewInvalidPolicyError("", "Client", nil, "must be made with NewClient or NewPolicyClient"))
 
 // judge turns an attempt's error into the operation's: nil for a success
 // or an outcome (recorded for finish), else what Client.verdict says.

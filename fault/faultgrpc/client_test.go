@@ -11,6 +11,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -420,5 +421,24 @@ func TestUnaryOverLoopbackTCP(t *testing.T) {
 	}
 	if got := svc.hits.Load(); got != 2 {
 		t.Fatalf("attempts = %d, want 2", got)
+	}
+}
+
+// TestZeroValuesDoNotPanic: a Client or HealthServer not made by its
+// constructor answers with errors, never a panic.
+func TestZeroValuesDoNotPanic(t *testing.T) {
+	var c faultgrpc.Client
+	err := c.Unary(context.Background(), "/svc/M", nil, nil, nil, nil)
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("Unary: %v", err)
+	}
+	if _, err := c.Stream(context.Background(), &grpc.StreamDesc{}, nil, "/svc/M", nil); status.Code(err) != codes.Internal {
+		t.Fatalf("Stream: %v", err)
+	}
+	var hs faultgrpc.HealthServer
+	hs.SetReady(false)
+	hs.Close()
+	if _, err := hs.Check(context.Background(), &healthpb.HealthCheckRequest{}); status.Code(err) != codes.NotFound {
+		t.Fatalf("Check: %v", err)
 	}
 }

@@ -87,6 +87,9 @@ func NewHealthServer(reg *health.Registry, opts ...HealthOption) (*HealthServer,
 // wakes every Watch stream, so the change reaches watchers at once. It
 // implements fault/shutdown's Readiness.
 func (h *HealthServer) SetReady(ready bool) {
+	if h.reg == nil {
+		return
+	}
 	h.reg.SetReady(ready)
 	h.mu.Lock()
 	close(h.changed)
@@ -100,10 +103,16 @@ func (h *HealthServer) SetReady(ready bool) {
 // watchers. Call it when draining starts, after SetReady(false) (a
 // fault/shutdown hook, or just before GracefulStop). It is idempotent.
 func (h *HealthServer) Close() {
+	if h.closed == nil {
+		return
+	}
 	h.closeOnce.Do(func() { close(h.closed) })
 }
 
 func (h *HealthServer) isClosed() bool {
+	if h.closed == nil {
+		return true // a zero HealthServer serves nothing
+	}
 	select {
 	case <-h.closed:
 		return true

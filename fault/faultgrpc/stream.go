@@ -35,6 +35,9 @@ import (
 // does. Errors reach the caller as for Unary: the stream's own status as
 // grpc-go returned it, or the policy's error with a gRPC status.
 func (c *Client) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if c == nil || c.run == nil {
+		return nil, errUnbuilt
+	}
 	if c.guards != nil && !c.guards(method) {
 		return streamer(ctx, desc, cc, method, opts...)
 	}
