@@ -297,3 +297,48 @@ func TestRuleStreamSendErrorEndsWithoutRetry(t *testing.T) {
 		}
 	})
 }
+
+// TestRuleStreamHalfOpenTrialNotStuck: a half-open trial taken by a stream
+// the caller cancels is given back, so the breaker admits the next trial
+// instead of staying half-open for ever (PITFALLS #4).
+func TestRuleStreamHalfOpenTrialNotStuck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &service{script: []answer{{err: status.Error(codes.Internal, "x")}, {msgs: 1, sleep: time.Hour}, {msgs: 2}}}
+		exec := newExecutor(t, fault.PolicyConfig{
+			Name:           "s",
+			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Second, HalfOpenMaxCalls: 1, SuccessThreshold: 1},
+		})
+		e := start(t, svc, false, nil, newClient(t, exec, "s").DialOptions()...)
+		open := func(ctx context.Context) (grpc.ServerStreamingClient[testgrpc.StreamingOutputCallResponse], error) {
+			return e.client.StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{})
+		}
+		s, err := open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readAll(s); status.Code(err) != codes.Internal {
+			t.Fatalf("first: %v", err)
+		}
+		if _, err := open(context.Background()); status.Code(err) != codes.Unavailable {
+			t.Fatalf("while open: %v, want UNAVAILABLE", err)
+		}
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithCancel(context.Background())
+		trial, err := open(ctx) // the half-open trial
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := trial.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		cancel() // and walk away
+		synctest.Wait()
+		s, err = open(context.Background())
+		if err != nil {
+			t.Fatalf("next trial refused: %v", err)
+		}
+		if got, err := readAll(s); !errors.Is(err, io.EOF) || len(got) != 2 {
+			t.Fatalf("next trial: %v %v", got, err)
+		}
+	})
+}
