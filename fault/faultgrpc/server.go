@@ -2,6 +2,7 @@ package faultgrpc
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -17,6 +18,26 @@ type ServerOption func(*serverConfig)
 
 type serverConfig struct {
 	classify Classifier
+	guards   func(fullMethod string) bool
+}
+
+// WithServerMethods limits the server interceptors and the tap to the
+// methods for which f returns true (it receives the full method name,
+// "/pkg.Service/Method"); the others run unguarded. nil: the default, every
+// method except those of the grpc.health.v1.Health service (see
+// GuardedMethod).
+func WithServerMethods(f func(fullMethod string) bool) ServerOption {
+	return func(sc *serverConfig) { sc.guards = f }
+}
+
+// GuardedMethod is the default rule for which methods the server
+// interceptors and the tap guard: all but the grpc.health.v1.Health
+// service's, so that a busy or rate-limited server still answers its health
+// checks (a server that refuses them gets pulled out of rotation or
+// restarted exactly when it is busiest). Draining still shows, through the
+// health service's own status.
+func GuardedMethod(fullMethod string) bool {
+	return !strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/")
 }
 
 // WithServerClassifier sets which of a handler's statuses are reported to
@@ -37,6 +58,9 @@ func newServerConfig(opts []ServerOption) serverConfig {
 	}
 	if c.classify == nil {
 		c.classify = DefaultClassifier
+	}
+	if c.guards == nil {
+		c.guards = GuardedMethod
 	}
 	return c
 }
@@ -75,6 +99,9 @@ var errNilGuard = fault.NewInvalidPolicyError("", "Guard", nil, "must not be nil
 func UnaryServerInterceptor(g fault.Guard, opts ...ServerOption) grpc.UnaryServerInterceptor {
 	cfg := newServerConfig(opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !cfg.guards(info.FullMethod) {
+			return handler(ctx, req)
+		}
 		if g == nil {
 			return nil, ServerError(ctx, errNilGuard)
 		}
@@ -98,6 +125,9 @@ func UnaryServerInterceptor(g fault.Guard, opts ...ServerOption) grpc.UnaryServe
 func StreamServerInterceptor(g fault.Guard, opts ...ServerOption) grpc.StreamServerInterceptor {
 	cfg := newServerConfig(opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if !cfg.guards(info.FullMethod) {
+			return handler(srv, ss)
+		}
 		ctx := ss.Context()
 		if g == nil {
 			return streamError(ss, errNilGuard)
@@ -238,8 +268,15 @@ func (g executorGuard[T]) Run(ctx context.Context, op func(ctx context.Context) 
 // cannot set trailers, so the pushback travels as a google.rpc.RetryInfo
 // detail, which fault's client honours (grpc-go's own retry reads only the
 // trailer). A nil g answers every call INTERNAL.
-func Tap(g fault.Guard) tap.ServerInHandle {
-	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
+//
+// Of the options, only WithServerMethods applies (health checks pass by
+// default).
+func Tap(g fault.Guard, opts ...ServerOption) tap.ServerInHandle {
+	cfg := newServerConfig(opts)
+	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
+		if info != nil && !cfg.guards(info.FullMethodName) {
+			return ctx, nil
+		}
 		if g == nil {
 			return ctx, StatusFor(errNilGuard).Err()
 		}

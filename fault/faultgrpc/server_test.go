@@ -12,12 +12,14 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/faultgrpc"
+	"github.com/authcorp/libs/go/src/fault/health"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/shutdown"
 )
@@ -399,6 +401,39 @@ func TestStreamHonoursServerPushback(t *testing.T) {
 			}
 			if want := time.Duration(i) * 4 * time.Second; time.Since(start) != want {
 				t.Fatalf("stream %d took %v, want %v", i, time.Since(start), want)
+			}
+		}
+	})
+}
+
+// TestRuleHealthChecksPassTheGuard: a server whose guard refuses everything
+// still answers its health checks (by default), through the interceptors
+// and the tap; WithServerMethods changes the rule.
+func TestRuleHealthChecksPassTheGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs, err := faultgrpc.NewHealthServer(health.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		no := refuse(fault.NewBulkheadFullError("api", "", fault.BulkheadQueueFull, 1, 0, 0))
+		for _, c := range []struct {
+			name string
+			opts []grpc.ServerOption
+			want codes.Code
+		}{
+			{"interceptors", serverOpts(no), codes.OK},
+			{"tap", []grpc.ServerOption{grpc.InTapHandle(faultgrpc.Tap(no))}, codes.OK},
+			{"everything guarded", serverOpts(no, faultgrpc.WithServerMethods(func(string) bool { return true })), codes.ResourceExhausted},
+		} {
+			srv := grpc.NewServer(c.opts...)
+			healthpb.RegisterHealthServer(srv, hs)
+			testgrpc.RegisterTestServiceServer(srv, &service{})
+			cc := startServer(t, srv)
+			if _, err := healthpb.NewHealthClient(cc).Check(context.Background(), &healthpb.HealthCheckRequest{}); status.Code(err) != c.want {
+				t.Fatalf("%s: health check: %v, want %v", c.name, err, c.want)
+			}
+			if _, err := testgrpc.NewTestServiceClient(cc).UnaryCall(context.Background(), &testgrpc.SimpleRequest{}); status.Code(err) != codes.ResourceExhausted {
+				t.Fatalf("%s: other calls: %v, want RESOURCE_EXHAUSTED", c.name, err)
 			}
 		}
 	})
