@@ -77,6 +77,9 @@
 //
 // Tap admits calls before grpc-go allocates anything for them, and returns
 // only status errors (grpc-go turns any other error into PERMISSION_DENIED).
+// The interceptors and the tap let the grpc.health.v1 service through
+// unguarded unless WithServerMethods says otherwise: a busy server still
+// answers its health checks.
 //
 // HealthServer serves grpc.health.v1 from a fault/health Registry: SERVING
 // while readiness passes, NOT_SERVING while it fails, and at once when
