@@ -171,3 +171,65 @@ func ExampleNewHealthServer() {
 	// SERVING
 	// NOT_SERVING
 }
+
+// countdown streams 3, 2, 1, after refusing its first call before sending
+// anything.
+type countdown struct {
+	testgrpc.UnimplementedTestServiceServer
+	calls atomic.Int32
+}
+
+func (c *countdown) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, ss grpc.ServerStreamingServer[testgrpc.StreamingOutputCallResponse]) error {
+	if c.calls.Add(1) == 1 {
+		return status.Error(codes.Unavailable, "warming up")
+	}
+	for i := 3; i > 0; i-- {
+		if err := ss.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: []byte{byte(i)}}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ExampleClient_Stream() {
+	exec, err := executor.New[struct{}](fault.ExecutorConfig{})
+	if err != nil {
+		panic(err)
+	}
+	err = exec.RegisterPolicy(fault.PolicyConfig{
+		Name:     "feed",
+		Retry:    &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: time.Millisecond},
+		Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 8}, // a slot per open stream
+	})
+	if err != nil {
+		panic(err)
+	}
+	client, err := faultgrpc.NewClient(exec, "feed")
+	if err != nil {
+		panic(err)
+	}
+	svc := &countdown{}
+	cc, stop := serveExample(svc, nil, client.DialOptions()...)
+	defer stop()
+
+	stream, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+	if err != nil {
+		panic(err)
+	}
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			fmt.Println("end:", err)
+			break
+		}
+		fmt.Println(m.GetPayload().GetBody()[0])
+	}
+	p, _ := exec.Registry().Patterns("feed")
+	fmt.Println("attempts:", svc.calls.Load(), "slots held:", p.Bulkhead.Running())
+	// Output:
+	// 3
+	// 2
+	// 1
+	// end: EOF
+	// attempts: 2 slots held: 0
+}
