@@ -125,3 +125,25 @@ func TestStressStreamsBalance(t *testing.T) {
 		}
 	})
 }
+
+// TestContextlessExecutorStream: a stream under a context-less executor is
+// retried before its first message and releases its slot at the end.
+func TestContextlessExecutorStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &service{script: []answer{{err: errUnavailable}, {msgs: 2}}}
+		exec := newExecutor(t, streamPolicy())
+		e := start(t, svc, false, nil, newClient(t, seedOnly{exec}, "s").DialOptions()...)
+		s, err := e.client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(s)
+		if !errors.Is(err, io.EOF) || len(got) != 2 {
+			t.Fatalf("got %v, %v", got, err)
+		}
+		synctest.Wait()
+		if n := running(t, exec); n != 0 {
+			t.Fatalf("slots held: %d", n)
+		}
+	})
+}
