@@ -60,6 +60,17 @@ var rules = []rule{
 	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor"}},
+	// faultgrpc: gRPC interceptors. fault/health only for the optional
+	// grpc.health.v1 service over a health Registry; errdetails is part of
+	// the googleapis/rpc module grpc itself requires (google.rpc.RetryInfo).
+	{Dir: "fault/faultgrpc", Imports: []string{"fault", "functional", "apperrors", "fault/health"}, ThirdParty: grpcDeps, TestImports: []string{"fault/executor"}},
+}
+
+// grpcDeps is grpc-go and the protobuf packages its API hands out.
+var grpcDeps = []string{
+	"google.golang.org/grpc/...",
+	"google.golang.org/genproto/googleapis/rpc/errdetails",
+	"google.golang.org/protobuf/...",
 }
 
 // otelAPI is the OpenTelemetry API (not the SDK, which only an application
