@@ -60,6 +60,7 @@ test: ## run every check: format, modcheck, each module alone (tidy, vet, race t
 	@$(MAKE) fmt-check
 	@$(MAKE) actionlint
 	@$(MAKE) modcheck
+	@$(MAKE) apicheck
 	@for m in $(MODULES); do $(MAKE) test-mod M=$$m; done
 	@$(MAKE) workspace
 	@$(MAKE) tools-test
@@ -73,6 +74,14 @@ fmt-check: ## gofmt -s: list unformatted files and fail if there are any
 .PHONY: modcheck
 modcheck: ## enforce the module rules of DESIGN.md §1 (tools/cmd/modcheck)
 	$(call step,tools,modcheck,GOWORK=off $(GO) run ./cmd/modcheck)
+
+.PHONY: apicheck
+apicheck: ## each module's exported API against its listing <dir>/api.txt and its version in versions.yaml (tools/cmd/apicheck)
+	$(call step,tools,apicheck,GOWORK=off $(GO) run ./cmd/apicheck)
+
+.PHONY: api
+api: ## after bumping versions.yaml: rewrite the API listings (<dir>/api.txt); BUMP=1 also makes the smallest bumps the changes need
+	@cd tools && GOWORK=off $(GO) run ./cmd/apicheck $(if $(BUMP),-bump,-write)
 
 .PHONY: test-mod
 test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, race tests. M=<dir>
