@@ -15,6 +15,8 @@
 //   - a module at major version 2 or more lacks the /vN suffix in its path;
 //   - a module to be tagged requires an in-repo module at a version that is
 //     neither tagged nor about to be;
+//   - a version to tag has no "## [X.Y.Z]" section in the module's
+//     CHANGELOG.md (Keep a Changelog format);
 //   - with -create: a tag to create already exists (a tag is never moved),
 //     or the work tree has uncommitted changes in the released files.
 //

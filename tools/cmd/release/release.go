@@ -127,6 +127,12 @@ func makePlan(root string, g git) (*plan, error) {
 		p.Create = append(p.Create, t)
 		planned[t.Name] = true
 	}
+	// Every version to tag has its section in the module's changelog.
+	for _, t := range p.Create {
+		if err := changelogHas(root, t.Dir, t.Version); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Consumers ignore replace lines: every in-repo requirement of a module
 	// about to be tagged must name a version that will exist as a tag.
 	for _, t := range p.Create {
@@ -268,4 +274,25 @@ func (g git) changedSince(tag, dir string, nested []string) (bool, error) {
 		return false, err
 	}
 	return strings.TrimSpace(out) != "", nil
+}
+
+// ChangelogFile is the name of each module's changelog (Keep a Changelog).
+const ChangelogFile = "CHANGELOG.md"
+
+// changelogHas checks that dir/CHANGELOG.md has a "## [X.Y.Z]" section (an
+// optional " - date" after it) for version vX.Y.Z.
+func changelogHas(root, dir, version string) error {
+	p := filepath.Join(root, filepath.FromSlash(dir), ChangelogFile)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("module %s: version %s has no changelog entry: %s/%s is missing (Keep a Changelog format, a section \"## [%s]\")", dir, version, dir, ChangelogFile, strings.TrimPrefix(version, "v"))
+	}
+	want := "## [" + strings.TrimPrefix(version, "v") + "]"
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l == want || strings.HasPrefix(l, want+" ") {
+			return nil
+		}
+	}
+	return fmt.Errorf("module %s: version %s has no changelog entry: add a section \"%s - YYYY-MM-DD\" to %s/%s (move the [Unreleased] notes there)", dir, version, want, dir, ChangelogFile)
 }

@@ -42,6 +42,7 @@ func newFakeRepo(t *testing.T, manifest [][2]string, requires map[string][]strin
 			gm.WriteString("\nrequire github.com/authcorp/libs/go/src/" + dep + " v0.1.0\n")
 		}
 		r.write(e[0]+"/go.mod", gm.String())
+		r.write(e[0]+"/CHANGELOG.md", changelog(e[1]))
 	}
 	r.write("versions.yaml", m.String())
 	r.write("go.work", "go 1.25.0\n")
@@ -163,6 +164,7 @@ func TestOnlyBumpedModulesAreTagged(t *testing.T) {
 	r.write("fault/retry/retry.go", "package retry\n")
 	r.write("fault/fault.go", "package fault\n")
 	r.write("versions.yaml", strings.Replace(r.read("versions.yaml"), "fault/retry: v0.1.0", "fault/retry: v0.2.0", 1))
+	r.write("fault/retry/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
 	r.commit("retry: new feature")
 
 	code, out, errOut := r.release()
@@ -282,6 +284,7 @@ func TestRequirementOnTaggedVersionIsFine(t *testing.T) {
 	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
 	r.git("tag", "go/src/functional/v0.1.0")
 	r.write("versions.yaml", "modules:\n  functional: v0.2.0\n  fault: v0.1.0\n")
+	r.write("functional/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
 	r.commit("bump functional")
 	code, out, errOut := r.release()
 	if code != 0 {
@@ -370,4 +373,46 @@ func (r *fakeRepo) read(name string) string {
 		r.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// changelog returns a CHANGELOG.md with a section for each version.
+func changelog(versions ...string) string {
+	var b strings.Builder
+	b.WriteString("# Changelog\n\n## [Unreleased]\n")
+	for _, v := range versions {
+		b.WriteString("\n## [" + strings.TrimPrefix(v, "v") + "] - 2026-01-02\n\n### Added\n\n- Something.\n")
+	}
+	return b.String()
+}
+
+func TestRefusesAVersionWithoutAChangelogEntry(t *testing.T) {
+	r := newFakeRepo(t, layout, layoutRequires)
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	// fault/retry moves to v0.2.0; its changelog still ends at 0.1.0.
+	r.write("versions.yaml", strings.Replace(r.read("versions.yaml"), "fault/retry: v0.1.0", "fault/retry: v0.2.0", 1))
+	r.write("fault/retry/CHANGELOG.md", changelog("v0.1.0")+"\n## [Unreleased]\n\n- Not a release section: [0.2.0] only in text.\n")
+	r.commit("retry: bump without changelog")
+	code, _, errOut := r.release("-create")
+	if code != 1 || !strings.Contains(errOut, `module fault/retry: version v0.2.0 has no changelog entry: add a section "## [0.2.0] - YYYY-MM-DD" to fault/retry/CHANGELOG.md`) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if tags := lines(r.git("tag", "--list", "go/src/fault/retry/v0.2.0")); len(tags) != 0 {
+		t.Fatalf("tagged without a changelog entry: %v", tags)
+	}
+	// A missing file is named too.
+	if err := os.Remove(filepath.Join(r.root, "fault", "retry", "CHANGELOG.md")); err != nil {
+		t.Fatal(err)
+	}
+	r.commit("retry: no changelog")
+	if code, _, errOut := r.release(); code != 1 || !strings.Contains(errOut, "fault/retry/CHANGELOG.md is missing") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	// With the section, the release goes ahead.
+	r.write("fault/retry/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.commit("retry: changelog")
+	if code, out, errOut := r.release(); code != 0 || strings.TrimSpace(out) != "go/src/fault/retry/v0.2.0" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
 }
