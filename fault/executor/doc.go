@@ -31,9 +31,9 @@
 //
 // # Operations with and without a context
 //
-// ExecuteWithResultContext, ExecuteContext and Do hand the operation the
-// attempt's context, carrying its deadline; fault.ExecuteFunc and
-// fault.ExecuteSimple use them. The seed's Execute and ExecuteWithResult take
+// Do hands the operation the attempt's context, carrying its deadline;
+// fault.ExecuteFunc and fault.ExecuteSimple use it. Execute and
+// ExecuteWithResult (fault.ResilienceExecutor's methods) take
 // operations without a context: under a time limit such an operation runs on
 // its own goroutine, the caller gets a *fault.TimeoutError on time, and the
 // late result is discarded. The abandoned operation runs on and keeps its

@@ -135,8 +135,8 @@ func newTransport(name string, run func(context.Context, fault.Operation[*http.R
 }
 
 // executorRunner picks the best way to run an operation on exec: the
-// executor module's allocation-free Do, the context-aware
-// ExecuteWithResultContext, or the seed's context-less ExecuteWithResult.
+// context-aware Do of fault.ContextExecutor (the executor module's Executor
+// has it), or the context-less ExecuteWithResult.
 func executorRunner(exec fault.ResilienceExecutor[*http.Response], name string) func(context.Context, fault.Operation[*http.Response]) (*http.Response, error) {
 	type doer interface {
 		Do(ctx context.Context, policyName string, op fault.Operation[*http.Response]) (*http.Response, error)
