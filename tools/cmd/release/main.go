@@ -27,6 +27,17 @@
 //
 // Pushing stays a deliberate step: after -create it prints the git push
 // command for the new tags.
+//
+// With -proxy DIR it instead writes a file-system module proxy into DIR
+// (GOPROXY=file://DIR): every module of versions.yaml at its version, built
+// from the working tree (or from -rev when given), and every existing
+// release tag from its tagged files, each zip built with golang.org/x/mod/zip
+// as the public proxy would serve it. -extra dir@vX.Y.Z (repeatable) adds
+// the working tree of a module under another version, for tests. It then
+// checks the graph a consumer would resolve and fails, naming each, when a
+// published go.mod requires an in-repo version that the proxy does not have:
+//
+//	GOWORK=off go run ./cmd/release -proxy /tmp/proxy -extra fault/retry@v0.1.1
 package main
 
 import (
@@ -34,7 +45,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/authcorp/libs/go/src/tools/internal/modproxy"
 	"github.com/authcorp/libs/go/src/tools/internal/repo"
 )
 
@@ -45,7 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	root := repo.RootFlag(fs)
 	create := fs.Bool("create", false, "create the tags (annotated, at -rev) instead of only printing them")
-	rev := fs.String("rev", "HEAD", "commit to tag")
+	rev := fs.String("rev", "HEAD", "commit to tag (with -proxy: the commit whose files make the versions.yaml versions; default the working tree)")
+	proxy := fs.String("proxy", "", "write a file-system module proxy (GOPROXY=file://DIR) into `DIR` instead of tagging")
+	var extra extraFlag
+	fs.Var(&extra, "extra", "with -proxy: also publish the working tree of a module as `dir@vX.Y.Z` (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -57,6 +73,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "release:", err)
 		return 1
+	}
+	if *proxy != "" {
+		revSet := false
+		fs.Visit(func(f *flag.Flag) { revSet = revSet || f.Name == "rev" })
+		if !revSet {
+			*rev = ""
+		}
+		return writeProxy(ctx, dir, *proxy, *rev, extra, stdout, stderr)
+	}
+	if len(extra) > 0 {
+		fmt.Fprintln(stderr, "release: -extra needs -proxy")
+		return 2
 	}
 	g := git{ctx: ctx, dir: dir}
 	p, err := makePlan(dir, g)
@@ -92,5 +120,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, " ", n)
 	}
 	fmt.Fprintln(stderr)
+	return 0
+}
+
+// extraFlag collects -extra dir@vX.Y.Z values.
+type extraFlag []modproxy.Version
+
+func (e *extraFlag) String() string { return fmt.Sprint(*e) }
+
+func (e *extraFlag) Set(s string) error {
+	dir, v, ok := strings.Cut(s, "@")
+	if !ok || dir == "" || v == "" {
+		return fmt.Errorf("want dir@vX.Y.Z, got %q", s)
+	}
+	*e = append(*e, modproxy.Version{Dir: dir, Version: v})
+	return nil
+}
+
+// writeProxy writes the proxy and checks the graph it serves.
+func writeProxy(ctx context.Context, root, dir, rev string, extra []modproxy.Version, stdout, stderr io.Writer) int {
+	p, err := modproxy.Build(ctx, root, dir, modproxy.Options{Rev: rev, Tags: true, Extra: extra})
+	if err != nil {
+		fmt.Fprintln(stderr, "release: proxy:", err)
+		return 1
+	}
+	man, err := repo.ReadManifest(root)
+	if err != nil {
+		fmt.Fprintln(stderr, "release: proxy:", err)
+		return 1
+	}
+	n := 0
+	for _, vs := range p.Versions {
+		n += len(vs)
+	}
+	if problems := p.Check(man); len(problems) > 0 {
+		for _, msg := range problems {
+			fmt.Fprintln(stderr, "release: proxy: unresolvable:", msg)
+		}
+		fmt.Fprintf(stderr, "release: proxy: FAIL: %d requirements a consumer cannot resolve (%d module versions written to %s)\n", len(problems), n, p.Dir)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s\n", p.URL())
+	fmt.Fprintf(stderr, "release: proxy: %d module versions of %d modules in %s; use GOPROXY=%s\n", n, len(p.Versions), p.Dir, p.URL())
 	return 0
 }
