@@ -17,6 +17,11 @@
 //     neither tagged nor about to be;
 //   - a version to tag has no "## [X.Y.Z]" section in the module's
 //     CHANGELOG.md (Keep a Changelog format);
+//   - a module to be tagged requires an in-repo module at a version older
+//     than the one its replace line builds it against inside the repository
+//     (the dependency's tree, released at its manifest version), or at a
+//     released version whose code has changed since: a service would get a
+//     dependency the module was not built with;
 //   - with -create: a tag to create already exists (a tag is never moved),
 //     or the work tree has uncommitted changes in the released files.
 //
@@ -24,6 +29,10 @@
 //
 //	GOWORK=off go run ./cmd/release           # dry run: print the tags to create
 //	GOWORK=off go run ./cmd/release -create   # create them (annotated) at HEAD
+//
+// -sync rewrites every in-repo requirement (in each module's go.mod and in
+// tools/go.mod) to the version versions.yaml gives, so that what a module is
+// built with inside the repository is what a service gets.
 //
 // Pushing stays a deliberate step: after -create it prints the git push
 // command for the new tags.
@@ -45,6 +54,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/authcorp/libs/go/src/tools/internal/modproxy"
@@ -60,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	create := fs.Bool("create", false, "create the tags (annotated, at -rev) instead of only printing them")
 	rev := fs.String("rev", "HEAD", "commit to tag (with -proxy: the commit whose files make the versions.yaml versions; default the working tree)")
 	proxy := fs.String("proxy", "", "write a file-system module proxy (GOPROXY=file://DIR) into `DIR` instead of tagging")
+	sync := fs.Bool("sync", false, "rewrite the in-repo requirements of every go.mod to the versions.yaml versions")
 	var extra extraFlag
 	fs.Var(&extra, "extra", "with -proxy: also publish the working tree of a module as `dir@vX.Y.Z` (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +93,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			*rev = ""
 		}
 		return writeProxy(ctx, dir, *proxy, *rev, extra, stdout, stderr)
+	}
+	if *sync {
+		return syncRequires(dir, stdout, stderr)
 	}
 	if len(extra) > 0 {
 		fmt.Fprintln(stderr, "release: -extra needs -proxy")
@@ -162,5 +177,33 @@ func writeProxy(ctx context.Context, root, dir, rev string, extra []modproxy.Ver
 	}
 	fmt.Fprintf(stdout, "%s\n", p.URL())
 	fmt.Fprintf(stderr, "release: proxy: %d module versions of %d modules in %s; use GOPROXY=%s\n", n, len(p.Versions), p.Dir, p.URL())
+	return 0
+}
+
+// syncRequires rewrites the in-repo requirements of every module (tools
+// included) to the manifest versions.
+func syncRequires(root string, stdout, stderr io.Writer) int {
+	man, err := repo.ReadManifest(root)
+	if err != nil {
+		fmt.Fprintln(stderr, "release: sync:", err)
+		return 1
+	}
+	dirs := man.Dirs()
+	if _, err := os.Stat(filepath.Join(root, "tools", "go.mod")); err == nil {
+		dirs = append(dirs, "tools")
+	}
+	changed := 0
+	for _, d := range dirs {
+		n, err := syncGoMod(root, d, man)
+		if err != nil {
+			fmt.Fprintf(stderr, "release: sync: %s: %v\n", d, err)
+			return 1
+		}
+		for _, line := range n {
+			fmt.Fprintf(stdout, "%s/go.mod: %s\n", d, line)
+		}
+		changed += len(n)
+	}
+	fmt.Fprintf(stderr, "release: sync: %d requirements updated\n", changed)
 	return 0
 }

@@ -416,3 +416,88 @@ func TestRefusesAVersionWithoutAChangelogEntry(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 }
+
+// addReplace gives dir/go.mod a replace line to dep's directory, as every
+// module in the repository has.
+func (r *fakeRepo) addReplace(dir, dep string) {
+	r.t.Helper()
+	rel, err := filepath.Rel(filepath.Join(r.root, dir), filepath.Join(r.root, dep))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.write(dir+"/go.mod", r.read(dir+"/go.mod")+"\nreplace github.com/authcorp/libs/go/src/"+dep+" => "+filepath.ToSlash(rel)+"\n")
+}
+
+// A module built inside the repository against a dependency's newer tree
+// (through its replace line) but requiring an older version would reach
+// services with a dependency it was not built with.
+func TestRefusesARequirementOlderThanTheReplacedTree(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
+	r.addReplace("fault", "functional")
+	r.commit("replace")
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	// functional moves to v0.2.0; fault changes too but still requires
+	// functional v0.1.0.
+	r.write("versions.yaml", "modules:\n  functional: v0.2.0\n  fault: v0.2.0\n")
+	r.write("functional/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.write("fault/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.write("functional/new.go", "package functional\n\nfunc New() {}\n")
+	r.commit("functional: new API; fault uses it")
+	code, _, errOut := r.release()
+	want := "module fault requires functional v0.1.0, but its replace line builds it inside the repository against the tree of functional, which the manifest releases as v0.2.0: a service would get functional v0.1.0, which fault v0.2.0 was not built with; require functional v0.2.0 in fault/go.mod"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+
+	// release -sync fixes the requirement; then the release goes ahead.
+	code, out, errOut := r.release("-sync")
+	if code != 0 || !strings.Contains(out, "fault/go.mod: github.com/authcorp/libs/go/src/functional v0.1.0 -> v0.2.0") {
+		t.Fatalf("-sync: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if gm := r.read("fault/go.mod"); !strings.Contains(gm, "require github.com/authcorp/libs/go/src/functional v0.2.0") || !strings.Contains(gm, "replace github.com/authcorp/libs/go/src/functional => ../functional") {
+		t.Fatalf("fault/go.mod after -sync:\n%s", gm)
+	}
+	r.commit("sync requirements")
+	if code, out, errOut := r.release(); code != 0 || strings.Join(lines(out), " ") != "go/src/functional/v0.2.0 go/src/fault/v0.2.0" {
+		t.Fatalf("after -sync: exit %d, stdout %q\n%s", code, out, errOut)
+	}
+}
+
+// A module released against a dependency's tree whose code changed since the
+// dependency's release would reach services without those changes.
+func TestRefusesAReleaseBuiltAgainstUnreleasedCode(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
+	r.addReplace("fault", "functional")
+	r.commit("replace")
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	r.write("functional/new.go", "package functional\n\nfunc New() {}\n")
+	r.write("functional/README.md", "docs\n")
+	r.write("versions.yaml", "modules:\n  functional: v0.1.0\n  fault: v0.2.0\n")
+	r.write("fault/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.commit("functional changes without a bump; fault released")
+	code, _, errOut := r.release()
+	want := "module fault requires functional v0.1.0, but its replace line builds it inside the repository against the tree of functional, whose code changed since go/src/functional/v0.1.0 (functional/new.go)"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// Without a replace line nothing hides the requirement: a requirement on a
+// version that is tagged is what the module was built with.
+func TestRequirementWithoutReplaceIsTakenAtItsWord(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	r.write("versions.yaml", "modules:\n  functional: v0.2.0\n  fault: v0.2.0\n")
+	r.write("functional/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.write("fault/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.commit("both move")
+	if code, _, errOut := r.release(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+}
