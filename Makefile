@@ -153,6 +153,26 @@ bench: ## benchmarks of one module: make bench M=<dir> [BENCH=regexp] [COUNT=6];
 release: ## print the release tags to create (dry run; see tools/cmd/release for -create)
 	@cd tools && GOWORK=off $(GO) run ./cmd/release
 
+# After changes, one command prepares the versions: the smallest bumps the
+# API changes need (apicheck -bump, which also rewrites the listings), the
+# in-repo requirements set to those versions (release -sync), and a changelog
+# section per new version from its [Unreleased] notes (release -changelog).
+.PHONY: bump
+bump: ## raise versions.yaml as the API changes require, rewrite api.txt listings, sync in-repo requirements, open changelog sections
+	@cd tools && GOWORK=off $(GO) run ./cmd/apicheck -bump
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -sync
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -changelog
+	@echo "bump: review the diff (versions.yaml, */api.txt, go.mod requirements, CHANGELOG.md), then commit and run: make release"
+
+.PHONY: release-sync
+release-sync: ## set every in-repo requirement (go.mod) to the version versions.yaml gives
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -sync
+
+.PHONY: proxy
+proxy: ## write a file-system module proxy of the modules (GOPROXY=file://...): make proxy DIR=/tmp/proxy
+	@[ -n "$(DIR)" ] || { echo "usage: make proxy DIR=<directory>" >&2; exit 2; }
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -proxy $(abspath $(DIR))
+
 .PHONY: tidy
 tidy: ## go mod tidy in one module (tools included): make tidy M=<dir>
 	@[ -n "$(M)" ] || { echo "usage: make tidy M=<module dir>" >&2; exit 2; }

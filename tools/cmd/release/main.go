@@ -34,6 +34,11 @@
 // tools/go.mod) to the version versions.yaml gives, so that what a module is
 // built with inside the repository is what a service gets.
 //
+// -changelog opens the changelog section of each module whose versions.yaml
+// version has none: the notes under "## [Unreleased]" become "## [X.Y.Z] -
+// <today>". A module with no notes there is named, for a person to write
+// them.
+//
 // Pushing stays a deliberate step: after -create it prints the git push
 // command for the new tags.
 //
@@ -57,6 +62,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/authcorp/libs/go/src/tools/internal/modproxy"
 	"github.com/authcorp/libs/go/src/tools/internal/repo"
@@ -72,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rev := fs.String("rev", "HEAD", "commit to tag (with -proxy: the commit whose files make the versions.yaml versions; default the working tree)")
 	proxy := fs.String("proxy", "", "write a file-system module proxy (GOPROXY=file://DIR) into `DIR` instead of tagging")
 	sync := fs.Bool("sync", false, "rewrite the in-repo requirements of every go.mod to the versions.yaml versions")
+	notes := fs.Bool("changelog", false, "move each module's [Unreleased] changelog notes under its versions.yaml version when that has no section yet")
 	var extra extraFlag
 	fs.Var(&extra, "extra", "with -proxy: also publish the working tree of a module as `dir@vX.Y.Z` (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			*rev = ""
 		}
 		return writeProxy(ctx, dir, *proxy, *rev, extra, stdout, stderr)
+	}
+	if *notes {
+		return openSections(dir, time.Now().UTC().Format(time.DateOnly), stdout, stderr)
 	}
 	if *sync {
 		return syncRequires(dir, stdout, stderr)
@@ -205,5 +215,31 @@ func syncRequires(root string, stdout, stderr io.Writer) int {
 		changed += len(n)
 	}
 	fmt.Fprintf(stderr, "release: sync: %d requirements updated\n", changed)
+	return 0
+}
+
+// openSections gives every module whose manifest version has no changelog
+// section one, made of its [Unreleased] notes.
+func openSections(root, date string, stdout, stderr io.Writer) int {
+	man, err := repo.ReadManifest(root)
+	if err != nil {
+		fmt.Fprintln(stderr, "release: changelog:", err)
+		return 1
+	}
+	failed := 0
+	for _, e := range man.Modules {
+		if changelogHas(root, e.Dir, e.Version) == nil {
+			continue
+		}
+		if err := openSection(root, e.Dir, e.Version, date); err != nil {
+			fmt.Fprintln(stderr, "release: changelog:", err)
+			failed++
+			continue
+		}
+		fmt.Fprintf(stdout, "%s/%s: [Unreleased] notes are now ## [%s] - %s\n", e.Dir, ChangelogFile, strings.TrimPrefix(e.Version, "v"), date)
+	}
+	if failed > 0 {
+		return 1
+	}
 	return 0
 }

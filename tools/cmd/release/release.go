@@ -384,3 +384,30 @@ func syncGoMod(root, dir string, man *repo.Manifest) ([]string, error) {
 	}
 	return changes, os.WriteFile(p, out, 0o644)
 }
+
+// openSection moves the notes under "## [Unreleased]" in dir's changelog to
+// a new section for version, dated date, leaving [Unreleased] empty.
+func openSection(root, dir, version, date string) error {
+	p := filepath.Join(root, filepath.FromSlash(dir), ChangelogFile)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("module %s: %w", dir, err)
+	}
+	text := string(data)
+	const head = "## [Unreleased]"
+	i := strings.Index(text, head+"\n")
+	if i < 0 {
+		return fmt.Errorf("module %s: %s/%s has no %q heading to take the %s notes from", dir, dir, ChangelogFile, head, version)
+	}
+	bodyStart := i + len(head) + 1
+	bodyEnd := len(text)
+	if j := strings.Index(text[bodyStart:], "\n## ["); j >= 0 {
+		bodyEnd = bodyStart + j + 1
+	}
+	body := strings.TrimSpace(text[bodyStart:bodyEnd])
+	if body == "" {
+		return fmt.Errorf("module %s: version %s has no changelog section and [Unreleased] in %s/%s is empty: write what changed there", dir, version, dir, ChangelogFile)
+	}
+	section := fmt.Sprintf("%s\n\n## [%s] - %s\n\n%s\n\n", head, strings.TrimPrefix(version, "v"), date, body)
+	return os.WriteFile(p, []byte(text[:i]+section+text[bodyEnd:]), 0o644)
+}

@@ -501,3 +501,21 @@ func TestRequirementWithoutReplaceIsTakenAtItsWord(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, errOut)
 	}
 }
+
+func TestChangelogMovesUnreleasedNotes(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.2.0"}, {"apperrors", "v0.2.0"}, {"fault", "v0.1.0"}}, nil)
+	r.write("functional/CHANGELOG.md", "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- New.\n\n## [0.1.0] - 2026-01-02\n\n- First.\n")
+	r.write("apperrors/CHANGELOG.md", "# Changelog\n\n## [Unreleased]\n\n## [0.1.0] - 2026-01-02\n\n- First.\n")
+	code, out, errOut := r.release("-changelog")
+	if code != 1 || !strings.Contains(out, "functional/CHANGELOG.md: [Unreleased] notes are now ## [0.2.0]") ||
+		!strings.Contains(errOut, "module apperrors: version v0.2.0 has no changelog section and [Unreleased] in apperrors/CHANGELOG.md is empty") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	got := r.read("functional/CHANGELOG.md")
+	if !strings.Contains(got, "## [Unreleased]\n\n## [0.2.0] - ") || !strings.Contains(got, "### Added\n\n- New.\n\n## [0.1.0] - 2026-01-02") {
+		t.Fatalf("functional/CHANGELOG.md:\n%s", got)
+	}
+	if err := changelogHas(r.root, "functional", "v0.2.0"); err != nil {
+		t.Fatal(err)
+	}
+}
