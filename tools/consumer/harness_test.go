@@ -140,7 +140,7 @@ func newWorld(ctx context.Context, root, dir string, opts modproxy.Options) (*wo
 		"GOMODCACHE="+filepath.Join(dir, "modcache"),
 		"GOPROXY="+goproxy,
 		"GONOSUMDB=github.com/authcorp", // not in the public checksum database; checked against the proxy instead
-		"GOPRIVATE=", "GONOPROXY=", // never fetched directly from version control
+		"GOPRIVATE=", "GONOPROXY=",      // never fetched directly from version control
 		"GOTOOLCHAIN=local",
 	)
 	for _, d := range man.Dirs() {
