@@ -59,7 +59,7 @@ type world struct {
 
 var (
 	current     *world
-	currentErr  error
+	errCurrent  error
 	currentOnce sync.Once
 )
 
@@ -76,24 +76,24 @@ func repoWorld(t *testing.T) *world {
 	currentOnce.Do(func() {
 		root, err := repo.FindRoot("..")
 		if err != nil {
-			currentErr = err
+			errCurrent = err
 			return
 		}
 		man, err := repo.ReadManifest(root)
 		if err != nil {
-			currentErr = err
+			errCurrent = err
 			return
 		}
 		v, _ := man.Version(retryDir)
 		next := bumpPatch(v)
-		current, currentErr = newWorld(context.Background(), root, filepath.Join(tmpRoot, "current"),
+		current, errCurrent = newWorld(context.Background(), root, filepath.Join(tmpRoot, "current"),
 			modproxy.Options{Tags: true, Extra: []modproxy.Version{{Dir: retryDir, Version: next}}})
 		if current != nil {
 			current.next = next
 		}
 	})
-	if currentErr != nil {
-		t.Fatal(currentErr)
+	if errCurrent != nil {
+		t.Fatal(errCurrent)
 	}
 	current.requireResolvable(t)
 	return current
@@ -101,7 +101,9 @@ func repoWorld(t *testing.T) *world {
 
 func bumpPatch(v string) string {
 	var a, b, c int
-	fmt.Sscanf(semver.Canonical(v), "v%d.%d.%d", &a, &b, &c) //nolint:errcheck // canonical versions scan
+	if _, err := fmt.Sscanf(semver.Canonical(v), "v%d.%d.%d", &a, &b, &c); err != nil {
+		panic("not a semantic version: " + v)
+	}
 	return fmt.Sprintf("v%d.%d.%d", a, b, c+1)
 }
 

@@ -32,7 +32,7 @@ func moduleAPI(ctx context.Context, dir, modPath string) ([]string, error) {
 	var lines []string
 	for _, p := range pkgs {
 		for _, e := range p.Errors {
-			errs = append(errs, fmt.Errorf("%s: %s", p.PkgPath, e))
+			errs = append(errs, fmt.Errorf("%s: %w", p.PkgPath, e))
 		}
 		if p.Name == "main" || p.Types == nil || isInternal(p.PkgPath) {
 			continue
@@ -98,7 +98,7 @@ func packageFeatures(pkg *types.Package) []string {
 		case *types.Var:
 			out = append(out, fmt.Sprintf("var %s %s", name, ts(o.Type())))
 		case *types.Func:
-			sig := o.Type().(*types.Signature)
+			sig, _ := o.Type().(*types.Signature) // a func's type is always a signature
 			out = append(out, "func "+name+typeParams(sig.TypeParams(), ts)+signature(sig, ts))
 		case *types.TypeName:
 			out = append(out, typeFeatures(o, ts)...)
@@ -153,7 +153,7 @@ func typeFeatures(o *types.TypeName, ts func(types.Type) string) []string {
 				sealed = true
 				continue
 			}
-			out = append(out, fmt.Sprintf("type %s interface, %s%s", name, m.Name(), signature(m.Type().(*types.Signature), ts)))
+			out = append(out, fmt.Sprintf("type %s interface, %s%s", name, m.Name(), signature(m.Signature(), ts)))
 		}
 		if sealed {
 			out = append(out, fmt.Sprintf("type %s interface, unexported methods", name))
@@ -165,7 +165,7 @@ func typeFeatures(o *types.TypeName, ts func(types.Type) string) []string {
 		if !m.Exported() {
 			continue
 		}
-		sig := m.Type().(*types.Signature)
+		sig := m.Signature()
 		recv := name
 		if _, ptr := sig.Recv().Type().(*types.Pointer); ptr {
 			recv = "*" + name
@@ -197,7 +197,10 @@ func signature(sig *types.Signature, ts func(types.Type) string) string {
 		}
 		t := sig.Params().At(i).Type()
 		if sig.Variadic() && i == n-1 {
-			b.WriteString("..." + ts(t.(*types.Slice).Elem()))
+			if sl, ok := t.(*types.Slice); ok { // a variadic parameter is a slice
+				t = sl.Elem()
+			}
+			b.WriteString("..." + ts(t))
 			continue
 		}
 		b.WriteString(ts(t))
