@@ -74,4 +74,10 @@
 // attempt is counted:
 //
 //	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
+//
+// # API
+//
+// [New] builds a [Breaker] from a [Config] ([FromPolicy] from a policy
+// section); [Policy] gives its typed view for operations returning T; the
+// Breaker also reports and controls its state.
 package circuitbreaker

@@ -68,4 +68,13 @@
 // allocates nothing of the executor's own; time limits cost one allocation
 // each (a lazily armed deadline context). With no recorder, tracer or logger
 // the executor does not read the clock.
+//
+// # API
+//
+// [New] builds an [Executor] for results of type T; it implements
+// fault.ResilienceExecutor and fault.ContextExecutor. Do is the one
+// context-aware way to run an operation; Execute and ExecuteWithResult take
+// operations without a context. [Registry] ([NewRegistry], [WithRegistry])
+// holds the policies, shareable across result types, and [Patterns] their
+// pattern objects.
 package executor
