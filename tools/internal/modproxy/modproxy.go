@@ -80,16 +80,18 @@ func Build(ctx context.Context, root, dir string, opts Options) (*Proxy, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Tags first: a version that is tagged is served from its tag, as the
+	// public proxy serves it, even when the tree has changed since.
 	var want []Version
-	for _, e := range man.Modules {
-		want = append(want, Version{Dir: e.Dir, Version: e.Version, Rev: opts.Rev})
-	}
 	if opts.Tags {
 		tags, err := releaseTags(ctx, root, man.Dirs())
 		if err != nil {
 			return nil, err
 		}
 		want = append(want, tags...)
+	}
+	for _, e := range man.Modules {
+		want = append(want, Version{Dir: e.Dir, Version: e.Version, Rev: opts.Rev})
 	}
 	want = append(want, opts.Extra...)
 
@@ -110,7 +112,7 @@ func Build(ctx context.Context, root, dir string, opts Options) (*Proxy, error) 
 			continue
 		}
 		if seen[v.String()] {
-			continue // a tag at the manifest version: published once, from the tag
+			continue // published already: a tagged version comes from its tag
 		}
 		seen[v.String()] = true
 		if err := p.write(ctx, root, v, man.Dirs()); err != nil {
