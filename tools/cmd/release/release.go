@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/doc"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -390,7 +394,10 @@ func syncGoMod(root, dir string, man *repo.Manifest) ([]string, error) {
 func openSection(root, dir, version, date string) error {
 	p := filepath.Join(root, filepath.FromSlash(dir), ChangelogFile)
 	data, err := os.ReadFile(p)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		// A new module: its first release, described by its package doc.
+		data = []byte(newChangelog(root, dir))
+	} else if err != nil {
 		return fmt.Errorf("module %s: %w", dir, err)
 	}
 	text := string(data)
@@ -410,4 +417,15 @@ func openSection(root, dir, version, date string) error {
 	}
 	section := fmt.Sprintf("%s\n\n## [%s] - %s\n\n%s\n\n", head, strings.TrimPrefix(version, "v"), date, body)
 	return os.WriteFile(p, []byte(text[:i]+section+text[bodyEnd:]), 0o644)
+}
+
+// newChangelog returns the changelog of a module that has none yet: a
+// header and, under [Unreleased], its first release, described by the
+// synopsis of its package doc (doc.go).
+func newChangelog(root, dir string) string {
+	synopsis := ""
+	if f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, filepath.FromSlash(dir), "doc.go"), nil, parser.ParseComments|parser.PackageClauseOnly); err == nil && f.Doc != nil {
+		synopsis = " " + (&doc.Package{}).Synopsis(f.Doc.Text())
+	}
+	return "# Changelog\n\nAll notable changes to `" + repo.ModulePath(dir) + "` are recorded\nhere. The format follows [Keep a Changelog](https://keepachangelog.com/en/1.1.0/)\nand the module follows [Semantic Versioning](https://semver.org/spec/v2.0.0.html):\na release is the tag `" + repo.TagPrefix + dir + "/vX.Y.Z`, its version is the module's line\nin `versions.yaml`, and `make release` refuses a version that has no\nsection here. While the major version is 0, a minor version may break the\nAPI; `api.txt` lists the exported API of the version it names.\n\n## [Unreleased]\n\n### Added\n\n- First release." + synopsis + "\n"
 }

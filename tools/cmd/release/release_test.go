@@ -519,3 +519,18 @@ func TestChangelogMovesUnreleasedNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestChangelogStartsANewModulesChangelog(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}}, nil)
+	if err := os.Remove(filepath.Join(r.root, "functional", "CHANGELOG.md")); err != nil {
+		t.Fatal(err)
+	}
+	r.write("functional/doc.go", "// Package functional provides Result. More text.\npackage functional\n")
+	if code, out, errOut := r.release("-changelog"); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	got := r.read("functional/CHANGELOG.md")
+	if !strings.Contains(got, "## [Unreleased]\n\n## [0.1.0] - ") || !strings.Contains(got, "### Added\n\n- First release. Package functional provides Result.\n") {
+		t.Fatalf("CHANGELOG.md:\n%s", got)
+	}
+}
