@@ -90,8 +90,8 @@ func zipFile(t *testing.T, zipPath, name string) string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rc.Close()
 			data, err := io.ReadAll(rc)
+			rc.Close()
 			if err != nil {
 				t.Fatal(err)
 			}
