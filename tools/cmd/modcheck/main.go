@@ -23,7 +23,9 @@
 //   - every go.mod in the tree belongs to a module of the table;
 //   - .github/dependabot.yml has a gomod entry for every module directory
 //     (tools included) and a github-actions entry;
-//   - nothing in the repository asks for a floating "latest" version.
+//   - nothing in the repository asks for a floating "latest" version, and
+//     every action a workflow uses is pinned by commit SHA with its version
+//     in a comment.
 //
 // The table lives in rules.go. Usage, from tools/ (not in go.work):
 //
