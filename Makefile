@@ -63,6 +63,7 @@ test: ## run every check: format, modcheck, README programs, each module alone (
 	@$(MAKE) actionlint
 	@$(MAKE) modcheck
 	@$(MAKE) readmecheck
+	@$(MAKE) apicheck
 	@for m in $(MODULES); do $(MAKE) test-mod M=$$m; done
 	@$(MAKE) workspace
 	@$(MAKE) tools-test
@@ -80,6 +81,14 @@ modcheck: ## enforce the module rules of docs/ARCHITECTURE.md (tools/cmd/modchec
 .PHONY: readmecheck
 readmecheck: ## build every complete Go program (package main) shown in a README (tools/cmd/readmecheck)
 	$(call step,tools,readmecheck,GOWORK=off $(GO) run ./cmd/readmecheck)
+
+.PHONY: apicheck
+apicheck: ## each module's exported API against its listing <dir>/api.txt and its version in versions.yaml (tools/cmd/apicheck)
+	$(call step,tools,apicheck,GOWORK=off $(GO) run ./cmd/apicheck)
+
+.PHONY: api
+api: ## after bumping versions.yaml: rewrite the API listings (<dir>/api.txt); BUMP=1 also makes the smallest bumps the changes need
+	@cd tools && GOWORK=off $(GO) run ./cmd/apicheck $(if $(BUMP),-bump,-write)
 
 .PHONY: test-mod
 test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, race tests. M=<dir>
@@ -172,6 +181,26 @@ bench: ## benchmarks of one module: make bench M=<dir> [BENCH=regexp] [COUNT=6];
 .PHONY: release
 release: ## print the release tags to create (dry run; see tools/cmd/release for -create)
 	@cd tools && GOWORK=off $(GO) run ./cmd/release
+
+# After changes, one command prepares the versions: the smallest bumps the
+# API changes need (apicheck -bump, which also rewrites the listings), the
+# in-repo requirements set to those versions (release -sync), and a changelog
+# section per new version from its [Unreleased] notes (release -changelog).
+.PHONY: bump
+bump: ## raise versions.yaml as the API changes require, rewrite api.txt listings, sync in-repo requirements, open changelog sections
+	@cd tools && GOWORK=off $(GO) run ./cmd/apicheck -bump
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -sync
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -changelog
+	@echo "bump: review the diff (versions.yaml, */api.txt, go.mod requirements, CHANGELOG.md), then commit and run: make release"
+
+.PHONY: release-sync
+release-sync: ## set every in-repo requirement (go.mod) to the version versions.yaml gives
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -sync
+
+.PHONY: proxy
+proxy: ## write a file-system module proxy of the modules (GOPROXY=file://...): make proxy DIR=/tmp/proxy
+	@[ -n "$(DIR)" ] || { echo "usage: make proxy DIR=<directory>" >&2; exit 2; }
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -proxy $(abspath $(DIR))
 
 .PHONY: tidy
 tidy: ## go mod tidy in one module (tools included): make tidy M=<dir>

@@ -275,34 +275,6 @@ func TestParsePolicies(t *testing.T) {
 	}
 }
 
-func TestDecodeJSONForEmbeddingStructs(t *testing.T) {
-	type scenario struct {
-		Duration time.Duration      `json:"duration"`
-		Policy   fault.PolicyConfig `json:"policy"`
-		Phases   []struct {
-			Name    string        `json:"name"`
-			Latency time.Duration `json:"latency"`
-		} `json:"phases"`
-		When time.Time `json:"when"`
-	}
-	var s scenario
-	err := fault.DecodeJSON([]byte(`{"duration":"1m","policy":{"name":"p","retry":{"maxInterval":"1s"}},
-		"phases":[{"name":"x","latency":"5ms"}],"when":"2026-01-02T03:04:05Z"}`), &s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Duration != time.Minute || s.Policy.Retry.MaxInterval != time.Second || s.Phases[0].Latency != 5*time.Millisecond || s.When.Year() != 2026 {
-		t.Fatalf("%+v", s)
-	}
-	err = fault.DecodeJSON([]byte(`{"phases":[{"name":"x","latncy":"5ms"}]}`), &s)
-	if err == nil || err.Error() != `phases[0].latncy: unknown field (did you mean "latency"?)` {
-		t.Fatalf("got %v, want the path and the problem, without the policy prefix", err)
-	}
-	if err := fault.DecodeJSON([]byte(`{}`), s); err == nil {
-		t.Fatal("non-pointer accepted")
-	}
-}
-
 func FuzzValidate(f *testing.F) {
 	f.Add("p", 5, 2, int64(time.Second), 3, 0.5, 3, int64(100e6), int64(10e9), 2.0, "full", int64(5e9), int64(30e9), "token_bucket", 1000, int64(60e9), 100, 10, 100, int64(5e9))
 	f.Fuzz(func(t *testing.T, name string, ft, st int, cbt int64, hom int, fr float64, ma int, ii, mi int64, mult float64, jitter string,

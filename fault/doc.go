@@ -57,4 +57,17 @@
 // for errors and metrics to pick up.
 //
 // Package faulttest is the conformance kit every Policy implementation runs.
+//
+// # API
+//
+// Operations and policies: [Operation], [Policy], [PolicyFunc], [Chain],
+// [Guard], [AsPolicy], [Execute] and [ExecuteWithResult]. Executors:
+// [ResilienceExecutor], [ContextExecutor] (its one method, Do, is the form the
+// others come down to), [ExecuteFunc], [ExecuteSimple], [ExecutorConfig].
+// Configuration: [PolicyConfig] and its sections, their Validate and
+// WithDefaults, [ParsePolicy], [ParsePolicies], the Default constants.
+// Errors: [ResilienceError] and the types embedding it, [ErrorCode], [CodeOf],
+// [Permanent], [RetryAfter]. Observability: [MetricsRecorder],
+// [ExecutionMetrics], [Tracer], [Span]; context helpers [WithCorrelationID],
+// [WithTraceID].
 package fault

@@ -15,6 +15,7 @@ require (
 	golang.org/x/mod v0.35.0
 	golang.org/x/sync v0.22.0
 	golang.org/x/time v0.15.0
+	golang.org/x/tools v0.44.0
 )
 
 require (
@@ -231,7 +232,6 @@ require (
 	golang.org/x/exp/typeparams v0.0.0-20260209203927-2842357ff358 // indirect
 	golang.org/x/sys v0.43.0 // indirect
 	golang.org/x/text v0.36.0 // indirect
-	golang.org/x/tools v0.44.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20251202230838-ff82c1b0f217 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect

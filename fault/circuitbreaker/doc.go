@@ -73,4 +73,10 @@
 // [FromPolicy] and puts it inside retry and outside the rate limiter and the
 // bulkhead, so that each attempt is counted and load shedding is not (the
 // full chain order is in the fault/executor package documentation).
+//
+// # API
+//
+// [New] builds a [Breaker] from a [Config] ([FromPolicy] from a policy
+// section); [Policy] gives its typed view for operations returning T; the
+// Breaker also reports and controls its state.
 package circuitbreaker

@@ -30,16 +30,15 @@
 //
 // # Operations with and without a context
 //
-// ExecuteWithResultContext, ExecuteContext and Do hand the operation the
-// attempt's context, carrying its deadline; fault.ExecuteFunc and
-// fault.ExecuteSimple use them. Execute and ExecuteWithResult, the methods
-// of fault.ResilienceExecutor, take operations without a context: under a
-// time limit such an operation runs on its own goroutine, the caller gets a
-// *fault.TimeoutError on time, and the late result is discarded. The
-// abandoned operation runs on and keeps its bulkhead slot until it returns;
-// without a bulkhead, a retry's next attempt may run alongside it. The
-// context-aware forms are recommended: they cost no goroutine and let the
-// limit stop the work.
+// Do hands the operation the attempt's context, carrying its deadline;
+// fault.ExecuteFunc and fault.ExecuteSimple use it. Execute and
+// ExecuteWithResult (fault.ResilienceExecutor's methods) take
+// operations without a context: under a time limit such an operation runs on
+// its own goroutine, the caller gets a *fault.TimeoutError on time, and the
+// late result is discarded. The abandoned operation runs on and keeps its
+// bulkhead slot until it returns; without a bulkhead, a retry's next attempt
+// may run alongside it. The context-aware forms are recommended: they
+// cost no goroutine and let the limit stop the work.
 //
 // # Sharing state across result types
 //
@@ -68,4 +67,13 @@
 // allocates nothing of the executor's own; time limits cost one allocation
 // each (a lazily armed deadline context). With no recorder, tracer or logger
 // the executor does not read the clock.
+//
+// # API
+//
+// [New] builds an [Executor] for results of type T; it implements
+// fault.ResilienceExecutor and fault.ContextExecutor. Do is the one
+// context-aware way to run an operation; Execute and ExecuteWithResult take
+// operations without a context. [Registry] ([NewRegistry], [WithRegistry])
+// holds the policies, shareable across result types, and [Patterns] their
+// pattern objects.
 package executor

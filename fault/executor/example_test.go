@@ -109,7 +109,7 @@ func Example_metrics() {
 
 	ctx := fault.WithCorrelationID(context.Background(), "req-123")
 	calls := 0
-	r := exec.ExecuteWithResultContext(ctx, "inventory", func(context.Context) (int, error) {
+	r := fault.ExecuteFunc(ctx, exec, "inventory", func(context.Context) (int, error) {
 		calls++
 		if calls == 1 {
 			return 0, errors.New("connection reset")
@@ -132,8 +132,8 @@ func Example_rejection() {
 	ctx := context.Background()
 	op := func(context.Context) (string, error) { return "results", nil }
 
-	fmt.Println(exec.ExecuteWithResultContext(ctx, "search", op).Unwrap())
-	err := exec.ExecuteWithResultContext(ctx, "search", op).UnwrapErr()
+	fmt.Println(fault.ExecuteFunc(ctx, exec, "search", op).Unwrap())
+	err := fault.ExecuteFunc(ctx, exec, "search", op).UnwrapErr()
 
 	var limited *fault.RateLimitError
 	if errors.As(err, &limited) {

@@ -11,9 +11,9 @@ import (
 )
 
 // Executor runs operations returning T under named policies. It implements
-// fault.ResilienceExecutor[T] and fault.ContextExecutor[T] (the context-aware
-// forms that fault.ExecuteFunc and fault.ExecuteSimple use). It is safe for
-// concurrent use, including registration while executing.
+// fault.ResilienceExecutor[T] and fault.ContextExecutor[T] (Do, the
+// context-aware form that fault.ExecuteFunc and fault.ExecuteSimple use). It
+// is safe for concurrent use, including registration while executing.
 type Executor[T any] struct {
 	env *env
 	reg *Registry
@@ -80,34 +80,13 @@ func (e *Executor[T]) UnregisterPolicy(policyName string) { e.reg.remove(policyN
 // GetPolicyNames returns the registered policy names, sorted.
 func (e *Executor[T]) GetPolicyNames() []string { return e.reg.Names() }
 
-// ExecuteWithResultContext runs op under the named policy. op receives the
-// attempt's context: it carries the attempt's deadline and is cancelled when
-// a time limit fires or the caller gives up. This is the recommended form.
-func (e *Executor[T]) ExecuteWithResultContext(ctx context.Context, policyName string, op fault.Operation[T]) functional.Result[T] {
-	return functional.From(e.Do(ctx, policyName, op))
-}
-
-// ExecuteContext runs op, which returns only an error, under the named
-// policy; op receives the attempt's context.
-func (e *Executor[T]) ExecuteContext(ctx context.Context, policyName string, op func(ctx context.Context) error) error {
-	if op == nil {
-		return fault.ErrNilOperation
-	}
-	_, err := e.Do(ctx, policyName, func(ctx context.Context) (T, error) {
-		var zero T
-		return zero, op(ctx)
-	})
-	return err
-}
-
 // ExecuteWithResult runs op, which takes no context, under the named policy
 // (the fault.ResilienceExecutor form). A time limit still answers on time
 // with a *fault.TimeoutError (and the caller's cancellation at once), but it
 // cannot stop op: under a time limit op runs on its own goroutine, its late
 // result is discarded, it keeps its bulkhead slot until it returns, and the
 // goroutine ends when op returns. With retries, the next attempt may start
-// while an abandoned one still runs. Prefer ExecuteWithResultContext (or
-// fault.ExecuteFunc).
+// while an abandoned one still runs. Prefer Do (or fault.ExecuteFunc).
 func (e *Executor[T]) ExecuteWithResult(ctx context.Context, policyName string, op func() (T, error)) functional.Result[T] {
 	if op == nil {
 		return functional.Err[T](fault.ErrNilOperation)
@@ -129,8 +108,11 @@ func (e *Executor[T]) Execute(ctx context.Context, policyName string, op func() 
 	return err
 }
 
-// Do runs op under the named policy and returns Go's (value, error) pair: the
-// allocation-free core of ExecuteWithResultContext.
+// Do runs op under the named policy and returns Go's (value, error) pair. op
+// receives the attempt's context: it carries the attempt's deadline and is
+// cancelled when a time limit fires or the caller gives up. This is the
+// recommended form, and the one the others (and fault.ExecuteFunc and
+// fault.ExecuteSimple) come down to.
 func (e *Executor[T]) Do(ctx context.Context, policyName string, op fault.Operation[T]) (T, error) {
 	if op == nil {
 		var zero T

@@ -631,7 +631,7 @@ func TestSharedRegistry(t *testing.T) {
 	for range 2 {
 		_, _ = payments.Do(ctx, "payment-service", func(context.Context) (int, error) { return 0, errDown })
 	}
-	r := refunds.ExecuteWithResultContext(ctx, "payment-service", func(context.Context) (string, error) { return "refunded", nil })
+	r := fault.ExecuteFunc(ctx, refunds, "payment-service", func(context.Context) (string, error) { return "refunded", nil })
 	var open *fault.CircuitOpenError
 	if !errors.As(r.UnwrapErr(), &open) {
 		t.Fatalf("the refund executor does not see the shared open breaker: %v", r)
@@ -659,7 +659,7 @@ func TestBadInputNeverPanics(t *testing.T) {
 	if r := e.ExecuteWithResult(ctx, "p", nil); !errors.Is(r.UnwrapErr(), fault.ErrNilOperation) {
 		t.Error(r)
 	}
-	if err := e.ExecuteContext(ctx, "p", nil); !errors.Is(err, fault.ErrNilOperation) {
+	if err := fault.ExecuteSimple(ctx, e, "p", nil); !errors.Is(err, fault.ErrNilOperation) {
 		t.Error(err)
 	}
 	if _, err := e.Do(ctx, "", noop); !errors.Is(err, executor.ErrUnknownPolicy) {
@@ -1110,7 +1110,7 @@ func Example_sharedRegistry() {
 	statuses, _ := executor.New[string](fault.ExecutorConfig{}, executor.WithRegistry(reg))
 	_ = payments.RegisterPolicy(fault.PolicyConfig{Name: "payment-service", Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 10}})
 
-	r := statuses.ExecuteWithResultContext(context.Background(), "payment-service", func(context.Context) (string, error) { return "ok", nil })
+	r := fault.ExecuteFunc(context.Background(), statuses, "payment-service", func(context.Context) (string, error) { return "ok", nil })
 	fmt.Println(r.Unwrap(), statuses.GetPolicyNames())
 	// Output: ok [payment-service]
 }

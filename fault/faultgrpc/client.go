@@ -102,22 +102,18 @@ func newClient(name string, run func(context.Context, fault.Operation[struct{}])
 }
 
 // executorRunner picks the best way to run an operation on exec: the
-// executor module's allocation-free Do, the context-aware
-// ExecuteWithResultContext, or the seed's context-less ExecuteWithResult
+// context-aware Do of fault.ContextExecutor (the executor module's Executor
+// has it), or the context-less ExecuteWithResult of fault.ResilienceExecutor
 // (detached: a time limit may abandon an attempt still running).
 func executorRunner(exec fault.ResilienceExecutor[struct{}], name string) (func(context.Context, fault.Operation[struct{}]) (struct{}, error), bool) {
-	type doer interface {
-		Do(ctx context.Context, policyName string, op fault.Operation[struct{}]) (struct{}, error)
-	}
-	if d, ok := exec.(doer); ok {
+	if d, ok := exec.(fault.ContextExecutor[struct{}]); ok {
 		return func(ctx context.Context, op fault.Operation[struct{}]) (struct{}, error) {
 			return d.Do(ctx, name, op)
 		}, false
 	}
-	_, aware := exec.(fault.ContextExecutor[struct{}])
 	return func(ctx context.Context, op fault.Operation[struct{}]) (struct{}, error) {
 		return fault.ExecuteFunc(ctx, exec, name, op).Get()
-	}, !aware
+	}, true
 }
 
 // DialOptions returns the dial options that install both interceptors.

@@ -17,7 +17,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 )
 
-// seedOnly hides everything but the seed's methods of an executor: a
+// seedOnly hides everything but fault.ResilienceExecutor's methods of an executor: a
 // context-less executor, whose time limit abandons an attempt still running.
 type seedOnly struct {
 	fault.ResilienceExecutor[struct{}]

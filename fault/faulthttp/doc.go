@@ -105,4 +105,12 @@
 // whose texts come from a fixed table: an error's own message never reaches
 // the client. Handlers that call an executor themselves answer its errors with
 // WriteError too; it also maps apperrors codes (NOT_FOUND → 404, ...).
+//
+// # API
+//
+// Client: [NewTransport] (over an executor policy) and [NewPolicyTransport]
+// (over a fault.Policy) build a [Transport]. Server: [Middleware],
+// [PolicyMiddleware] and [ExecutorMiddleware] guard handlers and answer
+// refusals with [ResponseFor]. Helpers: [DefaultClassifier], [Retryable],
+// [ParseRetryAfter], [ClientIP], [LimitByKey].
 package faulthttp

@@ -142,7 +142,11 @@ func ExecutorMiddleware[T any](exec fault.ResilienceExecutor[T], policyName stri
 	}
 	if ce, ok := exec.(fault.ContextExecutor[T]); ok {
 		run := func(ctx context.Context, op func(context.Context) error) error {
-			return ce.ExecuteContext(ctx, policyName, op)
+			_, err := ce.Do(ctx, policyName, func(ctx context.Context) (T, error) {
+				var zero T
+				return zero, op(ctx)
+			})
+			return err
 		}
 		return guardedMiddleware(run, false, opts)
 	}

@@ -77,9 +77,9 @@ func WithMaxRetryAfter(d time.Duration) Option {
 // trip; otherwise the request carries the caller's context and a time limit
 // can only abandon it (see the executor's ExecuteWithResult).
 //
-// A nil exec, an empty policyName or a bad option is an
-// *fault.InvalidPolicyError (several joined with errors.Join). An unknown
-// policy name is reported by exec on each request.
+// A nil exec, an empty policyName or a bad option is an *fault.InvalidPolicyError
+// (several joined with errors.Join). An unknown policy name is reported by
+// exec on each request.
 func NewTransport(exec fault.ResilienceExecutor[*http.Response], policyName string, opts ...Option) (*Transport, error) {
 	var errs []error
 	if exec == nil {
@@ -135,8 +135,8 @@ func newTransport(name string, run func(context.Context, fault.Operation[*http.R
 }
 
 // executorRunner picks the best way to run an operation on exec: the
-// executor module's allocation-free Do, the context-aware
-// ExecuteWithResultContext, or the context-less ExecuteWithResult.
+// context-aware Do of fault.ContextExecutor (the executor module's Executor
+// has it), or the context-less ExecuteWithResult.
 func executorRunner(exec fault.ResilienceExecutor[*http.Response], name string) func(context.Context, fault.Operation[*http.Response]) (*http.Response, error) {
 	type doer interface {
 		Do(ctx context.Context, policyName string, op fault.Operation[*http.Response]) (*http.Response, error)

@@ -92,7 +92,13 @@ func (c Config) policy() fault.RetryPolicyConfig {
 // Validate reports every problem of c, joined with errors.Join; each is a
 // *fault.InvalidPolicyError (code INVALID_POLICY) naming the field
 // ("Retry.Multiplier"), the value and the rule, with Service set to c.Name.
-func (c Config) Validate() error { return c.policy().ValidateFor(c.Name) }
+func (c Config) Validate() error {
+	sec := c.policy()
+	if c.Name == "" {
+		return sec.Validate()
+	}
+	return fault.PolicyConfig{Name: c.Name, Retry: &sec}.Validate()
+}
 
 // Retry runs operations again when they fail, waiting with exponential
 // backoff and jitter between attempts. It is immutable after New and safe for

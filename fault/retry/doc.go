@@ -85,4 +85,10 @@
 // take no lock; the operation does not escape. A timer exists only while a
 // wait is in progress. Random numbers come from math/rand/v2's goroutine-safe
 // top-level generator, which has no shared lock.
+//
+// # API
+//
+// [New] builds a [Retry] from a [Config] ([FromPolicy] from a policy
+// section); [Policy] gives its typed view. [Do] and [WithResult] run one
+// operation with a Config; [Permanent] marks an error never to retry.
 package retry

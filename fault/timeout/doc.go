@@ -55,4 +55,11 @@
 // matches context.DeadlineExceeded) when the limit fired. Value asks the
 // caller's context. Children made with context.WithCancel, WithTimeout or
 // AfterFunc attach to it directly, without a goroutine.
+//
+// # API
+//
+// [New] builds a [Timeout] (options [WithName], [WithLimit],
+// [WithRecorder]); [FromPolicy] builds the attempt and total limits of a
+// policy section; [Policy] gives the typed view; [Detached] adapts an
+// operation without a context.
 package timeout

@@ -90,7 +90,11 @@ func New(d time.Duration, opts ...Option) (*Timeout, error) {
 // Max. A zero field gives a nil *Timeout, which runs operations without a
 // limit. An invalid section gives its validation error.
 func FromPolicy(name string, c fault.TimeoutPolicyConfig, opts ...Option) (attempt, total *Timeout, err error) {
-	if err := c.ValidateFor(name); err != nil {
+	validate := c.Validate
+	if name != "" {
+		validate = fault.PolicyConfig{Name: name, Timeout: &c}.Validate
+	}
+	if err := validate(); err != nil {
 		return nil, nil, err
 	}
 	opts = append(opts[:len(opts):len(opts)], WithName(name))

@@ -62,6 +62,7 @@ func check(ctx context.Context, root string, rules []rule, env ...string) ([]pro
 	c.checkWorkflows()
 	c.checkDocTables()
 	c.checkNoLatest()
+	c.checkActionsPinned()
 	c.checkImports(ctx)
 	return c.problems, c.packages
 }
@@ -462,6 +463,47 @@ func (c *checker) checkNoLatest() {
 	})
 	if err != nil {
 		c.add(".", "scanning for floating versions: %v", err)
+	}
+}
+
+// usesLine is a workflow step's `uses: owner/repo[/path]@ref` with an
+// optional trailing comment.
+var usesLine = regexp.MustCompile(`^\s*(?:-\s+)?uses:\s*([^\s@#]+)@(\S+)\s*(#.*)?$`)
+
+var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// checkActionsPinned makes sure every action a workflow uses is pinned by
+// commit SHA, with the version it is in a comment (`@<sha> # v5.0.0`), so
+// that a moved tag cannot change what CI runs and dependabot can still
+// propose updates.
+func (c *checker) checkActionsPinned() {
+	dir := filepath.Join(c.root, ".github", "workflows")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // no workflows
+	}
+	for _, e := range entries {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yml") || strings.HasSuffix(e.Name(), ".yaml")) {
+			continue
+		}
+		name := ".github/workflows/" + e.Name()
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			c.add(name, "%v", err)
+			continue
+		}
+		for i, l := range strings.Split(string(data), "\n") {
+			m := usesLine.FindStringSubmatch(l)
+			if m == nil || strings.HasPrefix(m[1], "./") || strings.HasPrefix(m[1], "docker://") {
+				continue
+			}
+			switch {
+			case !fullSHA.MatchString(m[2]):
+				c.add(name, "line %d uses %s@%s: pin the action by its full commit SHA, with the version in a comment (%s@<sha> # %s)", i+1, m[1], m[2], m[1], m[2])
+			case !strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(m[3], "#")), "v"):
+				c.add(name, "line %d pins %s by SHA without the version in a comment (# vX.Y.Z)", i+1, m[1])
+			}
+		}
 	}
 }
 

@@ -587,3 +587,25 @@ func TestMatchAny(t *testing.T) {
 		}
 	}
 }
+
+func TestRuleActionsArePinnedBySHA(t *testing.T) {
+	f := newFakeRepo()
+	f[".github/workflows/ci.yml"] = "jobs:\n  test:\n    steps:\n" +
+		"      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n" +
+		"      - uses: actions/setup-go@v6.0.0\n" +
+		"      - uses: actions/cache@0400d5f644dc74513175e3cd8d07132dd4860809\n" +
+		"      - uses: ./.github/actions/local\n"
+	root := f.write(t)
+	problems, _ := check(t.Context(), root, rules, offline...)
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		".github/workflows/ci.yml: line 5 uses actions/setup-go@v6.0.0: pin the action by its full commit SHA, with the version in a comment (actions/setup-go@<sha> # v6.0.0)",
+		".github/workflows/ci.yml: line 6 pins actions/cache by SHA without the version in a comment (# vX.Y.Z)",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
