@@ -5,7 +5,7 @@ go 1.25.0
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/executor v0.0.0-00010101000000-000000000000
+	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/health v0.1.0
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
 	github.com/authcorp/libs/go/src/fault/shutdown v0.1.0
