@@ -59,6 +59,7 @@ var rules = []rule{
 	{Dir: "fault/metrics/otel", Imports: []string{"fault"}, ThirdParty: otelAPI, TestThirdParty: []string{"go.opentelemetry.io/otel/sdk/..."}},
 	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
+	{Dir: "fault/hedge", Kind: pattern, Imports: []string{"fault"}},
 	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor"}},
 }
 
