@@ -60,6 +60,7 @@ var rules = []rule{
 	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/hedge", Kind: pattern, Imports: []string{"fault"}},
+	{Dir: "fault/fallback", Kind: pattern, Imports: []string{"fault", "functional"}},
 	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor"}},
 }
 
