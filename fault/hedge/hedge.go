@@ -170,7 +170,7 @@ func (h *Hedge) Run(ctx context.Context, op func(ctx context.Context) error) err
 	if ctx == nil {
 		return fault.ErrNilContext
 	}
-	_, err := execute(ctx, h, func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) })
+	_, err := execute[struct{}](ctx, h, errOperation(op))
 	return err
 }
 
@@ -195,7 +195,7 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 	case v.h == nil:
 		return next(ctx)
 	}
-	return execute(ctx, v.h, next)
+	return execute[T](ctx, v.h, operation[T](next))
 }
 
 // Run is Hedge.Run, so a View is also a fault.Guard.

@@ -539,3 +539,32 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatalf("FromPolicy: %q %d %v", h.Name(), h.MaxHedges(), h.Delay())
 	}
 }
+
+type countingAttempter struct{ n atomic.Int64 }
+
+func (c *countingAttempter) Attempt(ctx context.Context) (int, error) {
+	if c.n.Add(1) == 1 {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return 9, nil
+}
+
+func TestDo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond})
+		a := &countingAttempter{}
+		if v, err := hedge.Do[int](t.Context(), h, a); v != 9 || err != nil || a.n.Load() != 2 {
+			t.Fatalf("got %v, %v after %d attempts", v, err, a.n.Load())
+		}
+		once := &countingAttempter{}
+		once.n.Store(1) // its next attempt answers at once
+		if v, err := hedge.Do[int](t.Context(), nil, once); v != 9 || err != nil || once.n.Load() != 2 {
+			t.Fatalf("nil Hedge: %v, %v after %d attempts; want one", v, err, once.n.Load()-1)
+		}
+		//nolint:staticcheck // nil context on purpose
+		if _, err := hedge.Do[int](nil, h, a); !errors.Is(err, fault.ErrNilContext) {
+			t.Fatal(err)
+		}
+	})
+}

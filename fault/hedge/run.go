@@ -14,10 +14,10 @@ import (
 
 // call is one execution: its first attempt runs on the caller's goroutine,
 // each hedge on a goroutine of its own started by the call's timer.
-type call[T any] struct {
+type call[T any, A Attempter[T]] struct {
 	h      *Hedge
 	parent context.Context //nolint:containedctx // the context of the execution, parent of every attempt's
-	next   fault.Operation[T]
+	state  A
 	timer  *pooledTimer
 	d      time.Duration
 	first  attempt
@@ -49,7 +49,38 @@ type outcome[T any] struct {
 	goexit   bool
 }
 
-func execute[T any](ctx context.Context, h *Hedge, next fault.Operation[T]) (T, error) {
+// Attempter is an operation that carries its own per-call state: Do runs
+// its Attempt method once per attempt, concurrently.
+type Attempter[T any] interface {
+	Attempt(ctx context.Context) (T, error)
+}
+
+// Do runs a under h as View.Execute runs an operation. It lets a caller whose
+// operation needs per-call data pass it as a value with a method instead of
+// a closure: a call that needs no hedge then allocates only the hedge's own
+// state. A nil h runs a.Attempt(ctx) once.
+func Do[T any, A Attempter[T]](ctx context.Context, h *Hedge, a A) (T, error) {
+	if ctx == nil {
+		var zero T
+		return zero, fault.ErrNilContext
+	}
+	if h == nil {
+		return a.Attempt(ctx)
+	}
+	return execute[T](ctx, h, a)
+}
+
+// operation is a fault.Operation[T] as an Attempter.
+type operation[T any] fault.Operation[T]
+
+func (o operation[T]) Attempt(ctx context.Context) (T, error) { return o(ctx) }
+
+// errOperation is an error-only operation as an Attempter.
+type errOperation func(context.Context) error
+
+func (o errOperation) Attempt(ctx context.Context) (struct{}, error) { return struct{}{}, o(ctx) }
+
+func execute[T any, A Attempter[T]](ctx context.Context, h *Hedge, state A) (T, error) {
 	if err := ctx.Err(); err != nil {
 		var zero T
 		return zero, err
@@ -61,16 +92,16 @@ func execute[T any](ctx context.Context, h *Hedge, next fault.Operation[T]) (T, 
 	sampling := h.lat != nil
 	if d <= 0 || !fault.HedgingAllowed(ctx) {
 		if !sampling {
-			return next(ctx)
+			return state.Attempt(ctx)
 		}
 		start := time.Now()
-		v, err := next(ctx)
+		v, err := state.Attempt(ctx)
 		if err == nil {
 			h.lat.add(time.Since(start))
 		}
 		return v, err
 	}
-	c := &call[T]{h: h, parent: ctx, next: next, d: d, winner: -1, inflight: 1, armed: true}
+	c := &call[T, A]{h: h, parent: ctx, state: state, d: d, winner: -1, inflight: 1, armed: true}
 	c.first.parent = ctx //nolint:fatcontext // the attempt's context wraps the call's; nothing nests
 	if sampling {
 		c.first.start = time.Now()
@@ -89,14 +120,14 @@ func execute[T any](ctx context.Context, h *Hedge, next fault.Operation[T]) (T, 
 			c.wait()
 		}
 	}()
-	v, err := next(&c.first)
+	v, err := state.Attempt(&c.first)
 	returned = true
 	c.settle(0, &c.first, outcome[T]{v: v, err: err})
 	return c.conclude()
 }
 
 // conclude waits for every attempt and returns the call's outcome.
-func (c *call[T]) conclude() (T, error) {
+func (c *call[T, A]) conclude() (T, error) {
 	c.wait()
 	if c.panicked {
 		// A hedge panicked; its goroutine recovered the value. Everything
@@ -123,7 +154,7 @@ func (c *call[T]) conclude() (T, error) {
 
 // mapErr makes an error returned after the caller's context ended match that
 // context's error.
-func (c *call[T]) mapErr(err error) error {
+func (c *call[T, A]) mapErr(err error) error {
 	perr := c.parent.Err()
 	if perr == nil || errors.Is(err, perr) {
 		return err
@@ -133,7 +164,7 @@ func (c *call[T]) mapErr(err error) error {
 
 // wait returns once every attempt has returned and the timer is disarmed
 // with its callback not running, then gives the timer back.
-func (c *call[T]) wait() {
+func (c *call[T, A]) wait() {
 	c.mu.Lock()
 	for {
 		if c.decided || c.inflight == 0 {
@@ -159,7 +190,7 @@ func (c *call[T]) wait() {
 }
 
 // signal wakes the waiting caller; the lock is held.
-func (c *call[T]) signal() {
+func (c *call[T, A]) signal() {
 	if c.wake != nil {
 		select {
 		case c.wake <- struct{}{}:
@@ -171,7 +202,7 @@ func (c *call[T]) signal() {
 // settle records attempt i's outcome. The value of an attempt that does not
 // decide the call (a loser, a late success) is discarded: closed when it is
 // an io.Closer or an *http.Response.
-func (c *call[T]) settle(i int, a *attempt, o outcome[T]) {
+func (c *call[T, A]) settle(i int, a *attempt, o outcome[T]) {
 	var drop T
 	dropping := false
 	var lat time.Duration
@@ -219,7 +250,7 @@ func (c *call[T]) settle(i int, a *attempt, o outcome[T]) {
 // cancelOthers cancels every attempt still running except the one deciding
 // the call; with latencies sampled, each counts as at least as slow as it has
 // been so far. The lock is held.
-func (c *call[T]) cancelOthers(except int) {
+func (c *call[T, A]) cancelOthers(except int) {
 	var now time.Time
 	if c.h.lat != nil {
 		now = time.Now()
@@ -235,7 +266,7 @@ func (c *call[T]) cancelOthers(except int) {
 	})
 }
 
-func (c *call[T]) each(f func(int, *attempt)) {
+func (c *call[T, A]) each(f func(int, *attempt)) {
 	f(0, &c.first)
 	for j, a := range c.more {
 		f(j+1, a)
@@ -244,7 +275,7 @@ func (c *call[T]) each(f func(int, *attempt)) {
 
 // fire runs when the hedge delay has passed: it starts a hedge if the call
 // still needs one and may have one, and re-arms the timer for the next.
-func (c *call[T]) fire() {
+func (c *call[T, A]) fire() {
 	c.mu.Lock()
 	h := c.h
 	if c.finished || c.decided || c.inflight == 0 || c.parent.Err() != nil || len(c.more) >= h.maxHedges {
@@ -282,14 +313,14 @@ func (c *call[T]) fire() {
 
 // disarmed records that the timer's callback is done with the call, wakes
 // the caller and unlocks.
-func (c *call[T]) disarmed() {
+func (c *call[T, A]) disarmed() {
 	c.armed = false
 	c.signal()
 	c.mu.Unlock()
 }
 
 // hedge runs hedged attempt i on its own goroutine.
-func (c *call[T]) hedge(i int, a *attempt) {
+func (c *call[T, A]) hedge(i int, a *attempt) {
 	var o outcome[T]
 	returned := false
 	defer func() {
@@ -302,7 +333,7 @@ func (c *call[T]) hedge(i int, a *attempt) {
 		}
 		c.settle(i, a, o)
 	}()
-	o.v, o.err = c.next(a)
+	o.v, o.err = c.state.Attempt(a)
 	returned = true
 }
 
