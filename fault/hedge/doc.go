@@ -16,10 +16,10 @@
 // returned after the delay, a hedge starts on a goroutine of its own, then
 // another after each further delay, up to MaxHedges: at most 1+MaxHedges
 // attempts of a call run at once. The delay is Config.Delay, or, with a
-// Percentile, that percentile of the latencies of recent attempts (the last
-// Window of them, once MinSamples have been seen). A losing attempt cancelled
-// unfinished counts in the window with the time it had run, a lower bound
-// that keeps the slow tail in view while hedging hides it.
+// Percentile, that percentile of the latencies of recent first attempts (the
+// last Window of them, once MinSamples have been seen). A first attempt
+// cancelled unfinished counts in the window with the time it had run, a lower
+// bound that keeps the slow tail in view while hedging hides it.
 //
 // # How a call ends
 //

@@ -220,7 +220,7 @@ func (c *call[T, A]) settle(i int, a *attempt, o outcome[T]) {
 		drop, dropping = o.v, true
 	case o.err == nil:
 		c.decided, c.winner, c.val = true, i, o.v
-		if c.h.lat != nil {
+		if c.h.lat != nil && i == 0 {
 			lat = time.Since(a.start)
 		}
 		c.cancelOthers(i)
@@ -248,19 +248,17 @@ func (c *call[T, A]) settle(i int, a *attempt, o outcome[T]) {
 }
 
 // cancelOthers cancels every attempt still running except the one deciding
-// the call; with latencies sampled, each counts as at least as slow as it has
-// been so far. The lock is held.
+// the call. With latencies sampled, a first attempt cancelled unfinished
+// counts as at least as slow as it has been so far: a lower bound above the
+// delay, which leaves every percentile below the delay where it was. The
+// lock is held.
 func (c *call[T, A]) cancelOthers(except int) {
-	var now time.Time
-	if c.h.lat != nil {
-		now = time.Now()
-	}
 	c.each(func(i int, a *attempt) {
 		if i == except || a.returned {
 			return
 		}
-		if c.h.lat != nil {
-			c.h.lat.add(now.Sub(a.start))
+		if i == 0 && c.h.lat != nil {
+			c.h.lat.add(time.Since(a.start))
 		}
 		a.cancel(ErrAbandoned)
 	})
