@@ -108,7 +108,7 @@ func execute[T any, A Attempter[T]](ctx context.Context, h *Hedge, state A) (T, 
 	}
 	c.timer = h.getTimer()
 	c.timer.set(c)
-	c.timer.t.Reset(d)
+	c.timer.arm(d)
 
 	returned := false
 	defer func() {
@@ -170,7 +170,7 @@ func (c *call[T, A]) wait() {
 		if c.decided || c.inflight == 0 {
 			c.finished = true
 		}
-		if c.finished && c.armed && c.timer.t.Stop() {
+		if c.finished && c.armed && c.timer.disarm() {
 			c.armed = false
 		}
 		if c.inflight == 0 && !c.armed {
@@ -303,7 +303,7 @@ func (c *call[T, A]) fire() {
 	c.armed = false
 	if len(c.more) < h.maxHedges {
 		c.armed = true
-		c.timer.t.Reset(c.d)
+		c.timer.arm(c.d)
 	}
 	c.mu.Unlock()
 	go c.hedge(i, a)

@@ -3,6 +3,7 @@ package hedge
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,4 +51,24 @@ func (h *Hedge) getTimer() *pooledTimer {
 func (h *Hedge) putTimer(pt *pooledTimer) {
 	pt.set(nil)
 	h.timers.Put(pt)
+}
+
+// timerOps counts arms and disarms when a test sets it (nil otherwise).
+var timerOps *atomic.Int64
+
+// arm arms the timer for d.
+func (pt *pooledTimer) arm(d time.Duration) {
+	if timerOps != nil {
+		timerOps.Add(1)
+	}
+	pt.t.Reset(d)
+}
+
+// disarm stops the timer and reports whether it was still armed (its
+// callback will not run for this arming).
+func (pt *pooledTimer) disarm() bool {
+	if timerOps != nil {
+		timerOps.Add(1)
+	}
+	return pt.t.Stop()
 }
