@@ -3,6 +3,7 @@ package fault_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
 )
@@ -47,5 +48,19 @@ func TestHedgeWindowValidation(t *testing.T) {
 	}
 	if d := (fault.HedgePolicyConfig{Delay: 1}).WithDefaults(); d.Window != fault.DefaultHedgeWindow {
 		t.Fatal(d)
+	}
+}
+
+func TestHedgeSectionJSON(t *testing.T) {
+	p, err := fault.ParsePolicy([]byte(`{"name":"p","hedge":{"delay":"50ms","percentile":0.95,"minSamples":10,"maxHedges":2,"window":100}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fault.HedgePolicyConfig{Delay: 50 * time.Millisecond, Percentile: 0.95, MinSamples: 10, MaxHedges: 2, Window: 100}
+	if p.Hedge == nil || *p.Hedge != want {
+		t.Fatalf("decoded %+v, want %+v", p.Hedge, want)
+	}
+	if _, err := fault.ParsePolicy([]byte(`{"name":"p","hedge":{"delay":"50ms","window":-1}}`)); err == nil {
+		t.Fatal("a negative window was accepted")
 	}
 }

@@ -568,3 +568,35 @@ func TestDo(t *testing.T) {
 		}
 	})
 }
+
+// TestRuleBudgetRefusalNeverCancelsAttemptsInFlight pins a budget refusal
+// cancelling the attempts already running: a refused second hedge leaves the
+// first attempt and the first hedge to finish, and the call gets a result.
+func TestRuleBudgetRefusalNeverCancelsAttemptsInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &fakeBudget{}
+		b.left.Store(1) // the first hedge only
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 2, Budget: b})
+		var n atomic.Int64
+		var cancelled atomic.Int64
+		v, err := hedge.Policy[int](h).Execute(t.Context(), func(ctx context.Context) (int, error) {
+			k := n.Add(1)
+			d := map[int64]time.Duration{1: 40 * time.Millisecond, 2: 50 * time.Millisecond}[k]
+			select {
+			case <-time.After(d):
+				return int(k), nil
+			case <-ctx.Done():
+				cancelled.Add(1)
+				return 0, ctx.Err()
+			}
+		})
+		// first attempt at 0 (answers at 40ms), hedge at 10ms (60ms), the
+		// second hedge refused at 20ms: the first attempt wins at 40ms.
+		if v != 1 || err != nil || n.Load() != 2 || b.withdrawals.Load() != 1 {
+			t.Fatalf("got %v, %v after %d attempts, %d withdrawals; want 1, nil, 2, 1", v, err, n.Load(), b.withdrawals.Load())
+		}
+		if cancelled.Load() != 1 {
+			t.Fatalf("%d attempts cancelled, want only the losing hedge", cancelled.Load())
+		}
+	})
+}
