@@ -74,6 +74,10 @@ func (e *env) buildHedge(cfg fault.PolicyConfig) (*hedge.Hedge, error) {
 	hc := hedge.FromPolicy(cfg.Name, *cfg.Hedge)
 	hc.Budget = e.budgetFor(cfg)
 	hc.Recorder = e.recorderOrNil()
+	// An operation's context ends with its attempt (the attempt limit
+	// inside ends it anyway): the winner's too, so that nothing stays
+	// registered with a long-lived caller context.
+	hc.EndWinnerContext = true
 	return hedge.New(hc)
 }
 

@@ -83,3 +83,11 @@ func (a *attempt) release() {
 		m.cancel(ErrAbandoned)
 	}
 }
+
+// end ends the context of an attempt that won, once its caller is done with
+// it; the cause is context.Canceled, as for a standard context.
+func (a *attempt) end() {
+	if m := a.state.Load(); m != nil {
+		m.cancel(nil)
+	}
+}

@@ -26,11 +26,13 @@
 //   - The first attempt to succeed wins: the others' contexts are cancelled
 //     (their cause is [ErrAbandoned]) and their results discarded; a
 //     discarded value that is an io.Closer, or an *http.Response, is closed.
-//   - The winner's context is not cancelled: it stays alive after the call
-//     returns, until the context given to the call ends, so a response body
-//     read after the call still reads (cancelling it is the classic hedging
-//     bug). Give each call a context that ends (a request's context, a
-//     timeout) so that the winner's context is released.
+//   - The winner's context is not cancelled when the call returns, so a
+//     response body read after the call still reads (cancelling it is the
+//     classic hedging bug): it ends when the context given to the call ends
+//     or, for an *http.Response, when its body is closed or read to the end.
+//     Config.EndWinnerContext ends it with the call instead, for callers
+//     whose values need no context afterwards (the executor sets it: its
+//     operations' contexts end with their attempts by contract).
 //   - An error that is not worth another attempt ends the call at once and
 //     cancels the rest: an error marked with fault.Permanent, a refused
 //     policy (INVALID_POLICY), a shutdown (SHUTTING_DOWN), or one

@@ -66,6 +66,13 @@ type Config struct {
 	// Recorder, when it implements fault.BudgetRecorder, is told of each
 	// hedge the budget refuses.
 	Recorder fault.MetricsRecorder
+	// EndWinnerContext ends the winning attempt's context when the call
+	// returns, as the losers' are. By default it lives on until the call's
+	// context ends (an *http.Response's until its body is closed or read to
+	// the end), so that a body read after the call still reads. Set it when
+	// the values need no context after the call (the executor does: its
+	// operations' contexts end with their attempts).
+	EndWinnerContext bool
 }
 
 // FromPolicy returns the Config for a policy's hedge section, named after the
@@ -108,6 +115,7 @@ type Hedge struct {
 	budget     fault.Budget
 	deposit    bool
 	continueOn func(error) bool
+	endWinner  bool
 	budgetRec  fault.BudgetRecorder
 	lat        *window // nil without a Percentile
 	timers     sync.Pool
@@ -130,6 +138,7 @@ func New(cfg Config) (*Hedge, error) {
 		budget:     cfg.Budget,
 		deposit:    cfg.Budget != nil && !cfg.SkipDeposit,
 		continueOn: cfg.ContinueOn,
+		endWinner:  cfg.EndWinnerContext,
 		minSamples: p.MinSamples,
 		percentile: p.Percentile,
 		windowSize: p.Window,

@@ -600,3 +600,45 @@ func TestRuleBudgetRefusalNeverCancelsAttemptsInFlight(t *testing.T) {
 		}
 	})
 }
+
+// A winning *http.Response's context lives until its body is closed (or
+// read to the end), not until the call's context ends: a long-lived call
+// context does not keep every winner registered.
+func TestWinnerResponseContextEndsWithItsBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond})
+		var actx context.Context
+		resp, err := hedge.Policy[*http.Response](h).Execute(t.Context(), func(ctx context.Context) (*http.Response, error) {
+			actx = ctx //nolint:fatcontext // kept to inspect after the call
+			_ = ctx.Done()
+			return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("body"))}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if actx.Err() != nil {
+			t.Fatal("the winner's context ended before its body was read")
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || string(b) != "body" {
+			t.Fatal(string(b), err)
+		}
+		if !errors.Is(actx.Err(), context.Canceled) {
+			t.Fatalf("after the body was read to the end: %v, want Canceled", actx.Err())
+		}
+		_ = resp.Body.Close()
+	})
+}
+
+func TestEndWinnerContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond, EndWinnerContext: true})
+		actx, err := hedge.Policy[context.Context](h).Execute(t.Context(), func(ctx context.Context) (context.Context, error) {
+			_ = ctx.Done()
+			return ctx, nil
+		})
+		if err != nil || !errors.Is(actx.Err(), context.Canceled) {
+			t.Fatalf("err %v, winner's context %v; want it ended", err, actx.Err())
+		}
+	})
+}

@@ -137,6 +137,7 @@ func (c *call[T, A]) conclude() (T, error) {
 		}
 		if c.winner >= 0 {
 			discard(c.val)
+			c.attemptAt(c.winner).end()
 		}
 		panic(c.pval)
 	}
@@ -147,6 +148,7 @@ func (c *call[T, A]) conclude() (T, error) {
 		if c.err != nil {
 			return c.val, c.mapErr(c.err)
 		}
+		c.keepWinner()
 		return c.val, nil
 	}
 	return c.lastVal, c.mapErr(c.lastErr)
@@ -352,4 +354,35 @@ func discard[T any](v T) {
 func closeQuietly(c io.Closer) {
 	defer func() { _ = recover() }()
 	_ = c.Close()
+}
+
+func (c *call[T, A]) attemptAt(i int) *attempt {
+	if i == 0 {
+		return &c.first
+	}
+	return c.more[i-1]
+}
+
+// keepWinner decides how long the winner's context lives. With
+// Config.EndWinnerContext it ends now. Otherwise it lives on until the
+// call's context ends, except that an *http.Response's context ends when its
+// body is closed or read to the end (or at once without a body), so that a
+// long-lived call context does not keep it registered. A winner that never
+// built its cancellation holds nothing either way.
+func (c *call[T, A]) keepWinner() {
+	a := c.attemptAt(c.winner)
+	if c.h.endWinner {
+		a.end()
+		return
+	}
+	if a.state.Load() == nil {
+		return
+	}
+	if r, ok := any(c.val).(*http.Response); ok && r != nil {
+		if r.Body == nil || r.Body == http.NoBody {
+			a.end()
+			return
+		}
+		r.Body = endOnClose(r.Body, a.end)
+	}
 }
