@@ -134,7 +134,15 @@ type TailResult struct {
 	Checks     []TailCheck     `json:"checks"`
 	Passed     bool            `json:"passed"`
 	WallTime   Millis          `json:"wall_time_ms"`
+	// Lateness is the p99 of how late the load generator's timers fired:
+	// scheduling delay on a busy machine, which every measured latency
+	// includes. Above TailLatenessWarning the figures measure the machine.
+	Lateness Millis `json:"lateness_p99_ms"`
 }
+
+// TailLatenessWarning is the timer lateness (p99) above which the
+// tail-latency figures are dominated by the machine's scheduling delays.
+const TailLatenessWarning = 5 * time.Millisecond
 
 // TailStrategy is one strategy's figures, overall and per phase, and its
 // latency percentiles over time.
@@ -203,7 +211,8 @@ type tailRun struct {
 	seed     uint64
 	phases   []tailPhase
 	records  []tailRecord
-	extra    atomic.Int64 // attempts after a request's first, seen by the dependency
+	late     []time.Duration // per arrival: how late its timer fired
+	extra    atomic.Int64    // attempts after a request's first, seen by the dependency
 	mu       sync.Mutex
 	attempts [][]time.Duration // per request: attempt start times
 }
@@ -350,6 +359,12 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailResult, error) {
 		return nil, err
 	}
 	res.WallTime = Millis(time.Since(start))
+	var late []time.Duration
+	for _, r := range runs {
+		late = append(late, r.late...)
+	}
+	_, _, lp99 := quantiles(late)
+	res.Lateness = Millis(lp99)
 	for _, r := range runs {
 		res.Strategies = append(res.Strategies, r.summarize())
 	}
@@ -419,6 +434,7 @@ func (r *tailRun) play(ctx context.Context, arrivals []time.Duration, send func(
 				return ctx.Err()
 			}
 		}
+		r.late = append(r.late, time.Since(r.t0)-at)
 		wg.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, tailDeadline)
 			defer cancel()
@@ -576,6 +592,12 @@ func WriteTailTable(w io.Writer, r *TailResult) {
 		_ = tw.Flush()
 	}
 	fmt.Fprintln(w)
+	if time.Duration(r.Lateness) > TailLatenessWarning {
+		fmt.Fprintf(w, "WARNING: the load generator's timers fired up to %s late (p99): the machine is busy, and every latency\nabove includes that scheduling delay; the checks compare the machine, not the strategies. Run it on an idle machine.\n\n",
+			fmtDuration(time.Duration(r.Lateness)))
+	} else {
+		fmt.Fprintf(w, "timer lateness p99 %s (scheduling delay included in every latency)\n\n", fmtDuration(time.Duration(r.Lateness)))
+	}
 	for _, c := range r.Checks {
 		verdict := "PASS"
 		if !c.Passed {

@@ -30,6 +30,9 @@ table{border-collapse:collapse}td,th{padding:3px 10px;text-align:right;border-bo
 .pass{color:#2b8a3e}.fail{color:#c92a2a;font-weight:bold}</style></head><body>`)
 	fmt.Fprintf(&b, `<h1>Tail latency: hedging against a long-tailed dependency</h1><p>A dependency answering in about 8&nbsp;ms (p99 16&nbsp;ms), except a share of slow answers 20–50× longer: 2%% in <i>steady</i> and <i>calm</i>, 30%% in <i>heavy-tail</i>. %.0f requests/s (Poisson, the same arrivals for every strategy), in real time; seed %d, wall time %s.</p>`,
 		r.Rate, r.Seed, fmtDuration(time.Duration(r.WallTime)))
+	if time.Duration(r.Lateness) > TailLatenessWarning {
+		fmt.Fprintf(&b, `<p class="fail">The load generator's timers fired up to %s late (p99): the machine was busy and every latency includes that delay.</p>`, fmtDuration(time.Duration(r.Lateness)))
+	}
 	b.WriteString(`<ul>`)
 	for _, c := range r.Checks {
 		cls, v := "pass", "PASS"

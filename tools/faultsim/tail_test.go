@@ -25,6 +25,9 @@ func TestTailLatency(t *testing.T) {
 		if !res.Passed {
 			t.Fatalf("checks failed:\n%s", out.String())
 		}
+		if res.Lateness != 0 {
+			t.Fatalf("timer lateness %v in fake time", res.Lateness)
+		}
 		if !res.Budget.Held || res.Budget.Refused == 0 {
 			t.Fatalf("budget %+v: want held, with refusals in the heavy tail", res.Budget)
 		}
