@@ -151,3 +151,13 @@ func (c *call[T]) concurrentAttempt(ctx context.Context) (v T, err error) {
 	}
 	return c.guarded(ctx)
 }
+
+// RecordBudgetRefusal forwards to the recorder when it implements
+// fault.BudgetRecorder, so that the hedge (and a retry) can report refusals
+// through the executor's recorder.
+func (s safeRecorder) RecordBudgetRefusal(ctx context.Context, policyName, kind string) {
+	if br, ok := s.r.(fault.BudgetRecorder); ok {
+		defer swallow()
+		br.RecordBudgetRefusal(ctx, policyName, kind)
+	}
+}

@@ -242,3 +242,39 @@ func BenchmarkHedgeAndFallback(b *testing.B) {
 		})
 	}
 }
+
+type budgetRecorder struct {
+	recorder
+	refusals atomic.Int64
+}
+
+func (r *budgetRecorder) RecordBudgetRefusal(_ context.Context, policy, kind string) {
+	if policy == "p" && kind == fault.PatternHedge {
+		r.refusals.Add(1)
+	}
+}
+
+// The executor's recorder hears of the hedges the budget refuses.
+func TestHedgeBudgetRefusalRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &budgetRecorder{}
+		cfg := quietConfig()
+		cfg.MetricsRecorder = rec
+		e, err := executor.New[int](cfg, executor.WithBudget("p", &countingBudget{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.RegisterPolicy(fault.PolicyConfig{Name: "p", Hedge: hedgeSection}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Do(t.Context(), "p", func(context.Context) (int, error) {
+			time.Sleep(30 * time.Millisecond)
+			return 1, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if rec.refusals.Load() != 1 {
+			t.Fatalf("%d refusals recorded, want 1", rec.refusals.Load())
+		}
+	})
+}

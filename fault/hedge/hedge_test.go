@@ -642,3 +642,18 @@ func TestEndWinnerContext(t *testing.T) {
 		}
 	})
 }
+
+type panickingRecorder struct{ fault.NoOpMetricsRecorder }
+
+func (panickingRecorder) RecordBudgetRefusal(context.Context, string, string) { panic("recorder") }
+
+// A recorder panicking on the timer's goroutine does not end the process.
+func TestPanickingRefusalRecorder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond, Budget: &fakeBudget{}, Recorder: panickingRecorder{}})
+		op, _ := sleepOp(30 * time.Millisecond)
+		if _, err := hedge.Policy[int](h).Execute(t.Context(), op); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -289,7 +289,7 @@ func (c *call[T, A]) fire() {
 		c.refused = true
 		c.mu.Unlock()
 		if h.budgetRec != nil {
-			h.budgetRec.RecordBudgetRefusal(c.parent, h.name, fault.PatternHedge)
+			h.recordRefusal(c.parent)
 		}
 		c.mu.Lock()
 		c.disarmed()
@@ -385,4 +385,12 @@ func (c *call[T, A]) keepWinner() {
 		}
 		r.Body = endOnClose(r.Body, a.end)
 	}
+}
+
+// recordRefusal tells the recorder of a refused hedge. It runs on the timer's
+// goroutine, where a panic would end the process: a panicking recorder is
+// recovered and ignored.
+func (h *Hedge) recordRefusal(ctx context.Context) {
+	defer func() { _ = recover() }()
+	h.budgetRec.RecordBudgetRefusal(ctx, h.name, fault.PatternHedge)
 }
