@@ -657,3 +657,25 @@ func TestPanickingRefusalRecorder(t *testing.T) {
 		}
 	})
 }
+
+// When the first attempt panics after a hedge won, the hedge's value, which
+// nobody receives, is closed before the panic goes on.
+func TestFirstAttemptPanicClosesTheWinnersValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond})
+		var closed atomic.Int64
+		var n atomic.Int64
+		defer func() {
+			if r := recover(); r != "late panic" || closed.Load() != 1 {
+				t.Fatalf("recovered %v, %d values closed; want the panic and 1", r, closed.Load())
+			}
+		}()
+		_, _ = hedge.Policy[io.Closer](h).Execute(t.Context(), func(ctx context.Context) (io.Closer, error) {
+			if n.Add(1) == 1 {
+				<-ctx.Done()
+				panic("late panic")
+			}
+			return closer{1, &closed}, nil
+		})
+	})
+}

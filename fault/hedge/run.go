@@ -118,6 +118,14 @@ func execute[T any, A Attempter[T]](ctx context.Context, h *Hedge, state A) (T, 
 			// unchanged (it is not recovered).
 			c.settle(0, &c.first, outcome[T]{panicked: true, goexit: true})
 			c.wait()
+			// Nobody receives a hedge's result now: close it.
+			if c.winner > 0 {
+				discard(c.val)
+				c.attemptAt(c.winner).end()
+			}
+			if c.hasLast {
+				discard(c.lastVal)
+			}
 		}
 	}()
 	v, err := state.Attempt(&c.first)
