@@ -51,6 +51,8 @@ require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
@@ -248,8 +250,10 @@ replace (
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../fault/executor
+	github.com/authcorp/libs/go/src/fault/fallback => ../fault/fallback
 	github.com/authcorp/libs/go/src/fault/faulthttp => ../fault/faulthttp
 	github.com/authcorp/libs/go/src/fault/health => ../fault/health
+	github.com/authcorp/libs/go/src/fault/hedge => ../fault/hedge
 	github.com/authcorp/libs/go/src/fault/metrics => ../fault/metrics
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../fault/retry

@@ -8,6 +8,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/bulkhead"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/hedge"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
 	"github.com/authcorp/libs/go/src/fault/timeout"
@@ -20,6 +21,7 @@ type policy struct {
 
 	total    *timeout.Timeout
 	retry    *retry.Retry
+	hedge    *hedge.Hedge
 	breaker  *circuitbreaker.Breaker
 	limiter  *ratelimit.Limiter
 	bulkhead *bulkhead.Bulkhead
@@ -29,7 +31,7 @@ type policy struct {
 // direct reports whether the policy has no pattern at all, so operations run
 // without the chain.
 func (p *policy) direct() bool {
-	return p.total == nil && p.retry == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
+	return p.total == nil && p.retry == nil && p.hedge == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
 }
 
 // timed reports whether a time limit applies, so that context-less
@@ -40,9 +42,10 @@ func (p *policy) timed() bool { return p.total != nil || p.attempt != nil }
 // not depend on the result type.
 type env struct {
 	cfg      fault.ExecutorConfig
-	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
-	logger   *slog.Logger          // nil unless logging is enabled
-	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
+	recorder fault.MetricsRecorder   // nil unless metrics are enabled and a recorder is set
+	logger   *slog.Logger            // nil unless logging is enabled
+	tracer   fault.Tracer            // nil unless tracing is enabled and a tracer is set
+	budgets  map[string]fault.Budget // WithBudget, by policy name
 }
 
 func newEnv(cfg fault.ExecutorConfig) *env {
@@ -89,6 +92,9 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 			return nil, err
 		}
 	}
+	if p.hedge, err = e.buildHedge(cfg); err != nil {
+		return nil, err
+	}
 	if c := cfg.CircuitBreaker; c != nil {
 		bc := circuitbreaker.FromPolicy(cfg.Name, *c)
 		bc.Recorder = e.recorderOrNil()
@@ -117,6 +123,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	p.patterns = Patterns{
 		Config:         cfg,
 		Retry:          p.retry,
+		Hedge:          p.hedge,
 		CircuitBreaker: p.breaker,
 		RateLimiter:    p.limiter,
 		Bulkhead:       p.bulkhead,

@@ -11,8 +11,10 @@
 // A policy's patterns nest in this order, outermost first (a nil section is
 // skipped):
 //
+//	fallback (WithFallback): answers the failures it names
 //	total limit (Timeout.Max)
 //	  └ retry: runs the rest once per attempt, waiting between attempts
+//	      └ hedge (Hedge): starts another attempt while one is slow
 //	      └ circuit breaker: counts the attempt, rejects while open
 //	          └ rate limiter: takes one permit per attempt
 //	              └ bulkhead: holds one slot for the attempt

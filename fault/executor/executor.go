@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/fallback"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 	"github.com/authcorp/libs/go/src/functional"
 )
@@ -15,15 +16,18 @@ import (
 // context-aware form that fault.ExecuteFunc and fault.ExecuteSimple use). It
 // is safe for concurrent use, including registration while executing.
 type Executor[T any] struct {
-	env *env
-	reg *Registry
+	env       *env
+	reg       *Registry
+	fallbacks map[string]*fallback.Fallback[T] // WithFallback, by policy name
 }
 
 // Option configures an Executor.
 type Option func(*options)
 
 type options struct {
-	registry *Registry
+	registry  *Registry
+	budgets   map[string]fault.Budget
+	fallbacks map[string]any
 }
 
 // WithRegistry makes the executor use a shared Registry instead of its own.
@@ -52,7 +56,13 @@ func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) 
 	if o.registry == nil {
 		o.registry = NewRegistry()
 	}
-	return &Executor[T]{env: newEnv(cfg), reg: o.registry}, nil
+	fbs, err := fallbacksFor[T](o.fallbacks)
+	if err != nil {
+		return nil, err
+	}
+	env := newEnv(cfg)
+	env.budgets = o.budgets
+	return &Executor[T]{env: env, reg: o.registry, fallbacks: fbs}, nil
 }
 
 // Registry returns the executor's registry (for sharing, and for inspecting
@@ -133,13 +143,17 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 	}
 	env := e.env
 	quiet := env.recorder == nil && env.tracer == nil && env.logger == nil
-	if quiet && p.direct() {
+	var fb *fallback.Fallback[T]
+	if e.fallbacks != nil {
+		fb = e.fallbacks[name]
+	}
+	if quiet && fb == nil && p.direct() {
 		if plain != nil {
 			return plain()
 		}
 		return op(ctx)
 	}
-	c := call[T]{p: p, op: op}
+	c := call[T]{p: p, op: op, fb: fb}
 	if plain != nil {
 		switch {
 		case !p.timed():
@@ -159,7 +173,7 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 		}
 	}
 	if quiet {
-		return c.run(ctx)
+		return c.outer(ctx)
 	}
 	return observe(ctx, env, &c)
 }
@@ -183,10 +197,14 @@ func observe[T any](ctx context.Context, env *env, c *call[T]) (T, error) {
 			report(ctx, env, c, start, ErrPanicked)
 		}
 	}()
-	v, err := c.run(ctx)
+	v, err := c.outer(ctx)
 	returned = true
-	if err != nil && env.logger != nil {
-		logFailure(ctx, env, c.p.name, err)
+	if env.logger != nil {
+		if c.fellBack {
+			logFallback(ctx, env, c.p.name, c.fbCause)
+		} else if err != nil {
+			logFailure(ctx, env, c.p.name, err)
+		}
 	}
 	report(ctx, env, c, start, err)
 	return v, err
@@ -200,7 +218,8 @@ func report[T any](ctx context.Context, env *env, c *call[T], start time.Time, e
 	m := fault.ExecutionMetrics{
 		PolicyName:    c.p.name,
 		Duration:      time.Since(start),
-		Success:       err == nil,
+		Success:       err == nil && !c.fellBack,
+		Fallback:      c.fellBack,
 		RetryAttempts: max(c.attempts-1, 0),
 		CorrelationID: fault.CorrelationID(ctx),
 		StartTime:     start,

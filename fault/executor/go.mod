@@ -6,6 +6,8 @@ require (
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0
@@ -25,6 +27,8 @@ replace (
 	github.com/authcorp/libs/go/src/fault => ../../fault
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../fault/circuitbreaker
+	github.com/authcorp/libs/go/src/fault/fallback => ../../fault/fallback
+	github.com/authcorp/libs/go/src/fault/hedge => ../../fault/hedge
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../../fault/retry
 	github.com/authcorp/libs/go/src/fault/timeout => ../../fault/timeout

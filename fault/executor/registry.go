@@ -9,6 +9,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/bulkhead"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/hedge"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
 	"github.com/authcorp/libs/go/src/fault/timeout"
@@ -125,6 +126,7 @@ func (r *Registry) Patterns(name string) (p Patterns, ok bool) {
 type Patterns struct {
 	Config         fault.PolicyConfig      // the registered configuration
 	Retry          *retry.Retry            // Retry section
+	Hedge          *hedge.Hedge            // Hedge section
 	CircuitBreaker *circuitbreaker.Breaker // CircuitBreaker section
 	RateLimiter    *ratelimit.Limiter      // RateLimit section
 	Bulkhead       *bulkhead.Bulkhead      // Bulkhead section

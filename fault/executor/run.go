@@ -2,9 +2,11 @@ package executor
 
 import (
 	"context"
+	"sync"
 
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/fallback"
 	"github.com/authcorp/libs/go/src/fault/retry"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
@@ -13,8 +15,10 @@ import (
 // of the chain and hands the next layer to the pattern as a method value that
 // does not escape, so a successful call allocates nothing of its own:
 //
+//	fallback (WithFallback): answers the failures it names
 //	total limit (Timeout.Max)
 //	  └ retry: runs the rest once per attempt, waiting between attempts
+//	      └ hedge: starts another attempt while one is slow (see hedged)
 //	      └ circuit breaker: counts the attempt, rejects while open
 //	          └ rate limiter: takes one permit per attempt
 //	              └ bulkhead: holds one slot for the attempt
@@ -28,6 +32,12 @@ type call[T any] struct {
 	// opReleasesSlot: op is a detached context-less operation that releases
 	// the bulkhead slot itself when it returns, whenever that is.
 	opReleasesSlot bool
+	// mu guards attempts and span of the heap copy through which hedged
+	// attempts run concurrently (nil otherwise).
+	mu       *sync.Mutex
+	fb       *fallback.Fallback[T] // the executor's fallback for the policy
+	fellBack bool                  // the fallback ran
+	fbCause  error                 // the failure the fallback answered
 }
 
 func (c *call[T]) run(ctx context.Context) (T, error) {
@@ -39,12 +49,15 @@ func (c *call[T]) run(ctx context.Context) (T, error) {
 
 func (c *call[T]) retry(ctx context.Context) (T, error) {
 	if c.p.retry == nil {
-		return c.breaker(ctx)
+		return c.hedged(ctx)
 	}
-	return retry.Policy[T](c.p.retry).Execute(ctx, c.breaker)
+	return retry.Policy[T](c.p.retry).Execute(ctx, c.hedged)
 }
 
 func (c *call[T]) breaker(ctx context.Context) (v T, err error) {
+	if c.mu != nil {
+		return c.concurrentAttempt(ctx)
+	}
 	c.attempts++
 	if c.span != nil {
 		returned := false

@@ -37,6 +37,12 @@
 // marks the attempt's error with fault.Permanent; the breaker still counts
 // the failure.
 //
+// Hedging. Under a policy that hedges (fault/hedge), the same rule decides:
+// a request that may be sent twice is hedged, each hedge sending a fresh copy
+// of the body, the losers cancelled and their bodies closed, the winner's body
+// readable after RoundTrip; any other request runs under
+// fault.WithoutHedging and is sent once.
+//
 // Retry-After. A 429 or 503 with a Retry-After header (delay-seconds or an
 // HTTP-date, measured from the response's Date header) carries the delay as
 // its StatusError's RetryAfter; the retry module waits exactly that long

@@ -16,6 +16,8 @@ require (
 )
 
 require (
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
@@ -28,6 +30,8 @@ replace (
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../../fault/executor
+	github.com/authcorp/libs/go/src/fault/fallback => ../../fault/fallback
+	github.com/authcorp/libs/go/src/fault/hedge => ../../fault/hedge
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../../fault/retry
 	github.com/authcorp/libs/go/src/fault/timeout => ../../fault/timeout

@@ -17,6 +17,8 @@ require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
@@ -38,6 +40,8 @@ replace (
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../../bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../../executor
+	github.com/authcorp/libs/go/src/fault/fallback => ../../fallback
+	github.com/authcorp/libs/go/src/fault/hedge => ../../hedge
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../../ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../../retry
 	github.com/authcorp/libs/go/src/fault/timeout => ../../timeout

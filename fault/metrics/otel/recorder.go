@@ -42,6 +42,9 @@ const (
 	AttrCircuitState    = attribute.Key("fault.circuit.state")
 	AttrRateLimitResult = attribute.Key("fault.ratelimit.result")
 	AttrBulkheadResult  = attribute.Key("fault.bulkhead.result")
+	// AttrFallback is true on an execution a fallback served (its outcome
+	// is OutcomeFallback), so a substitute answer never counts as a success.
+	AttrFallback = attribute.Key("fault.fallback")
 )
 
 // Values of AttrOutcome.
@@ -49,6 +52,7 @@ const (
 	OutcomeSuccess  = "success"
 	OutcomeFailure  = "failure"
 	OutcomeRejected = "rejected"
+	OutcomeFallback = "fallback"
 )
 
 // Values of AttrReason, the rejection reasons.
@@ -95,6 +99,7 @@ const (
 	clRetryExhausted
 	clShuttingDown
 	clInvalidPolicy
+	clFallback    // a fallback served the execution
 	clCircuitOpen // the rejections, in reason order
 	clRateLimited
 	clBulkheadFull
@@ -105,6 +110,9 @@ const (
 // classOf returns the class of an execution; a code for which
 // fault.ErrorCode.Rejection is true gives a rejection class.
 func classOf(m *fault.ExecutionMetrics) int {
+	if m.Fallback {
+		return clFallback
+	}
 	if m.Success {
 		return clSuccess
 	}
@@ -135,6 +143,7 @@ var classAttrs = [numClasses][]attribute.KeyValue{
 	clRetryExhausted: {AttrOutcome.String(OutcomeFailure), AttrErrorType.String("retry_exhausted")},
 	clShuttingDown:   {AttrOutcome.String(OutcomeFailure), AttrErrorType.String("shutting_down")},
 	clInvalidPolicy:  {AttrOutcome.String(OutcomeFailure), AttrErrorType.String("invalid_policy")},
+	clFallback:       {AttrOutcome.String(OutcomeFallback), AttrFallback.Bool(true)},
 	clCircuitOpen:    {AttrOutcome.String(OutcomeRejected), AttrErrorType.String(ReasonCircuitOpen)},
 	clRateLimited:    {AttrOutcome.String(OutcomeRejected), AttrErrorType.String(ReasonRateLimited)},
 	clBulkheadFull:   {AttrOutcome.String(OutcomeRejected), AttrErrorType.String(ReasonBulkheadFull)},
