@@ -18,6 +18,8 @@ require (
 require (
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
@@ -42,3 +44,7 @@ replace (
 	github.com/authcorp/libs/go/src/fault/timeout => ../timeout
 	github.com/authcorp/libs/go/src/functional => ../../functional
 )
+
+replace github.com/authcorp/libs/go/src/fault/hedge => ../hedge
+
+replace github.com/authcorp/libs/go/src/fault/fallback => ../fallback
