@@ -57,6 +57,7 @@ var rules = []rule{
 	{Dir: "fault/executor", Kind: composer, Imports: []string{"fault", "functional", "fault/retry", "fault/timeout", "fault/circuitbreaker", "fault/bulkhead", "fault/ratelimit"}},
 	{Dir: "fault/metrics", Imports: []string{"fault"}},
 	{Dir: "fault/metrics/otel", Imports: []string{"fault"}, ThirdParty: otelAPI, TestThirdParty: []string{"go.opentelemetry.io/otel/sdk/..."}},
+	{Dir: "fault/metrics/prometheus", Imports: []string{"fault"}, ThirdParty: []string{"github.com/prometheus/client_golang/prometheus/..."}},
 	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor"}},
