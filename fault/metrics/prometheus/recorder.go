@@ -437,7 +437,9 @@ func (r *Recorder) durChild(p *policy, i int) prom.Observer {
 	return r.duration.WithLabelValues(p.name, outcomeNames[i])
 }
 
-func (r *Recorder) retryChild(p *policy, _ int) prom.Counter { return r.retries.WithLabelValues(p.name) }
+func (r *Recorder) retryChild(p *policy, _ int) prom.Counter {
+	return r.retries.WithLabelValues(p.name)
+}
 
 func (r *Recorder) stateChild(p *policy, i int) prom.Gauge {
 	return r.state.WithLabelValues(p.name, circuitStates[i])
@@ -467,7 +469,9 @@ func (r *Recorder) throttleChild(p *policy, i int) prom.Counter {
 	return r.throttle.WithLabelValues(p.name, [2]string{"admitted", "throttled"}[i])
 }
 
-func (r *Recorder) throttlePChild(p *policy, _ int) prom.Gauge { return r.throttleP.WithLabelValues(p.name) }
+func (r *Recorder) throttlePChild(p *policy, _ int) prom.Gauge {
+	return r.throttleP.WithLabelValues(p.name)
+}
 
 // child is one series of a policy, resolved on first use: a series appears in
 // the exposition only once something was recorded in it, and afterwards

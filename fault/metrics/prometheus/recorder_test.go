@@ -192,7 +192,7 @@ func gaugeOf(t *testing.T, r *faultprom.Recorder, name string) prom.Collector {
 
 type collectorFunc func(chan<- prom.Metric)
 
-func (collectorFunc) Describe(chan<- *prom.Desc)   {}
+func (collectorFunc) Describe(chan<- *prom.Desc)      {}
 func (f collectorFunc) Collect(ch chan<- prom.Metric) { f(ch) }
 
 // TestRuleNeverTheGlobalRegistry: New without WithRegisterer leaves the
