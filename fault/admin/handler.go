@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,6 +63,8 @@ type Handler struct {
 	recent     int
 	heartbeat  time.Duration
 	cop        *http.CrossOriginProtection
+	done       chan struct{} // closed by Close: streams end
+	closeOnce  sync.Once
 }
 
 // Option configures a Handler.
@@ -277,7 +280,17 @@ func New(opts ...Option) (*Handler, error) {
 	if h.cop == nil {
 		h.cop = http.NewCrossOriginProtection()
 	}
+	h.done = make(chan struct{})
 	return h, nil
+}
+
+// Close ends every open event stream and makes new ones end at once (the
+// rest of the Handler keeps working). Call it before shutting the server
+// down: http.Server.Shutdown and httptest.Server.Close wait for open
+// requests, and a stream stays open until its client leaves. For example
+// srv.RegisterOnShutdown(h.Close).
+func (h *Handler) Close() {
+	h.closeOnce.Do(func() { close(h.done) })
 }
 
 // lookup returns the live objects of the named policy: a registry's (the
@@ -520,6 +533,8 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request) {
 		var line []byte
 		select {
 		case <-r.Context().Done():
+			return
+		case <-h.done:
 			return
 		case ev := <-ch:
 			b, err := json.Marshal(ev)
