@@ -85,12 +85,15 @@ func (c *checker) checkManifest() {
 	listed := map[string]bool{}
 	for _, e := range m.Modules {
 		listed[e.Dir] = true
-		if c.byDir[e.Dir] == nil {
+		switch r := c.byDir[e.Dir]; {
+		case r == nil:
 			c.add(repo.ManifestFile, "line %d: %s is not a library module of DESIGN.md §1 (add it to the rules table in tools/cmd/modcheck/rules.go)", e.Line, e.Dir)
+		case r.TestOnly:
+			c.add(repo.ManifestFile, "line %d: %s holds only tests and is never released: remove its entry", e.Line, e.Dir)
 		}
 	}
 	for _, r := range c.rules {
-		if !listed[r.Dir] {
+		if !listed[r.Dir] && !r.TestOnly {
 			c.add(repo.ManifestFile, "module %s has no version entry (add `  %s: v0.1.0`)", r.Dir, r.Dir)
 		}
 	}
