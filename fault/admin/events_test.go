@@ -115,6 +115,11 @@ func TestEventsConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Every execution has exactly one outcome, whatever ran concurrently.
+	x := decode[admin.PolicyDocument](t, f.do(t, "GET", "/api/v1/policies/pay", nil).body).Policy.Executions
+	if x.Total != x.Successes+x.Failures+x.Rejections || x.Total != 400 || x.RejectedBy["bulkhead_full"] != 200 {
+		t.Fatalf("executions %+v: want 400 = successes + failures + rejections, 200 bulkhead_full", x)
+	}
 }
 
 // TestStream reads the event stream over a real connection: a transition

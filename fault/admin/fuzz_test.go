@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,7 +24,7 @@ func FuzzHandler(f *testing.F) {
 		default:
 			method = "POST"
 		}
-		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#?") || strings.Contains(path, "/stream") {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#?") {
 			return
 		}
 		r := request(t, method, path, body)
@@ -48,5 +49,9 @@ func request(t *testing.T, method, path, body string) (r *http.Request) {
 			t.Skip("not a request a server would pass on")
 		}
 	}()
-	return httptest.NewRequest(method, "http://x"+path, strings.NewReader(body))
+	// A client that has already left: an event stream (also reached through
+	// an escaped path such as strea%6D) returns at once instead of waiting.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return httptest.NewRequestWithContext(ctx, method, "http://x"+path, strings.NewReader(body))
 }
