@@ -30,16 +30,19 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // elsewhere when there is none.
 func chromium(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if p, lerr := exec.LookPath("chromium"); lerr == nil {
-			path = p
-		} else {
-			unavailable(t, fmt.Sprintf("no chromium at %s and none on PATH", path))
+	if path := os.Getenv("CHROMIUM"); path != "" {
+		if _, err := os.Stat(path); err != nil {
+			unavailable(t, fmt.Sprintf("CHROMIUM=%s: %v", path, err))
 		}
+		return path
+	}
+	const debian = "/usr/bin/chromium"
+	if _, err := os.Stat(debian); err == nil {
+		return debian
+	}
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		unavailable(t, "no chromium at "+debian+" nor on PATH")
 	}
 	return path
 }
