@@ -38,12 +38,12 @@ func Example() {
 	exec.Execute(context.Background(), "payment-service", func() error { return fmt.Errorf("down") })
 
 	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest("GET", "/debug/fault/api/v1/policies/payment-service", nil))
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/debug/fault/api/v1/policies/payment-service", nil))
 	body := w.Body.String()
 	fmt.Println(w.Code, strings.Contains(body, `"status":"open"`))
 
 	w = httptest.NewRecorder()
-	r := httptest.NewRequest("POST", "/debug/fault/api/v1/policies/payment-service/breaker/reset", nil)
+	r := httptest.NewRequest(http.MethodPost, "/debug/fault/api/v1/policies/payment-service/breaker/reset", nil)
 	r.SetBasicAuth("ops", "secret")
 	mux.ServeHTTP(w, r)
 	fmt.Println(w.Code, strings.Contains(w.Body.String(), `"state":"closed"`))

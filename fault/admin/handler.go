@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -444,7 +443,11 @@ func problem(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+	b, err := json.Marshal(Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+	if err != nil { // not reached: every field is a plain string or int
+		b = []byte(`{"type":"about:blank","status":500}`)
+	}
+	_, _ = w.Write(append(b, '\n'))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -613,7 +616,9 @@ func (h *Handler) serveControl(w http.ResponseWriter, r *http.Request, name, act
 	case ActionLimiterReset:
 		p.limiter.Reset()
 	case ActionBudgetReset:
-		p.budget.(resetter).Reset()
+		if r, ok := p.budget.(resetter); ok {
+			r.Reset()
+		}
 	}
 	ev := Event{Time: time.Now(), Policy: name, Action: action, Actor: clip(actor), Note: clip(req.Reason)}
 	if p.breaker != nil && strings.HasPrefix(action, "breaker/") {

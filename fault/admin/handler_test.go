@@ -258,7 +258,7 @@ func TestInvalidOptions(t *testing.T) {
 func TestRuleNothingOnDefaultServeMux(t *testing.T) {
 	newFixture(t)
 	for _, p := range []string{"/", "/debug/fault/", "/api/v1/policies", "/debug/fault/api/v1/policies"} {
-		r, _ := http.NewRequest("GET", p, nil)
+		r, _ := http.NewRequest(http.MethodGet, p, nil)
 		if _, pattern := http.DefaultServeMux.Handler(r); pattern != "" {
 			t.Fatalf("DefaultServeMux has %q", pattern)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -127,7 +126,7 @@ func newSite(t *testing.T, opts ...admin.Option) *site {
 		}
 	}
 	h, err := admin.New(append([]admin.Option{admin.WithRegistry(ex.Registry()), admin.WithEvents(ev),
-		admin.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), admin.WithTitle("shop: live policies")}, opts...)...)
+		admin.WithLogger(slog.New(slog.DiscardHandler)), admin.WithTitle("shop: live policies")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

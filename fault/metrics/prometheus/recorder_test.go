@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -239,7 +240,7 @@ func TestRegistererNotGatherer(t *testing.T) {
 		t.Fatal("Gatherer of a wrapping Registerer should be nil")
 	}
 	w := httptest.NewRecorder()
-	r.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	r.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if w.Code != 500 {
 		t.Fatalf("status %d, want 500", w.Code)
 	}

@@ -26,7 +26,7 @@ func serveAdmin(addr string, opts *faultsim.Options, stderr io.Writer) (listenin
 		return "", nil, err
 	}
 	common := []admin.Option{admin.WithEvents(events), admin.WithTitle("faultsim: the fault strategy, live"),
-		admin.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+		admin.WithLogger(slog.New(slog.DiscardHandler))}
 	first, err := admin.New(common...)
 	if err != nil {
 		return "", nil, err
