@@ -153,14 +153,60 @@ func TestStream(t *testing.T) {
 	if !strings.Contains(data, `"kind":"transition"`) || !strings.Contains(data, `"state":"open"`) {
 		t.Fatalf("first event %q", data)
 	}
-	sawHeartbeat := false
-	for sc.Scan() {
-		if sc.Text() == ": heartbeat" {
-			sawHeartbeat = true
-			break
+}
+
+// streamWriter is a ResponseWriter whose writes arrive on a channel, so a
+// stream can be read inside a synctest bubble.
+type streamWriter struct {
+	h      http.Header
+	chunks chan string
+}
+
+func (w *streamWriter) Header() http.Header         { return w.h }
+func (w *streamWriter) WriteHeader(int)             {}
+func (w *streamWriter) Flush()                      {}
+func (w *streamWriter) Write(p []byte) (int, error) { w.chunks <- string(p); return len(p), nil }
+
+// TestStreamHeartbeatAndClose, in fake time: an idle stream sends a
+// heartbeat every WithHeartbeat, events as they happen, and ends when the
+// client leaves or the Handler is closed.
+func TestStreamHeartbeatAndClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := mustEvents(t)
+		h, err := admin.New(admin.WithEvents(e), admin.WithHeartbeat(time.Second))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !sawHeartbeat {
-		t.Fatal("no heartbeat")
-	}
+		open := func(ctx context.Context) (*streamWriter, chan struct{}) {
+			w := &streamWriter{h: http.Header{}, chunks: make(chan string, 16)}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				h.ServeHTTP(w, httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/stream", nil))
+			}()
+			if got := <-w.chunks; !strings.Contains(got, ": connected") {
+				t.Fatalf("first chunk %q", got)
+			}
+			return w, done
+		}
+		ctx, leave := context.WithCancel(context.Background())
+		w, done := open(ctx)
+		start := time.Now()
+		if got := <-w.chunks; got != ": heartbeat\n\n" || time.Since(start) != time.Second {
+			t.Fatalf("after %v: %q, want a heartbeat after 1s", time.Since(start), got)
+		}
+		e.RecordCircuitState(context.Background(), "pay", fault.StateOpen)
+		if got := <-w.chunks; !strings.HasPrefix(got, "id: 1\nevent: fault\ndata: {") {
+			t.Fatalf("event chunk %q", got)
+		}
+		leave()
+		<-done // the client left: the handler returned
+		w2, done2 := open(context.Background())
+		h.Close()
+		<-done2 // Close ends open streams
+		synctest.Wait()
+		if len(w2.chunks) != 0 {
+			t.Fatalf("written after Close: %q", <-w2.chunks)
+		}
+	})
 }
