@@ -264,3 +264,27 @@ func TestRuleNothingOnDefaultServeMux(t *testing.T) {
 		}
 	}
 }
+
+type panickyBudget struct{ resettableBudget }
+
+func (*panickyBudget) Reset() { panic("budget store unreachable at redis://:hunter2@10.0.0.7") }
+
+// TestRulePanicsBecome500: a panicking authorizer or control is recovered:
+// a 500 problem that says nothing of the panic, logged, and the Handler
+// keeps working.
+func TestRulePanicsBecome500(t *testing.T) {
+	f := newFixture(t, admin.WithBudget("pay", &panickyBudget{}), admin.WithAuthorizer(allow))
+	r := f.do(t, http.MethodPost, "/api/v1/policies/pay/budget/reset", nil)
+	checkProblem(t, r, 500, "could not be served")
+	if strings.Contains(string(r.body), "hunter2") {
+		t.Fatalf("the panic leaked: %s", r.body)
+	}
+	if !strings.Contains(f.logs.String(), "recovered a panic") {
+		t.Fatalf("not logged: %q", f.logs.String())
+	}
+	g := newFixture(t, admin.WithAuthorizer(func(*http.Request) (string, error) { panic("authorizer bug") }))
+	checkProblem(t, g.do(t, http.MethodGet, "/api/v1/policies", nil), 500, "could not be served")
+	if r := f.do(t, http.MethodGet, "/api/v1/policies/pay", nil); r.status != 200 {
+		t.Fatalf("after a panic: %d", r.status)
+	}
+}
