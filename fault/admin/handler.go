@@ -465,7 +465,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // controls reports whether the requester may use the controls.
 func (h *Handler) controls(r *http.Request) Controls {
 	if h.auth == nil {
-		return Controls{Reason: "controls are off: no authorizer is configured"}
+		return Controls{Reason: "no authorizer is configured"}
 	}
 	if _, err := h.auth(r); err != nil {
 		return Controls{Enabled: true, Reason: "not authorized"}
