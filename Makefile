@@ -28,6 +28,10 @@ ifeq ($(strip $(MODULES)),)
 $(error no modules read from versions.yaml)
 endif
 
+# Modules that hold only tests (never released, so not in versions.yaml),
+# tested like the others; tools/cmd/modcheck/rules.go marks them TestOnly.
+TEST_ONLY_MODULES := fault/admin/browsertest
+
 BIN := $(CURDIR)/bin
 GOLANGCI_LINT := $(BIN)/golangci-lint
 ACTIONLINT := $(BIN)/actionlint
@@ -64,7 +68,7 @@ test: ## run every check: format, modcheck, README programs, each module alone (
 	@$(MAKE) modcheck
 	@$(MAKE) readmecheck
 	@$(MAKE) apicheck
-	@for m in $(MODULES); do $(MAKE) test-mod M=$$m; done
+	@for m in $(MODULES) $(TEST_ONLY_MODULES); do $(MAKE) test-mod M=$$m; done
 	@$(MAKE) workspace
 	@$(MAKE) tools-test
 	@$(MAKE) lint
@@ -72,7 +76,7 @@ test: ## run every check: format, modcheck, README programs, each module alone (
 
 .PHONY: fmt-check
 fmt-check: ## gofmt -s: list unformatted files and fail if there are any
-	$(call step,.,gofmt -s -l,out=$$(gofmt -s -l $(MODULES) tools | sort -u); if [ -n "$$out" ]; then echo "$$out"; echo "these files need: gofmt -s -w <file>"; false; fi)
+	$(call step,.,gofmt -s -l,out=$$(gofmt -s -l $(MODULES) $(TEST_ONLY_MODULES) tools | sort -u); if [ -n "$$out" ]; then echo "$$out"; echo "these files need: gofmt -s -w <file>"; false; fi)
 
 .PHONY: modcheck
 modcheck: ## enforce the module rules of docs/ARCHITECTURE.md (tools/cmd/modcheck)
@@ -92,7 +96,7 @@ api: ## after bumping versions.yaml: rewrite the API listings (<dir>/api.txt); B
 
 .PHONY: test-mod
 test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, race tests. M=<dir>
-	@case " $(MODULES) " in *" $(M) "*) ;; *) echo "usage: make test-mod M=<module dir> (tools: make tools-test); modules: $(MODULES)" >&2; exit 2;; esac
+	@case " $(MODULES) $(TEST_ONLY_MODULES) " in *" $(M) "*) ;; *) echo "usage: make test-mod M=<module dir> (tools: make tools-test); modules: $(MODULES)" >&2; exit 2;; esac
 	$(call step,$(M),go.mod and go.sum are tidy,GOWORK=off $(GO) mod tidy -diff || { echo "run: cd $(M) && GOWORK=off go mod tidy"; false; })
 	$(call step,$(M),go vet,GOWORK=off $(GO) vet ./...)
 	$(call step,$(M),go test $(TEST_FLAGS),GOWORK=off $(GO) test $(TEST_FLAGS) ./...)

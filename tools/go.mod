@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/authcorp/libs/go/src/fault v0.1.0
+	github.com/authcorp/libs/go/src/fault/admin v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
 	github.com/authcorp/libs/go/src/fault/metrics v0.1.0
@@ -247,6 +248,7 @@ require (
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../apperrors
 	github.com/authcorp/libs/go/src/fault => ../fault
+	github.com/authcorp/libs/go/src/fault/admin => ../fault/admin
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../fault/executor

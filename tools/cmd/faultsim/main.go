@@ -53,6 +53,7 @@ type options struct {
 	printDefault bool
 	clients      string
 	runs         int
+	admin        string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -67,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.printDefault, "print-default", false, "print the embedded default scenario (a file to copy and edit) and exit")
 	fs.StringVar(&o.clients, "clients", joinInts(faultsim.DefaultJitterClients), "jitter experiment: the numbers of contending clients, comma-separated")
 	fs.IntVar(&o.runs, "runs", faultsim.DefaultJitterRuns, "jitter experiment: runs averaged per number of clients and strategy")
+	fs.StringVar(&o.admin, "admin", "", "serve the live operations page (fault/admin) of the fault strategy on `ADDR` (e.g. 127.0.0.1:8099) while the scenario runs")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -130,9 +132,19 @@ func runScenario(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultsim: -strategies:", err)
 		return 2
 	}
+	runOpts := faultsim.Options{Seed: o.seed, Strategies: strategies}
+	if o.admin != "" {
+		_, stop, err := serveAdmin(o.admin, &runOpts, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "faultsim: -admin:", err)
+			return 2
+		}
+		defer stop()
+	}
 	faultsim.WriteHeader(stdout, sc, strategies, o.seed)
 	progress := newProgress(stderr)
-	rep, err := faultsim.Run(ctx, sc, faultsim.Options{Seed: o.seed, Strategies: strategies, Progress: progress.update})
+	runOpts.Progress = progress.update
+	rep, err := faultsim.Run(ctx, sc, runOpts)
 	progress.end()
 	if rep == nil {
 		fmt.Fprintln(stderr, "faultsim:", err)

@@ -89,12 +89,15 @@ func (c *checker) checkManifest() {
 	listed := map[string]bool{}
 	for _, e := range m.Modules {
 		listed[e.Dir] = true
-		if c.byDir[e.Dir] == nil {
+		switch r := c.byDir[e.Dir]; {
+		case r == nil:
 			c.add(repo.ManifestFile, "line %d: %s is not a library module in the module table (add it to the rules table in tools/cmd/modcheck/rules.go)", e.Line, e.Dir)
+		case r.TestOnly:
+			c.add(repo.ManifestFile, "line %d: %s holds only tests and is never released: remove its entry", e.Line, e.Dir)
 		}
 	}
 	for _, r := range c.rules {
-		if !listed[r.Dir] {
+		if !listed[r.Dir] && !r.TestOnly {
 			c.add(repo.ManifestFile, "module %s has no version entry (add `  %s: v0.1.0`)", r.Dir, r.Dir)
 		}
 	}
@@ -378,7 +381,7 @@ func (c *checker) checkDocTables() {
 			}
 		}
 		for _, r := range c.rules {
-			if !rows[r.Dir] {
+			if !rows[r.Dir] && !r.TestOnly {
 				c.add(r.Dir, "no row in the module table of %s (docs/ARCHITECTURE.md, \"Adding a module\")", name)
 			}
 		}

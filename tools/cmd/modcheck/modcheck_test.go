@@ -83,7 +83,9 @@ func newFakeRepo() fakeRepo {
 	work.WriteString("go 1.25.0\n\nuse (\n")
 	dependabot.WriteString("version: 2\nupdates:\n  - package-ecosystem: gomod\n    directories:\n")
 	for _, r := range rules {
-		manifest.WriteString("  " + r.Dir + ": v0.1.0\n")
+		if !r.TestOnly {
+			manifest.WriteString("  " + r.Dir + ": v0.1.0\n")
+		}
 		work.WriteString("\t./" + r.Dir + "\n")
 		archTable.WriteString("| `" + r.Dir + "` | ... |\n")
 		readmeTable.WriteString("| [`" + r.Dir + "`](" + r.Dir + ") | ... |\n")
@@ -463,6 +465,13 @@ func TestViolations(t *testing.T) {
 				f[repo.ManifestFile] = strings.Replace(f[repo.ManifestFile], "  fault/metrics: v0.1.0\n", "", 1)
 			},
 			want: []string{"versions.yaml: module fault/metrics has no version entry"},
+		},
+		{
+			name: "test-only module in the manifest",
+			breakIt: func(f fakeRepo) {
+				f[repo.ManifestFile] += "  fault/admin/browsertest: v0.1.0\n"
+			},
+			want: []string{"versions.yaml", "fault/admin/browsertest holds only tests and is never released"},
 		},
 		{
 			name: "manifest version not semver",
