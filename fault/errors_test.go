@@ -263,3 +263,22 @@ func TestSectionValidateForNamesThePolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryExhaustedBudgetRefused(t *testing.T) {
+	last := errors.New("boom")
+	e := fault.NewRetryExhaustedError("svc", "", 1, 0, []error{last})
+	if errors.Is(e, fault.ErrBudgetExhausted) {
+		t.Fatal("an exhausted retry matches ErrBudgetExhausted without BudgetRefused")
+	}
+	e.BudgetRefused = true
+	var err error = fmt.Errorf("wrapped: %w", e)
+	if !errors.Is(err, fault.ErrBudgetExhausted) || !errors.Is(err, last) ||
+		!errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeRetryExhausted}) ||
+		!errors.Is(err, &apperrors.AppError{Code: apperrors.ErrCodeBadGateway}) {
+		t.Fatalf("a budget-refused RetryExhaustedError must match the sentinel, its cause and its codes: %v", err)
+	}
+	var re *fault.RetryExhaustedError
+	if !errors.As(err, &re) || !re.BudgetRefused {
+		t.Fatal("errors.As must reach the RetryExhaustedError")
+	}
+}
