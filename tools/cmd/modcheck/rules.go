@@ -55,6 +55,7 @@ var rules = []rule{
 	{Dir: "fault/bulkhead", Kind: pattern, Imports: []string{"fault"}, ThirdParty: []string{"golang.org/x/sync/semaphore"}, TestThirdParty: []string{"golang.org/x/sync/..."}},
 	{Dir: "fault/ratelimit", Kind: pattern, Imports: []string{"fault"}, ThirdParty: []string{"golang.org/x/time/rate"}},
 	{Dir: "fault/budget", Kind: pattern, Imports: []string{"fault"}},
+	{Dir: "fault/throttle", Kind: pattern, Imports: []string{"fault"}},
 	{Dir: "fault/executor", Kind: composer, Imports: []string{"fault", "functional", "fault/retry", "fault/timeout", "fault/circuitbreaker", "fault/bulkhead", "fault/ratelimit"}},
 	{Dir: "fault/metrics", Imports: []string{"fault"}},
 	{Dir: "fault/metrics/otel", Imports: []string{"fault"}, ThirdParty: otelAPI, TestThirdParty: []string{"go.opentelemetry.io/otel/sdk/..."}},
