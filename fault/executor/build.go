@@ -10,6 +10,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
+	"github.com/authcorp/libs/go/src/fault/throttle"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
 
@@ -20,6 +21,7 @@ type policy struct {
 
 	total    *timeout.Timeout
 	retry    *retry.Retry
+	throttle *throttle.Throttle // nil: no throttle (see overload.go)
 	breaker  *circuitbreaker.Breaker
 	limiter  *ratelimit.Limiter
 	bulkhead *bulkhead.Bulkhead
@@ -29,7 +31,7 @@ type policy struct {
 // direct reports whether the policy has no pattern at all, so operations run
 // without the chain.
 func (p *policy) direct() bool {
-	return p.total == nil && p.retry == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
+	return p.total == nil && p.retry == nil && p.throttle == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
 }
 
 // timed reports whether a time limit applies, so that context-less
@@ -43,6 +45,7 @@ type env struct {
 	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
 	logger   *slog.Logger          // nil unless logging is enabled
 	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
+	overload overloadOptions       // shared budget and throttle (see overload.go)
 }
 
 func newEnv(cfg fault.ExecutorConfig) *env {
@@ -85,9 +88,15 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	if c := cfg.Retry; c != nil {
 		rc := retry.FromPolicy(cfg.Name, *c)
 		rc.Recorder = e.recorderOrNil()
+		if rc.Budget, err = e.budgetFor(cfg); err != nil {
+			return nil, err
+		}
 		if p.retry, err = retry.New(rc); err != nil {
 			return nil, err
 		}
+	}
+	if p.throttle, err = e.throttleFor(cfg); err != nil {
+		return nil, err
 	}
 	if c := cfg.CircuitBreaker; c != nil {
 		bc := circuitbreaker.FromPolicy(cfg.Name, *c)
@@ -117,6 +126,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	p.patterns = Patterns{
 		Config:         cfg,
 		Retry:          p.retry,
+		Throttle:       p.throttle,
 		CircuitBreaker: p.breaker,
 		RateLimiter:    p.limiter,
 		Bulkhead:       p.bulkhead,

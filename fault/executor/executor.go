@@ -25,6 +25,7 @@ type Option func(*options)
 
 type options struct {
 	registry *Registry
+	overload overloadOptions
 }
 
 // WithRegistry makes the executor use a shared Registry instead of its own.
@@ -53,7 +54,9 @@ func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) 
 	if o.registry == nil {
 		o.registry = NewRegistry()
 	}
-	return &Executor[T]{env: newEnv(cfg), reg: o.registry}, nil
+	env := newEnv(cfg)
+	env.overload = o.overload
+	return &Executor[T]{env: env, reg: o.registry}, nil
 }
 
 // Registry returns the executor's registry (for sharing, and for inspecting

@@ -11,6 +11,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
+	"github.com/authcorp/libs/go/src/fault/throttle"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
 
@@ -125,6 +126,7 @@ func (r *Registry) Patterns(name string) (p Patterns, ok bool) {
 type Patterns struct {
 	Config         fault.PolicyConfig      // the registered configuration
 	Retry          *retry.Retry            // Retry section
+	Throttle       *throttle.Throttle      // Throttle section, or the executor's WithThrottle
 	CircuitBreaker *circuitbreaker.Breaker // CircuitBreaker section
 	RateLimiter    *ratelimit.Limiter      // RateLimit section
 	Bulkhead       *bulkhead.Bulkhead      // Bulkhead section

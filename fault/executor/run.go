@@ -15,6 +15,7 @@ import (
 //
 //	total limit (Timeout.Max)
 //	  └ retry: runs the rest once per attempt, waiting between attempts
+//	      └ throttle: rejects the attempt locally while the dependency refuses work
 //	      └ circuit breaker: counts the attempt, rejects while open
 //	          └ rate limiter: takes one permit per attempt
 //	              └ bulkhead: holds one slot for the attempt
@@ -28,6 +29,9 @@ type call[T any] struct {
 	// opReleasesSlot: op is a detached context-less operation that releases
 	// the bulkhead slot itself when it returns, whenever that is.
 	opReleasesSlot bool
+	// reached: the current attempt got past the breaker, limiter and
+	// bulkhead to the operation (for the throttle, see overload.go).
+	reached bool
 }
 
 func (c *call[T]) run(ctx context.Context) (T, error) {
@@ -54,11 +58,11 @@ func (c *call[T]) breaker(ctx context.Context) (v T, err error) {
 			}
 			c.span.Attempt(c.attempts, err)
 		}()
-		v, err = c.guarded(ctx)
+		v, err = c.throttled(ctx)
 		returned = true
 		return v, err
 	}
-	return c.guarded(ctx)
+	return c.throttled(ctx)
 }
 
 // guarded is the attempt through the breaker, when there is one.
@@ -126,6 +130,7 @@ func (e *notAdmittedError) Error() string { return e.err.Error() }
 func (e *notAdmittedError) Unwrap() error { return e.err }
 
 func (c *call[T]) attempt(ctx context.Context) (T, error) {
+	c.reached = true
 	if c.p.attempt == nil {
 		return c.op(ctx)
 	}

@@ -16,6 +16,8 @@ require (
 )
 
 require (
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
@@ -33,3 +35,7 @@ replace (
 	github.com/authcorp/libs/go/src/fault/timeout => ../../fault/timeout
 	github.com/authcorp/libs/go/src/functional => ../../functional
 )
+
+replace github.com/authcorp/libs/go/src/fault/budget => ../../fault/budget
+
+replace github.com/authcorp/libs/go/src/fault/throttle => ../../fault/throttle

@@ -15,10 +15,12 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -43,3 +45,7 @@ replace (
 	github.com/authcorp/libs/go/src/fault/timeout => ../../timeout
 	github.com/authcorp/libs/go/src/functional => ../../../functional
 )
+
+replace github.com/authcorp/libs/go/src/fault/budget => ../../budget
+
+replace github.com/authcorp/libs/go/src/fault/throttle => ../../throttle

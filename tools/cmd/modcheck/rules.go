@@ -56,7 +56,7 @@ var rules = []rule{
 	{Dir: "fault/ratelimit", Kind: pattern, Imports: []string{"fault"}, ThirdParty: []string{"golang.org/x/time/rate"}},
 	{Dir: "fault/budget", Kind: pattern, Imports: []string{"fault"}},
 	{Dir: "fault/throttle", Kind: pattern, Imports: []string{"fault"}},
-	{Dir: "fault/executor", Kind: composer, Imports: []string{"fault", "functional", "fault/retry", "fault/timeout", "fault/circuitbreaker", "fault/bulkhead", "fault/ratelimit"}},
+	{Dir: "fault/executor", Kind: composer, Imports: []string{"fault", "functional", "fault/retry", "fault/timeout", "fault/circuitbreaker", "fault/bulkhead", "fault/ratelimit", "fault/budget", "fault/throttle"}},
 	{Dir: "fault/metrics", Imports: []string{"fault"}},
 	{Dir: "fault/metrics/otel", Imports: []string{"fault"}, ThirdParty: otelAPI, TestThirdParty: []string{"go.opentelemetry.io/otel/sdk/..."}},
 	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
