@@ -247,6 +247,7 @@ require (
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../apperrors
 	github.com/authcorp/libs/go/src/fault => ../fault
+	github.com/authcorp/libs/go/src/fault/budget => ../fault/budget
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../fault/executor
@@ -256,6 +257,7 @@ replace (
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../fault/retry
 	github.com/authcorp/libs/go/src/fault/shutdown => ../fault/shutdown
+	github.com/authcorp/libs/go/src/fault/throttle => ../fault/throttle
 	github.com/authcorp/libs/go/src/fault/timeout => ../fault/timeout
 	github.com/authcorp/libs/go/src/functional => ../functional
 )
@@ -264,7 +266,3 @@ tool (
 	github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 	github.com/rhysd/actionlint/cmd/actionlint
 )
-
-replace github.com/authcorp/libs/go/src/fault/budget => ../fault/budget
-
-replace github.com/authcorp/libs/go/src/fault/throttle => ../fault/throttle

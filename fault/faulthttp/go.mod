@@ -27,15 +27,13 @@ require (
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../../apperrors
 	github.com/authcorp/libs/go/src/fault => ../../fault
+	github.com/authcorp/libs/go/src/fault/budget => ../../fault/budget
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../../fault/executor
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../../fault/retry
+	github.com/authcorp/libs/go/src/fault/throttle => ../../fault/throttle
 	github.com/authcorp/libs/go/src/fault/timeout => ../../fault/timeout
 	github.com/authcorp/libs/go/src/functional => ../../functional
 )
-
-replace github.com/authcorp/libs/go/src/fault/budget => ../../fault/budget
-
-replace github.com/authcorp/libs/go/src/fault/throttle => ../../fault/throttle

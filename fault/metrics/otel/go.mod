@@ -37,15 +37,13 @@ require (
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../../../apperrors
 	github.com/authcorp/libs/go/src/fault => ../../../fault
+	github.com/authcorp/libs/go/src/fault/budget => ../../budget
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../../bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../../executor
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../../ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../../retry
+	github.com/authcorp/libs/go/src/fault/throttle => ../../throttle
 	github.com/authcorp/libs/go/src/fault/timeout => ../../timeout
 	github.com/authcorp/libs/go/src/functional => ../../../functional
 )
-
-replace github.com/authcorp/libs/go/src/fault/budget => ../../budget
-
-replace github.com/authcorp/libs/go/src/fault/throttle => ../../throttle
