@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faultsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.scenario, "scenario", "", `scenario file (JSON), or "jitter" for the backoff-and-jitter experiment (default: the embedded scenario; see -print-default)`)
+	fs.StringVar(&o.scenario, "scenario", "", `scenario file (JSON), "jitter" for the backoff-and-jitter experiment, or "retry-storm" for the overload-control experiment (default: the embedded scenario; see -print-default)`)
 	fs.StringVar(&o.strategies, "strategies", strings.Join(faultsim.Strategies, ","), "strategies to run, comma-separated")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the arrivals, the server's latencies and errors (and the jitter experiment's network)")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to `FILE`")
@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.scenario == faultsim.JitterScenario {
 		return runJitter(ctx, o, stdout, stderr)
+	}
+	if o.scenario == faultsim.StormScenario {
+		return runStorm(ctx, o, stdout, stderr)
 	}
 	return runScenario(ctx, o, stdout, stderr)
 }
