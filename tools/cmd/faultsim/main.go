@@ -18,6 +18,7 @@
 //	GOWORK=off go run ./cmd/faultsim -print-default > my.json
 //	GOWORK=off go run ./cmd/faultsim -scenario my.json -strategies naive,fault
 //	GOWORK=off go run ./cmd/faultsim -scenario jitter       # the backoff-and-jitter experiment
+//	GOWORK=off go run ./cmd/faultsim -scenario retry-storm  # retry budgets and adaptive throttling
 //
 // Exit status: 0 when every expectation holds, 1 when one fails or the run
 // could not complete, 2 for bad flags or a bad scenario file. See
