@@ -59,8 +59,8 @@ func benchCases(b *testing.B) []benchCase {
 	mb := &mutexBudget{start: time.Now(), limit: 1 << 62}
 	return []benchCase{
 		{"impl=atomic", func() { shared.Add(1) }},
-		{"impl=mutex/Deposit", mb.Deposit},
-		{"impl=mutex/TryWithdraw", func() { mb.TryWithdraw() }},
+		{"impl=mutexDeposit", mb.Deposit},
+		{"impl=mutexTryWithdraw", func() { mb.TryWithdraw() }},
 		{"impl=Deposit", bd.Deposit},
 		{"impl=TryWithdraw", func() { bd.TryWithdraw() }},
 	}

@@ -41,17 +41,31 @@ func BenchmarkOverloadChain(b *testing.B) {
 	for _, name := range []string{"four", "four+budget+throttle"} {
 		b.Run("chain="+name, func(b *testing.B) {
 			b.ReportAllocs()
+			defer reportCPUTime(b)()
 			for b.Loop() {
 				_, _ = e.Do(ctx, name, op)
 			}
 		})
 		b.Run("chain="+name+"/parallel", func(b *testing.B) {
 			b.ReportAllocs()
+			defer reportCPUTime(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					_, _ = e.Do(ctx, name, op)
 				}
 			})
 		})
+	}
+}
+
+// reportCPUTime reports the process's CPU time per operation next to ns/op:
+// on a shared machine wall time also counts the time spent waiting for a
+// CPU, CPU time does not.
+func reportCPUTime(b *testing.B) func() {
+	start, ok := cpuTime()
+	return func() {
+		if end, ok2 := cpuTime(); ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+		}
 	}
 }

@@ -54,7 +54,7 @@ func benchCases(b *testing.B) []benchCase {
 		{name: "impl=rand", op: func() { sink += rand.Float64() }},
 		{name: "impl=op", op: func() { _, _ = op(ctx) }},
 		{name: "impl=Allow", op: func() { th.Allow() }},
-		{name: "impl=Allow/rejecting", op: func() { busy.Allow() }, setup: rejecting},
+		{name: "impl=AllowRejecting", op: func() { busy.Allow() }, setup: rejecting},
 		{name: "impl=Allow+Record", op: func() {
 			if th.Allow() {
 				th.Record(throttle.Accepted)
