@@ -394,7 +394,7 @@ func (e *RetryExhaustedError) Unwrap() error { return &e.ResilienceError }
 // Is matches ErrBudgetExhausted when a budget refused the next retry, and
 // otherwise as ResilienceError.Is does.
 func (e *RetryExhaustedError) Is(target error) bool {
-	if target == ErrBudgetExhausted { //nolint:errorlint // identity of the sentinel
+	if target == ErrBudgetExhausted {
 		return e != nil && e.BudgetRefused
 	}
 	return e != nil && e.ResilienceError.Is(target)

@@ -271,7 +271,7 @@ func TestRetryExhaustedBudgetRefused(t *testing.T) {
 		t.Fatal("an exhausted retry matches ErrBudgetExhausted without BudgetRefused")
 	}
 	e.BudgetRefused = true
-	var err error = fmt.Errorf("wrapped: %w", e)
+	err := fmt.Errorf("wrapped: %w", e)
 	if !errors.Is(err, fault.ErrBudgetExhausted) || !errors.Is(err, last) ||
 		!errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeRetryExhausted}) ||
 		!errors.Is(err, &apperrors.AppError{Code: apperrors.ErrCodeBadGateway}) {

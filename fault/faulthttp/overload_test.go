@@ -3,8 +3,8 @@ package faulthttp_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
