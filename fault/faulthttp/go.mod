@@ -10,6 +10,7 @@ require (
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0
 	github.com/google/go-cmp v0.7.0
 	go.uber.org/goleak v1.3.0
@@ -17,7 +18,6 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect

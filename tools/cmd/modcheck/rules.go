@@ -61,7 +61,7 @@ var rules = []rule{
 	{Dir: "fault/metrics/otel", Imports: []string{"fault"}, ThirdParty: otelAPI, TestThirdParty: []string{"go.opentelemetry.io/otel/sdk/..."}},
 	{Dir: "fault/health", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
-	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor"}},
+	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor", "fault/throttle"}},
 }
 
 // otelAPI is the OpenTelemetry API (not the SDK, which only an application
