@@ -12,7 +12,8 @@
 // skipped):
 //
 //	total limit (Timeout.Max)
-//	  └ retry: runs the rest once per attempt, waiting between attempts
+//	  └ retry: runs the rest once per attempt, waiting between attempts (Budget: retries drawn from a retry budget)
+//	      └ throttle (Throttle): rejects the attempt locally while the dependency refuses work
 //	      └ circuit breaker: counts the attempt, rejects while open
 //	          └ rate limiter: takes one permit per attempt
 //	              └ bulkhead: holds one slot for the attempt
@@ -25,8 +26,10 @@
 // while it waited for a permit or a slot; the wait between attempts holds no
 // slot and no permit; the total limit
 // bounds everything, waits included. Never retried: the caller's own context
-// ending, an open circuit, an invalid or unknown policy, an error the retry
-// predicate refuses. An empty Timeout section (both fields zero) means "no
+// ending, an open circuit, a throttled attempt, an invalid or unknown
+// policy, an error the retry predicate refuses; a retry the budget refuses
+// ends the call at once. WithBudget and WithThrottle share one budget and
+// one throttle across the executor's policies. An empty Timeout section (both fields zero) means "no
 // time limit" and turns the default off.
 //
 // # Operations with and without a context
