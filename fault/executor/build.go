@@ -127,6 +127,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 		Config:         cfg,
 		Retry:          p.retry,
 		Throttle:       p.throttle,
+		Budget:         p.retry.Config().Budget,
 		CircuitBreaker: p.breaker,
 		RateLimiter:    p.limiter,
 		Bulkhead:       p.bulkhead,

@@ -91,8 +91,8 @@ func TestRuleThrottledAttemptsNotCountedNorRetried(t *testing.T) {
 		if m.Failures != 0 || m.Requests != uint32(ran) {
 			t.Fatalf("breaker saw %d requests and %d failures, want %d and 0: throttled attempts never reach it", m.Requests, m.Failures, ran)
 		}
-		if patterns(t, e, "p").Throttle != th {
-			t.Fatal("Patterns.Throttle must be the shared throttle")
+		if patterns(t, e, "p").Throttle != th || patterns(t, e, "p").Budget != nil {
+			t.Fatal("Patterns.Throttle must be the shared throttle, and there is no budget")
 		}
 	})
 }
@@ -142,6 +142,9 @@ func TestRuleSharedBudgetAcrossPolicies(t *testing.T) {
 			}
 		}
 		fail := func(context.Context) (int, error) { return 0, errDown }
+		if patterns(t, e, "a").Budget != b || patterns(t, e, "b").Budget != b {
+			t.Fatal("Patterns.Budget must be the shared budget")
+		}
 		_, errA := e.Do(context.Background(), "a", fail)
 		_, errB := e.Do(context.Background(), "b", fail)
 		if errors.Is(errA, fault.ErrBudgetExhausted) || !errors.Is(errB, fault.ErrBudgetExhausted) {

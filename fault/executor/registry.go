@@ -127,6 +127,7 @@ type Patterns struct {
 	Config         fault.PolicyConfig      // the registered configuration
 	Retry          *retry.Retry            // Retry section
 	Throttle       *throttle.Throttle      // Throttle section, or the executor's WithThrottle
+	Budget         fault.Budget            // the retry's budget: Budget section, or the executor's WithBudget
 	CircuitBreaker *circuitbreaker.Breaker // CircuitBreaker section
 	RateLimiter    *ratelimit.Limiter      // RateLimit section
 	Bulkhead       *bulkhead.Bulkhead      // Bulkhead section
