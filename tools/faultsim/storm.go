@@ -108,7 +108,7 @@ const stormBucket = 100 * time.Millisecond
 // StormPolicy returns the policy each client of a fault strategy registers;
 // withOverload adds the budget and the throttle. Durations are compressed
 // like the timeline (an incident of minutes played in seconds): the
-// throttle's window is 1s instead of 2m, the budget's 1s instead of 10s.
+// throttle's window is 500ms instead of 2m, the budget's 1s instead of 10s.
 func StormPolicy(withOverload bool) fault.PolicyConfig {
 	p := fault.PolicyConfig{
 		Name:           "dependency",
@@ -118,7 +118,7 @@ func StormPolicy(withOverload bool) fault.PolicyConfig {
 	}
 	if withOverload {
 		p.Budget = &fault.BudgetPolicyConfig{Ratio: 0.1, MinPerSecond: 1, Window: time.Second}
-		p.Throttle = &fault.ThrottlePolicyConfig{K: 2, Window: time.Second, MaxRejectionProbability: 0.9, MinRequests: 20}
+		p.Throttle = &fault.ThrottlePolicyConfig{K: 2, Window: 500 * time.Millisecond, MaxRejectionProbability: 0.9, MinRequests: 20}
 	}
 	return p
 }
@@ -134,7 +134,7 @@ var errOverloaded error = overloadError{}
 
 // refusalCost is the work a refusal costs the dependency, as a share of an
 // accepted attempt's.
-const refusalCost = 0.05
+const refusalCost = 0.04
 
 // dependency accepts attempts at its capacity (a token bucket with 20ms of
 // burst) and refuses the rest at once; refusing is cheap but not free: each
