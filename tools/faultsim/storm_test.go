@@ -18,7 +18,7 @@ import (
 // reports.
 func TestStorm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := faultsim.StormConfig{Rate: 600, Capacity: 720, Healthy: 500 * time.Millisecond, Overload: 2 * time.Second, After: 1500 * time.Millisecond, Seed: 3}
+		cfg := faultsim.StormConfig{Healthy: 500 * time.Millisecond, Overload: 2 * time.Second, After: 1500 * time.Millisecond, Seed: 3}
 		res, err := faultsim.RunStorm(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
