@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// cpuTime returns the CPU time the process has used. Benchmarks report it per
+// overloadCPUTime returns the CPU time the process has used. Benchmarks report it per
 // operation next to ns/op: on a shared machine wall time also counts the time
 // the process waited for a CPU, CPU time does not.
-func cpuTime() (time.Duration, bool) {
+func overloadCPUTime() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0, false
