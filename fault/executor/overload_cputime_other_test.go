@@ -4,5 +4,5 @@ package executor_test
 
 import "time"
 
-// cpuTime is not available here; benchmarks report wall time only.
+// overloadCPUTime is not available here; benchmarks report wall time only.
 func overloadCPUTime() (time.Duration, bool) { return 0, false }
