@@ -70,6 +70,17 @@ func (v *validator) window(field string, d time.Duration) {
 	}
 }
 
+// Validate reports every problem of the section (fields named "Budget.X"),
+// joined with errors.Join.
+func (c BudgetPolicyConfig) Validate() error { return c.ValidateFor("") }
+
+// ValidateFor is Validate with the errors naming policy as their Service.
+func (c BudgetPolicyConfig) ValidateFor(policy string) error {
+	v := validator{policy: policy}
+	c.validate(&v, "Budget.")
+	return v.err()
+}
+
 func (c BudgetPolicyConfig) validate(v *validator, prefix string) {
 	if !finite(c.Ratio) || c.Ratio < 0 || c.Ratio > maxBudgetRatio {
 		v.add(prefix+"Ratio", c.Ratio, "must be a finite number between 0 and 1000 (0 means 0.1)")
@@ -92,6 +103,17 @@ func (c BudgetPolicyConfig) WithDefaults() BudgetPolicyConfig {
 		c.Window = DefaultBudgetWindow
 	}
 	return c
+}
+
+// Validate reports every problem of the section (fields named
+// "Throttle.X"), joined with errors.Join.
+func (c ThrottlePolicyConfig) Validate() error { return c.ValidateFor("") }
+
+// ValidateFor is Validate with the errors naming policy as their Service.
+func (c ThrottlePolicyConfig) ValidateFor(policy string) error {
+	v := validator{policy: policy}
+	c.validate(&v, "Throttle.")
+	return v.err()
 }
 
 func (c ThrottlePolicyConfig) validate(v *validator, prefix string) {

@@ -362,7 +362,16 @@ type RetryExhaustedError struct {
 	Attempts   int           // attempts made
 	TotalTime  time.Duration // from the first attempt's start to giving up
 	LastErrors []error       // the most recent attempts' errors, oldest first (bounded by the retry module)
+	// BudgetRefused is true when the call ended because a retry budget
+	// (see Budget) refused the next retry; errors.Is(err,
+	// ErrBudgetExhausted) then holds as well.
+	BudgetRefused bool
 }
+
+// ErrBudgetExhausted is matched, with errors.Is, by a *RetryExhaustedError
+// that ended because a retry budget refused the next retry (its
+// BudgetRefused field is true).
+var ErrBudgetExhausted = errors.New("fault: retry budget exhausted")
 
 // NewRetryExhaustedError returns a RetryExhaustedError (502). Its cause is the
 // last of lastErrors.
@@ -383,6 +392,15 @@ func NewRetryExhaustedError(service, correlationID string, attempts int, totalTi
 
 // Unwrap returns the embedded ResilienceError.
 func (e *RetryExhaustedError) Unwrap() error { return &e.ResilienceError }
+
+// Is matches ErrBudgetExhausted when a budget refused the next retry, and
+// otherwise as ResilienceError.Is does.
+func (e *RetryExhaustedError) Is(target error) bool {
+	if target == ErrBudgetExhausted {
+		return e != nil && e.BudgetRefused
+	}
+	return e != nil && e.ResilienceError.Is(target)
+}
 
 // InvalidPolicyError reports a configuration value that breaks a rule. It is
 // the ResilienceError with code INVALID_POLICY that validation returns; when

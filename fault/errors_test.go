@@ -269,3 +269,22 @@ func TestSectionErrorsNameThePolicy(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+func TestRetryExhaustedBudgetRefused(t *testing.T) {
+	last := errors.New("boom")
+	e := fault.NewRetryExhaustedError("svc", "", 1, 0, []error{last})
+	if errors.Is(e, fault.ErrBudgetExhausted) {
+		t.Fatal("an exhausted retry matches ErrBudgetExhausted without BudgetRefused")
+	}
+	e.BudgetRefused = true
+	err := fmt.Errorf("wrapped: %w", e)
+	if !errors.Is(err, fault.ErrBudgetExhausted) || !errors.Is(err, last) ||
+		!errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeRetryExhausted}) ||
+		!errors.Is(err, &apperrors.AppError{Code: apperrors.ErrCodeBadGateway}) {
+		t.Fatalf("a budget-refused RetryExhaustedError must match the sentinel, its cause and its codes: %v", err)
+	}
+	var re *fault.RetryExhaustedError
+	if !errors.As(err, &re) || !re.BudgetRefused {
+		t.Fatal("errors.As must reach the RetryExhaustedError")
+	}
+}

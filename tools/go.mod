@@ -50,11 +50,13 @@ require (
 	github.com/ashanbrown/forbidigo/v2 v2.3.1 // indirect
 	github.com/ashanbrown/makezero/v2 v2.2.1 // indirect
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -249,6 +251,7 @@ replace (
 	github.com/authcorp/libs/go/src/apperrors => ../apperrors
 	github.com/authcorp/libs/go/src/fault => ../fault
 	github.com/authcorp/libs/go/src/fault/admin => ../fault/admin
+	github.com/authcorp/libs/go/src/fault/budget => ../fault/budget
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../fault/executor
@@ -260,6 +263,7 @@ replace (
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../fault/retry
 	github.com/authcorp/libs/go/src/fault/shutdown => ../fault/shutdown
+	github.com/authcorp/libs/go/src/fault/throttle => ../fault/throttle
 	github.com/authcorp/libs/go/src/fault/timeout => ../fault/timeout
 	github.com/authcorp/libs/go/src/functional => ../functional
 )

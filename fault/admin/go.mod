@@ -16,8 +16,10 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
@@ -40,3 +42,7 @@ replace (
 replace github.com/authcorp/libs/go/src/fault/hedge => ../hedge
 
 replace github.com/authcorp/libs/go/src/fault/fallback => ../fallback
+
+replace github.com/authcorp/libs/go/src/fault/budget => ../budget
+
+replace github.com/authcorp/libs/go/src/fault/throttle => ../throttle

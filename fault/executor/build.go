@@ -11,6 +11,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault/hedge"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
+	"github.com/authcorp/libs/go/src/fault/throttle"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
 
@@ -22,6 +23,7 @@ type policy struct {
 	total    *timeout.Timeout
 	retry    *retry.Retry
 	hedge    *hedge.Hedge
+	throttle *throttle.Throttle // nil: no throttle (see overload.go)
 	breaker  *circuitbreaker.Breaker
 	limiter  *ratelimit.Limiter
 	bulkhead *bulkhead.Bulkhead
@@ -31,7 +33,7 @@ type policy struct {
 // direct reports whether the policy has no pattern at all, so operations run
 // without the chain.
 func (p *policy) direct() bool {
-	return p.total == nil && p.retry == nil && p.hedge == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
+	return p.total == nil && p.retry == nil && p.throttle == nil && p.hedge == nil && p.breaker == nil && p.limiter == nil && p.bulkhead == nil && p.attempt == nil
 }
 
 // timed reports whether a time limit applies, so that context-less
@@ -42,10 +44,10 @@ func (p *policy) timed() bool { return p.total != nil || p.attempt != nil }
 // not depend on the result type.
 type env struct {
 	cfg      fault.ExecutorConfig
-	recorder fault.MetricsRecorder   // nil unless metrics are enabled and a recorder is set
-	logger   *slog.Logger            // nil unless logging is enabled
-	tracer   fault.Tracer            // nil unless tracing is enabled and a tracer is set
-	budgets  map[string]fault.Budget // WithBudget, by policy name
+	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
+	logger   *slog.Logger          // nil unless logging is enabled
+	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
+	overload overloadOptions       // shared budgets and throttles (see overload.go)
 }
 
 func newEnv(cfg fault.ExecutorConfig) *env {
@@ -85,14 +87,22 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	budget, err := e.budgetFor(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if c := cfg.Retry; c != nil {
 		rc := retry.FromPolicy(cfg.Name, *c)
 		rc.Recorder = e.recorderOrNil()
+		rc.Budget = budget
 		if p.retry, err = retry.New(rc); err != nil {
 			return nil, err
 		}
 	}
-	if p.hedge, err = e.buildHedge(cfg); err != nil {
+	if p.hedge, err = e.buildHedge(cfg, budget); err != nil {
+		return nil, err
+	}
+	if p.throttle, err = e.throttleFor(cfg); err != nil {
 		return nil, err
 	}
 	if c := cfg.CircuitBreaker; c != nil {
@@ -124,6 +134,8 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 		Config:         cfg,
 		Retry:          p.retry,
 		Hedge:          p.hedge,
+		Throttle:       p.throttle,
+		Budget:         budget,
 		CircuitBreaker: p.breaker,
 		RateLimiter:    p.limiter,
 		Bulkhead:       p.bulkhead,

@@ -13,22 +13,29 @@
 //
 //	fallback (WithFallback): answers the failures it names
 //	total limit (Timeout.Max)
-//	  └ retry: runs the rest once per attempt, waiting between attempts
-//	      └ hedge (Hedge): starts another attempt while one is slow
-//	      └ circuit breaker: counts the attempt, rejects while open
-//	          └ rate limiter: takes one permit per attempt
-//	              └ bulkhead: holds one slot for the attempt
-//	                  └ attempt limit (Timeout.Timeout, or ExecutorConfig.DefaultTimeout without a Timeout section)
-//	                      └ operation
+//	  └ retry: runs the rest once per attempt, waiting between attempts (Budget: retries drawn from a retry budget)
+//	      └ throttle (Throttle): rejects the attempt locally while the dependency refuses work
+//	          └ hedge (Hedge): starts another attempt while one is slow; first success wins
+//	              └ circuit breaker: counts the attempt, rejects while open
+//	                  └ rate limiter: takes one permit per attempt
+//	                      └ bulkhead: holds one slot for the attempt
+//	                          └ attempt limit (Timeout.Timeout, or ExecutorConfig.DefaultTimeout without a Timeout section)
+//	                              └ operation
 //
 // So every attempt is counted by the breaker and takes a permit and a slot;
 // the limiter's and bulkhead's own rejections are load shedding and are not
-// counted by the breaker as failures, nor is a call whose context ended while
-// it waited for a permit or a slot; the wait between attempts holds no slot
-// and no permit; the total limit bounds everything, waits included. Never
-// retried: the caller's own context ending, an open circuit, an invalid or
-// unknown policy, an error the retry predicate refuses. An empty Timeout
-// section (both fields zero) means "no time limit" and turns the default off.
+// counted by the breaker as failures, nor is a call whose context ended
+// while it waited for a permit or a slot; the wait between attempts holds no
+// slot and no permit; the total limit bounds everything, waits included.
+// Never retried: the caller's own context ending, an open circuit, a
+// throttled attempt, an invalid or unknown policy, an error the retry
+// predicate refuses; a retry the budget refuses ends the call at once.
+// Retries and hedges of a policy draw on one budget. The throttle decides
+// once per attempt of the retry, before the hedge: hedged attempts of that
+// round are bounded by the budget, not throttled one by one. WithBudget and
+// WithThrottle share one budget and one throttle across policies. An empty
+// Timeout section (both fields zero) means "no time limit" and turns the
+// default off.
 //
 // # Operations with and without a context
 //

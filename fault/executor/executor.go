@@ -26,7 +26,7 @@ type Option func(*options)
 
 type options struct {
 	registry  *Registry
-	budgets   map[string]fault.Budget
+	overload  overloadOptions
 	fallbacks map[string]any
 }
 
@@ -61,7 +61,7 @@ func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) 
 		return nil, err
 	}
 	env := newEnv(cfg)
-	env.budgets = o.budgets
+	env.overload = o.overload
 	return &Executor[T]{env: env, reg: o.registry, fallbacks: fbs}, nil
 }
 

@@ -11,19 +11,6 @@ import (
 	"github.com/authcorp/libs/go/src/fault/hedge"
 )
 
-// WithBudget gives the named policy a fault.Budget (usually shared by every
-// policy calling the same dependency): each hedged attempt of the policy
-// draws on it, and a refused hedge is not started. It applies to policies
-// registered through this executor after New.
-func WithBudget(policyName string, b fault.Budget) Option {
-	return func(o *options) {
-		if o.budgets == nil {
-			o.budgets = map[string]fault.Budget{}
-		}
-		o.budgets[policyName] = b
-	}
-}
-
 // WithFallback makes f answer the named policy's failures (those f names:
 // by default rejections, exhausted retries and time limits, never the
 // caller's own cancellation, never a panic). It is the outermost layer of the
@@ -60,19 +47,17 @@ func fallbacksFor[T any](given map[string]any) (map[string]*fallback.Fallback[T]
 	return out, nil
 }
 
-// budgetFor returns the fault.Budget the policy's hedges (and retries) draw
-// on: the one given with WithBudget, or nil.
-func (e *env) budgetFor(cfg fault.PolicyConfig) fault.Budget {
-	return e.budgets[cfg.Name]
-}
-
-// buildHedge builds the policy's hedge from its Hedge section.
-func (e *env) buildHedge(cfg fault.PolicyConfig) (*hedge.Hedge, error) {
+// buildHedge builds the policy's hedge from its Hedge section; its hedges
+// draw on b, the policy's budget (nil: none). When the policy also retries,
+// the retry deposits each call's first attempt into b and the hedge only
+// withdraws.
+func (e *env) buildHedge(cfg fault.PolicyConfig, b fault.Budget) (*hedge.Hedge, error) {
 	if cfg.Hedge == nil {
 		return nil, nil
 	}
 	hc := hedge.FromPolicy(cfg.Name, *cfg.Hedge)
-	hc.Budget = e.budgetFor(cfg)
+	hc.Budget = b
+	hc.SkipDeposit = b != nil && cfg.Retry != nil
 	hc.Recorder = e.recorderOrNil()
 	// An operation's context ends with its attempt (the attempt limit
 	// inside ends it anyway): the winner's too, so that nothing stays
@@ -92,7 +77,12 @@ func (c *call[T]) hedged(ctx context.Context) (T, error) {
 	}
 	h := &hedgedCall[T]{call: call[T]{p: c.p, op: c.op, span: c.span, opReleasesSlot: c.opReleasesSlot}}
 	h.call.mu = &h.mu
-	defer func() { c.attempts += h.attempts }()
+	defer func() {
+		h.mu.Lock()
+		c.attempts += h.attempts
+		c.reached = c.reached || h.reached
+		h.mu.Unlock()
+	}()
 	return hedge.Do[T](ctx, c.p.hedge, h)
 }
 
@@ -152,12 +142,3 @@ func (c *call[T]) concurrentAttempt(ctx context.Context) (v T, err error) {
 	return c.guarded(ctx)
 }
 
-// RecordBudgetRefusal forwards to the recorder when it implements
-// fault.BudgetRecorder, so that the hedge (and a retry) can report refusals
-// through the executor's recorder.
-func (s safeRecorder) RecordBudgetRefusal(ctx context.Context, policyName, kind string) {
-	if br, ok := s.r.(fault.BudgetRecorder); ok {
-		defer swallow()
-		br.RecordBudgetRefusal(ctx, policyName, kind)
-	}
-}

@@ -84,7 +84,7 @@ func (b *countingBudget) TryWithdraw() bool {
 func TestHedgeDrawsOnTheBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &countingBudget{}
-		e, err := executor.New[int](quietConfig(), executor.WithBudget("p", b))
+		e, err := executor.New[int](quietConfig(), executor.WithBudget(b, "p"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func TestHedgeBudgetRefusalRecorded(t *testing.T) {
 		rec := &budgetRecorder{}
 		cfg := quietConfig()
 		cfg.MetricsRecorder = rec
-		e, err := executor.New[int](cfg, executor.WithBudget("p", &countingBudget{}))
+		e, err := executor.New[int](cfg, executor.WithBudget(&countingBudget{}, "p"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault/hedge"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
+	"github.com/authcorp/libs/go/src/fault/throttle"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
 
@@ -127,6 +128,8 @@ type Patterns struct {
 	Config         fault.PolicyConfig      // the registered configuration
 	Retry          *retry.Retry            // Retry section
 	Hedge          *hedge.Hedge            // Hedge section
+	Throttle       *throttle.Throttle      // Throttle section, or the executor's WithThrottle
+	Budget         fault.Budget            // shared by retry and hedge: Budget section, or the executor's WithBudget
 	CircuitBreaker *circuitbreaker.Breaker // CircuitBreaker section
 	RateLimiter    *ratelimit.Limiter      // RateLimit section
 	Bulkhead       *bulkhead.Bulkhead      // Bulkhead section

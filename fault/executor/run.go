@@ -18,12 +18,13 @@ import (
 //	fallback (WithFallback): answers the failures it names
 //	total limit (Timeout.Max)
 //	  └ retry: runs the rest once per attempt, waiting between attempts
-//	      └ hedge: starts another attempt while one is slow (see hedged)
-//	      └ circuit breaker: counts the attempt, rejects while open
-//	          └ rate limiter: takes one permit per attempt
-//	              └ bulkhead: holds one slot for the attempt
-//	                  └ attempt limit (Timeout.Timeout or DefaultTimeout)
-//	                      └ operation
+//	      └ throttle: rejects the attempt locally while the dependency refuses work
+//	          └ hedge: starts another attempt while one is slow (see hedged)
+//	              └ circuit breaker: counts the attempt, rejects while open
+//	                  └ rate limiter: takes one permit per attempt
+//	                      └ bulkhead: holds one slot for the attempt
+//	                          └ attempt limit (Timeout.Timeout or DefaultTimeout)
+//	                              └ operation
 type call[T any] struct {
 	p        *policy
 	op       fault.Operation[T]
@@ -32,12 +33,15 @@ type call[T any] struct {
 	// opReleasesSlot: op is a detached context-less operation that releases
 	// the bulkhead slot itself when it returns, whenever that is.
 	opReleasesSlot bool
-	// mu guards attempts and span of the heap copy through which hedged
-	// attempts run concurrently (nil otherwise).
+	// mu guards attempts, span and reached of the heap copy through which
+	// hedged attempts run concurrently (nil otherwise).
 	mu       *sync.Mutex
 	fb       *fallback.Fallback[T] // the executor's fallback for the policy
 	fellBack bool                  // the fallback ran
 	fbCause  error                 // the failure the fallback answered
+	// reached: an attempt got past the breaker, limiter and bulkhead to the
+	// operation (for the throttle, see overload.go).
+	reached bool
 }
 
 func (c *call[T]) run(ctx context.Context) (T, error) {
@@ -49,9 +53,9 @@ func (c *call[T]) run(ctx context.Context) (T, error) {
 
 func (c *call[T]) retry(ctx context.Context) (T, error) {
 	if c.p.retry == nil {
-		return c.hedged(ctx)
+		return c.throttled(ctx)
 	}
-	return retry.Policy[T](c.p.retry).Execute(ctx, c.hedged)
+	return retry.Policy[T](c.p.retry).Execute(ctx, c.throttled)
 }
 
 func (c *call[T]) breaker(ctx context.Context) (v T, err error) {
@@ -139,6 +143,13 @@ func (e *notAdmittedError) Error() string { return e.err.Error() }
 func (e *notAdmittedError) Unwrap() error { return e.err }
 
 func (c *call[T]) attempt(ctx context.Context) (T, error) {
+	if c.mu != nil {
+		c.mu.Lock()
+		c.reached = true
+		c.mu.Unlock()
+	} else {
+		c.reached = true
+	}
 	if c.p.attempt == nil {
 		return c.op(ctx)
 	}

@@ -57,8 +57,16 @@ type Config struct {
 	// retry), the error of the attempt that just failed and the wait.
 	OnRetry func(attempt int, err error, delay time.Duration)
 	// Recorder, when set, receives RecordRetryAttempt(ctx, Name, attempt)
-	// before each retry.
+	// before each retry, and RecordBudgetRefusal(ctx, Name,
+	// fault.PatternRetry) when Budget refuses one if it implements
+	// fault.BudgetRecorder.
 	Recorder fault.MetricsRecorder
+	// Budget, when set, bounds the retries of every call sharing it
+	// (fault/budget): each call deposits its first attempt, each retry
+	// withdraws a permit before its wait, and a refused retry ends the call
+	// at once with a *fault.RetryExhaustedError whose BudgetRefused is true
+	// (matching fault.ErrBudgetExhausted).
+	Budget fault.Budget
 }
 
 // FromPolicy returns the Config for a policy's retry section, named after the
@@ -115,6 +123,7 @@ type Retry struct {
 	retryIf     func(error) bool
 	onRetry     func(int, error, time.Duration)
 	recorder    fault.MetricsRecorder
+	budget      fault.Budget
 	// randN returns a uniform number in [0, n); nil means math/rand/v2's
 	// Uint64N. Tests set it for determinism.
 	randN func(n uint64) uint64
@@ -154,6 +163,7 @@ func (r *Retry) init(cfg Config) error {
 		retryIf:     p.RetryIf,
 		onRetry:     cfg.OnRetry,
 		recorder:    cfg.Recorder,
+		budget:      cfg.Budget,
 	}
 	switch p.Jitter {
 	case fault.JitterNone:
@@ -193,6 +203,7 @@ func (r *Retry) Config() Config {
 		RetryIf:         r.retryIf,
 		OnRetry:         r.onRetry,
 		Recorder:        r.recorder,
+		Budget:          r.budget,
 	}
 }
 

@@ -46,8 +46,11 @@
 //     at the context, not at the error, so an attempt that failed with a
 //     DeadlineExceeded of its own (an attempt time limit) is retried;
 //   - an open circuit (fault.ErrCodeCircuitOpen), a refused policy
-//     (fault.ErrCodeInvalidPolicy) and a service shutting down
-//     (fault.ErrCodeShuttingDown), anywhere in the error's chain;
+//     (fault.ErrCodeInvalidPolicy), a service shutting down
+//     (fault.ErrCodeShuttingDown) and an attempt a client-side throttle
+//     rejected (fault.ErrCodeThrottled), anywhere in the error's chain;
+//   - a retry the Config.Budget refuses: Run returns at once, without
+//     waiting, a *fault.RetryExhaustedError with BudgetRefused set;
 //   - errors marked with [Permanent];
 //   - errors Config.RetryIf refuses (RetryIf cannot make the above retryable);
 //   - a panic in the operation, which propagates unchanged.

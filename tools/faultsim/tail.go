@@ -395,7 +395,7 @@ func tailSender(r *tailRun, b *tailBudget) (func(ctx context.Context, id int) (i
 	}
 	var opts []executor.Option
 	if b != nil {
-		opts = append(opts, executor.WithBudget(tailPolicy, b))
+		opts = append(opts, executor.WithBudget(b, tailPolicy))
 	}
 	e, err := executor.New[int](fault.ExecutorConfig{}, opts...)
 	if err != nil {

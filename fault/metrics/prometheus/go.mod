@@ -11,12 +11,14 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -48,3 +50,7 @@ replace (
 replace github.com/authcorp/libs/go/src/fault/hedge => ../../hedge
 
 replace github.com/authcorp/libs/go/src/fault/fallback => ../../fallback
+
+replace github.com/authcorp/libs/go/src/fault/budget => ../../budget
+
+replace github.com/authcorp/libs/go/src/fault/throttle => ../../throttle

@@ -20,6 +20,7 @@
 //	make sim ARGS="-print-default" > my.json
 //	make sim ARGS="-scenario my.json -strategies naive,fault"
 //	make sim ARGS="-scenario jitter"           # the backoff-and-jitter experiment
+//	make sim ARGS="-scenario retry-storm"      # retry budgets and adaptive throttling
 //
 // or from tools/ (not in go.work): GOWORK=off go run ./cmd/faultsim [flags].
 //

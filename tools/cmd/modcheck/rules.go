@@ -61,7 +61,9 @@ var rules = []rule{
 	{Dir: "fault/circuitbreaker", Kind: pattern, Imports: []string{"fault", "functional"}, ThirdParty: []string{"github.com/sony/gobreaker/v2"}},
 	{Dir: "fault/bulkhead", Kind: pattern, Imports: []string{"fault"}, ThirdParty: []string{"golang.org/x/sync/semaphore"}, TestThirdParty: []string{"golang.org/x/sync/..."}},
 	{Dir: "fault/ratelimit", Kind: pattern, Imports: []string{"fault"}, ThirdParty: []string{"golang.org/x/time/rate"}},
-	{Dir: "fault/executor", Kind: composer, Imports: []string{"fault", "functional", "fault/retry", "fault/timeout", "fault/circuitbreaker", "fault/bulkhead", "fault/ratelimit", "fault/hedge", "fault/fallback"}},
+	{Dir: "fault/budget", Kind: pattern, Imports: []string{"fault"}},
+	{Dir: "fault/throttle", Kind: pattern, Imports: []string{"fault"}},
+	{Dir: "fault/executor", Kind: composer, Imports: []string{"fault", "functional", "fault/retry", "fault/timeout", "fault/circuitbreaker", "fault/bulkhead", "fault/ratelimit", "fault/hedge", "fault/fallback", "fault/budget", "fault/throttle"}},
 	{Dir: "fault/metrics", Imports: []string{"fault"}},
 	{Dir: "fault/metrics/otel", Imports: []string{"fault"}, ThirdParty: otelAPI, TestThirdParty: []string{"go.opentelemetry.io/otel/sdk/..."}},
 	{Dir: "fault/metrics/prometheus", Imports: []string{"fault"}, ThirdParty: []string{"github.com/prometheus/client_golang/prometheus/..."}},
@@ -73,7 +75,7 @@ var rules = []rule{
 	{Dir: "fault/shutdown", Imports: []string{"fault", "apperrors"}},
 	{Dir: "fault/hedge", Kind: pattern, Imports: []string{"fault"}},
 	{Dir: "fault/fallback", Kind: pattern, Imports: []string{"fault", "functional"}},
-	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor"}},
+	{Dir: "fault/faulthttp", Imports: []string{"fault", "functional", "apperrors"}, TestImports: []string{"fault/executor", "fault/throttle"}},
 	// faultgrpc: gRPC interceptors. fault/health only for the optional
 	// grpc.health.v1 service over a health Registry; errdetails is part of
 	// the googleapis/rpc module grpc itself requires (google.rpc.RetryInfo).
