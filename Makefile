@@ -1,7 +1,9 @@
 # The one entry point for building and checking the repository.
 #
 #   make test              every check CI runs (.ci/run is exactly this)
-#   make sim               run the simulator (tools/cmd/faultsim)
+#   make sim               run the simulator (tools/cmd/faultsim); flags: ARGS="-html report.html"
+#   make report            the simulator's report: report.html and report.json at the root
+#   make examples          run every Example function of every module
 #   make test-mod M=fault/retry     one module alone: tidy, vet, race tests
 #   make lint              golangci-lint on every module (lint-mod M=... for one)
 #   make bench M=fault/retry [BENCH=. COUNT=6]
@@ -25,6 +27,10 @@ MODULES := $(shell awk '/^  [a-z0-9]/ { sub(/:$$/, "", $$1); print $$1 }' versio
 ifeq ($(strip $(MODULES)),)
 $(error no modules read from versions.yaml)
 endif
+
+# Modules that hold only tests (never released, so not in versions.yaml),
+# tested like the others; tools/cmd/modcheck/rules.go marks them TestOnly.
+TEST_ONLY_MODULES := fault/admin/browsertest
 
 BIN := $(CURDIR)/bin
 GOLANGCI_LINT := $(BIN)/golangci-lint
@@ -55,12 +61,14 @@ help: ## list the targets
 # ---------------------------------------------------------------- the test
 
 .PHONY: test
-test: ## run every check: format, modcheck, each module alone (tidy, vet, race tests), workspace build and tests, tools tests, lint, actionlint
+test: ## run every check: format, modcheck, README programs, each module alone (tidy, vet, race tests), workspace build and tests, tools tests, lint, actionlint
 	@mkdir -p $(BIN) && : > $(STEPS)
 	@$(MAKE) fmt-check
 	@$(MAKE) actionlint
 	@$(MAKE) modcheck
-	@for m in $(MODULES); do $(MAKE) test-mod M=$$m; done
+	@$(MAKE) readmecheck
+	@$(MAKE) apicheck
+	@for m in $(MODULES) $(TEST_ONLY_MODULES); do $(MAKE) test-mod M=$$m; done
 	@$(MAKE) workspace
 	@$(MAKE) tools-test
 	@$(MAKE) lint
@@ -68,15 +76,27 @@ test: ## run every check: format, modcheck, each module alone (tidy, vet, race t
 
 .PHONY: fmt-check
 fmt-check: ## gofmt -s: list unformatted files and fail if there are any
-	$(call step,.,gofmt -s -l,out=$$(gofmt -s -l $(MODULES) tools | sort -u); if [ -n "$$out" ]; then echo "$$out"; echo "these files need: gofmt -s -w <file>"; false; fi)
+	$(call step,.,gofmt -s -l,out=$$(gofmt -s -l $(MODULES) $(TEST_ONLY_MODULES) tools | sort -u); if [ -n "$$out" ]; then echo "$$out"; echo "these files need: gofmt -s -w <file>"; false; fi)
 
 .PHONY: modcheck
-modcheck: ## enforce the module rules of DESIGN.md §1 (tools/cmd/modcheck)
+modcheck: ## enforce the module rules of docs/ARCHITECTURE.md (tools/cmd/modcheck)
 	$(call step,tools,modcheck,GOWORK=off $(GO) run ./cmd/modcheck)
+
+.PHONY: readmecheck
+readmecheck: ## build every complete Go program (package main) shown in a README (tools/cmd/readmecheck)
+	$(call step,tools,readmecheck,GOWORK=off $(GO) run ./cmd/readmecheck)
+
+.PHONY: apicheck
+apicheck: ## each module's exported API against its listing <dir>/api.txt and its version in versions.yaml (tools/cmd/apicheck)
+	$(call step,tools,apicheck,GOWORK=off $(GO) run ./cmd/apicheck)
+
+.PHONY: api
+api: ## after bumping versions.yaml: rewrite the API listings (<dir>/api.txt); BUMP=1 also makes the smallest bumps the changes need
+	@cd tools && GOWORK=off $(GO) run ./cmd/apicheck $(if $(BUMP),-bump,-write)
 
 .PHONY: test-mod
 test-mod: ## one module alone (GOWORK=off, as a consumer builds it): tidy, vet, race tests. M=<dir>
-	@case " $(MODULES) " in *" $(M) "*) ;; *) echo "usage: make test-mod M=<module dir> (tools: make tools-test); modules: $(MODULES)" >&2; exit 2;; esac
+	@case " $(MODULES) $(TEST_ONLY_MODULES) " in *" $(M) "*) ;; *) echo "usage: make test-mod M=<module dir> (tools: make tools-test); modules: $(MODULES)" >&2; exit 2;; esac
 	$(call step,$(M),go.mod and go.sum are tidy,GOWORK=off $(GO) mod tidy -diff || { echo "run: cd $(M) && GOWORK=off go mod tidy"; false; })
 	$(call step,$(M),go vet,GOWORK=off $(GO) vet ./...)
 	$(call step,$(M),go test $(TEST_FLAGS),GOWORK=off $(GO) test $(TEST_FLAGS) ./...)
@@ -131,9 +151,31 @@ fmt: ## gofmt -s -w every Go file
 
 # ---------------------------------------------------------------- run
 
+# The simulator is built into bin/ and run from the repository root, so
+# that the paths in ARGS (-html, -json, -scenario) are relative to the root.
+FAULTSIM := $(BIN)/faultsim
+ARGS ?=
+
 .PHONY: sim
-sim: ## run the simulator (tools/cmd/faultsim)
-	@cd tools && GOWORK=off $(GO) run ./cmd/faultsim
+sim: ## run the simulator (tools/cmd/faultsim); pass flags with ARGS="-html report.html" (ARGS=-help lists them)
+	@$(MAKE) faultsim-build
+	@$(FAULTSIM) $(ARGS)
+
+.PHONY: report
+report: ## run the simulator and write report.html and report.json at the repository root
+	@$(MAKE) faultsim-build
+	@status=0; $(FAULTSIM) -html $(CURDIR)/report.html -json $(CURDIR)/report.json $(ARGS) || status=$$?; \
+		echo "report: $(CURDIR)/report.html (open it in a browser) and $(CURDIR)/report.json"; exit $$status
+
+.PHONY: faultsim-build
+faultsim-build:
+	@[ -x $(FAULTSIM) ] || echo "--- building the simulator (tools/cmd/faultsim; the first build compiles for about 30 s)..." >&2
+	@mkdir -p $(BIN) && cd tools && GOWORK=off $(GO) build -o $(FAULTSIM) ./cmd/faultsim
+
+.PHONY: examples
+examples: ## run every Example function of every module (workspace) and of tools
+	$(GO) test -count=1 -run '^Example' $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	cd tools && GOWORK=off $(GO) test -count=1 -run '^Example' ./...
 
 .PHONY: bench
 bench: ## benchmarks of one module: make bench M=<dir> [BENCH=regexp] [COUNT=6]; compare runs with benchstat
@@ -143,6 +185,26 @@ bench: ## benchmarks of one module: make bench M=<dir> [BENCH=regexp] [COUNT=6];
 .PHONY: release
 release: ## print the release tags to create (dry run; see tools/cmd/release for -create)
 	@cd tools && GOWORK=off $(GO) run ./cmd/release
+
+# After changes, one command prepares the versions: the smallest bumps the
+# API changes need (apicheck -bump, which also rewrites the listings), the
+# in-repo requirements set to those versions (release -sync), and a changelog
+# section per new version from its [Unreleased] notes (release -changelog).
+.PHONY: bump
+bump: ## raise versions.yaml as the API changes require, rewrite api.txt listings, sync in-repo requirements, open changelog sections
+	@cd tools && GOWORK=off $(GO) run ./cmd/apicheck -bump
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -sync
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -changelog
+	@echo "bump: review the diff (versions.yaml, */api.txt, go.mod requirements, CHANGELOG.md), then commit and run: make release"
+
+.PHONY: release-sync
+release-sync: ## set every in-repo requirement (go.mod) to the version versions.yaml gives
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -sync
+
+.PHONY: proxy
+proxy: ## write a file-system module proxy of the modules (GOPROXY=file://...): make proxy DIR=/tmp/proxy
+	@[ -n "$(DIR)" ] || { echo "usage: make proxy DIR=<directory>" >&2; exit 2; }
+	@cd tools && GOWORK=off $(GO) run ./cmd/release -proxy $(abspath $(DIR))
 
 .PHONY: tidy
 tidy: ## go mod tidy in one module (tools included): make tidy M=<dir>

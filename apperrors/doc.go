@@ -13,4 +13,10 @@
 // so code that only knows apperrors still classifies them correctly.
 // [CodeOf] and [HTTPStatusOf] read the code and status of any error, falling
 // back to ErrCodeInternal/500 for errors that carry none.
+//
+// # API
+//
+// [AppError] is the error (Code, Message, Details, Cause); [New], [Newf] and
+// [Wrap] make one; [Code] is the closed set of codes, each with its HTTP
+// status; [CodeOf] and [HTTPStatusOf] read them from any error chain.
 package apperrors

@@ -198,11 +198,8 @@ func trimSpace(s string) string {
 
 // Validate reports every problem of the section (fields named
 // "CircuitBreaker.X"), joined with errors.Join.
-func (c CircuitBreakerPolicyConfig) Validate() error { return c.ValidateFor("") }
-
-// ValidateFor is Validate with the errors naming policy as their Service.
-func (c CircuitBreakerPolicyConfig) ValidateFor(policy string) error {
-	v := validator{policy: policy}
+func (c CircuitBreakerPolicyConfig) Validate() error {
+	var v validator
 	c.validate(&v, "CircuitBreaker.")
 	return v.err()
 }
@@ -251,11 +248,8 @@ func (c CircuitBreakerPolicyConfig) WithDefaults() CircuitBreakerPolicyConfig {
 
 // Validate reports every problem of the section (fields named "Retry.X"),
 // joined with errors.Join.
-func (c RetryPolicyConfig) Validate() error { return c.ValidateFor("") }
-
-// ValidateFor is Validate with the errors naming policy as their Service.
-func (c RetryPolicyConfig) ValidateFor(policy string) error {
-	v := validator{policy: policy}
+func (c RetryPolicyConfig) Validate() error {
+	var v validator
 	c.validate(&v, "Retry.")
 	return v.err()
 }
@@ -308,11 +302,8 @@ func (c RetryPolicyConfig) WithDefaults() RetryPolicyConfig {
 
 // Validate reports every problem of the section (fields named "Timeout.X"),
 // joined with errors.Join.
-func (c TimeoutPolicyConfig) Validate() error { return c.ValidateFor("") }
-
-// ValidateFor is Validate with the errors naming policy as their Service.
-func (c TimeoutPolicyConfig) ValidateFor(policy string) error {
-	v := validator{policy: policy}
+func (c TimeoutPolicyConfig) Validate() error {
+	var v validator
 	c.validate(&v, "Timeout.")
 	return v.err()
 }
@@ -327,11 +318,8 @@ func (c TimeoutPolicyConfig) validate(v *validator, prefix string) {
 
 // Validate reports every problem of the section (fields named "RateLimit.X"),
 // joined with errors.Join.
-func (c RateLimitPolicyConfig) Validate() error { return c.ValidateFor("") }
-
-// ValidateFor is Validate with the errors naming policy as their Service.
-func (c RateLimitPolicyConfig) ValidateFor(policy string) error {
-	v := validator{policy: policy}
+func (c RateLimitPolicyConfig) Validate() error {
+	var v validator
 	c.validate(&v, "RateLimit.")
 	return v.err()
 }
@@ -370,11 +358,8 @@ func (c RateLimitPolicyConfig) WithDefaults() RateLimitPolicyConfig {
 
 // Validate reports every problem of the section (fields named "Bulkhead.X"),
 // joined with errors.Join.
-func (c BulkheadPolicyConfig) Validate() error { return c.ValidateFor("") }
-
-// ValidateFor is Validate with the errors naming policy as their Service.
-func (c BulkheadPolicyConfig) ValidateFor(policy string) error {
-	v := validator{policy: policy}
+func (c BulkheadPolicyConfig) Validate() error {
+	var v validator
 	c.validate(&v, "Bulkhead.")
 	return v.err()
 }

@@ -136,19 +136,6 @@ func (c *ThrottlePolicyConfig) UnmarshalJSON(data []byte) error {
 // MarshalJSON encodes the section with durations as strings.
 func (c ThrottlePolicyConfig) MarshalJSON() ([]byte, error) { return encodeStruct(reflect.ValueOf(c)) }
 
-// DecodeJSON decodes data into v, a pointer to a struct, with the rules
-// policies follow: durations as strings, unknown fields refused, errors naming
-// the JSON path ("phases[1].latency: unknown field ..."; a policy's own
-// errors start "fault: policy JSON: "). Programs that embed policies in their own config files (the
-// faultsim scenarios do) use it for their structs too.
-func DecodeJSON(data []byte, v any) error {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("fault: DecodeJSON needs a non-nil pointer to a struct, got %T", v)
-	}
-	return decodeStrict(data, v, "", "")
-}
-
 var durationType = reflect.TypeFor[time.Duration]()
 
 // jsonFields maps a struct's JSON names to field indexes, skipping "-".

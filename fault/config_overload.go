@@ -18,6 +18,8 @@ const (
 	DefaultMaxHedges              = 1                // Hedge.MaxHedges
 	DefaultHedgePercentileSamples = 100              // Hedge.MinSamples
 	MaxHedgesLimit                = 10               // the largest Hedge.MaxHedges accepted
+	DefaultHedgeWindow            = 1000             // Hedge.Window
+	MaxHedgeWindow                = 100000           // the largest Hedge.Window accepted
 	maxBudgetRatio                = 1000.0
 	maxBudgetMinPerSecond         = 1e9
 	maxThrottleK                  = 1000.0
@@ -50,13 +52,14 @@ type ThrottlePolicyConfig struct {
 // HedgePolicyConfig configures hedged attempts: when an attempt has not
 // answered after the hedge delay, another starts, up to MaxHedges extra
 // attempts; the first success wins. The delay is Delay, or, with Percentile
-// set, that percentile of recent successful attempts' latencies once
+// set, that percentile of the latencies of the last Window attempts once
 // MinSamples have been seen (Delay until then).
 type HedgePolicyConfig struct {
 	Delay      time.Duration `json:"delay,omitempty"`      // fixed delay, or the delay until enough samples; > 0 unless Percentile is set
 	Percentile float64       `json:"percentile,omitempty"` // in (0, 1), e.g. 0.95; 0: fixed Delay
 	MinSamples int           `json:"minSamples,omitempty"` // samples before Percentile is used; 0: 100
 	MaxHedges  int           `json:"maxHedges,omitempty"`  // extra attempts per call, 1..10; 0: 1
+	Window     int           `json:"window,omitempty"`     // latency samples kept for Percentile, >= MinSamples, <= 100000; 0: 1000
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -65,6 +68,17 @@ func (v *validator) window(field string, d time.Duration) {
 	if d != 0 && (d < minOverloadWindow || d > maxOverloadWindow) {
 		v.add(field, d, "must be between "+minOverloadWindow.String()+" and "+maxOverloadWindow.String()+" (0 means the default)")
 	}
+}
+
+// Validate reports every problem of the section (fields named "Budget.X"),
+// joined with errors.Join.
+func (c BudgetPolicyConfig) Validate() error { return c.ValidateFor("") }
+
+// ValidateFor is Validate with the errors naming policy as their Service.
+func (c BudgetPolicyConfig) ValidateFor(policy string) error {
+	v := validator{policy: policy}
+	c.validate(&v, "Budget.")
+	return v.err()
 }
 
 func (c BudgetPolicyConfig) validate(v *validator, prefix string) {
@@ -89,6 +103,17 @@ func (c BudgetPolicyConfig) WithDefaults() BudgetPolicyConfig {
 		c.Window = DefaultBudgetWindow
 	}
 	return c
+}
+
+// Validate reports every problem of the section (fields named
+// "Throttle.X"), joined with errors.Join.
+func (c ThrottlePolicyConfig) Validate() error { return c.ValidateFor("") }
+
+// ValidateFor is Validate with the errors naming policy as their Service.
+func (c ThrottlePolicyConfig) ValidateFor(policy string) error {
+	v := validator{policy: policy}
+	c.validate(&v, "Throttle.")
+	return v.err()
 }
 
 func (c ThrottlePolicyConfig) validate(v *validator, prefix string) {
@@ -131,6 +156,19 @@ func (c HedgePolicyConfig) validate(v *validator, prefix string) {
 	if c.MaxHedges < 0 || c.MaxHedges > MaxHedgesLimit {
 		v.add(prefix+"MaxHedges", c.MaxHedges, "must be between 0 and "+strconv.Itoa(MaxHedgesLimit)+" (0 means 1)")
 	}
+	if c.Window < 0 || c.Window > MaxHedgeWindow {
+		v.add(prefix+"Window", c.Window, "must be between 0 and "+strconv.Itoa(MaxHedgeWindow)+" (0 means 1000)")
+	} else if d := c.WithDefaults(); c.MinSamples >= 0 && d.MinSamples > d.Window {
+		v.add(prefix+"MinSamples", c.MinSamples, "must not exceed Window ("+strconv.Itoa(d.Window)+"): the window could never hold that many samples")
+	}
+}
+
+// Validate reports every problem of the section (fields named "Hedge.X"),
+// joined with errors.Join.
+func (c HedgePolicyConfig) Validate() error {
+	var v validator
+	c.validate(&v, "Hedge.")
+	return v.err()
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -140,6 +178,9 @@ func (c HedgePolicyConfig) WithDefaults() HedgePolicyConfig {
 	}
 	if c.MaxHedges == 0 {
 		c.MaxHedges = DefaultMaxHedges
+	}
+	if c.Window == 0 {
+		c.Window = DefaultHedgeWindow
 	}
 	return c
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 )
 
-// seedPolicy is the PolicyConfig from the seed README.
+// seedPolicy is the PolicyConfig of the root README's quick start.
 func seedPolicy() fault.PolicyConfig {
 	return fault.PolicyConfig{
 		Name: "payment-service",
@@ -272,34 +272,6 @@ func TestParsePolicies(t *testing.T) {
 	_, err = fault.ParsePolicies([]byte(`[{"name":"a"},{"name":"a"},{"name":""}]`))
 	if err == nil || !strings.Contains(err.Error(), "policies[1]") || !strings.Contains(err.Error(), "must be unique") || !strings.Contains(err.Error(), "policies[2]") {
 		t.Fatalf("duplicates/empty not reported: %v", err)
-	}
-}
-
-func TestDecodeJSONForEmbeddingStructs(t *testing.T) {
-	type scenario struct {
-		Duration time.Duration      `json:"duration"`
-		Policy   fault.PolicyConfig `json:"policy"`
-		Phases   []struct {
-			Name    string        `json:"name"`
-			Latency time.Duration `json:"latency"`
-		} `json:"phases"`
-		When time.Time `json:"when"`
-	}
-	var s scenario
-	err := fault.DecodeJSON([]byte(`{"duration":"1m","policy":{"name":"p","retry":{"maxInterval":"1s"}},
-		"phases":[{"name":"x","latency":"5ms"}],"when":"2026-01-02T03:04:05Z"}`), &s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Duration != time.Minute || s.Policy.Retry.MaxInterval != time.Second || s.Phases[0].Latency != 5*time.Millisecond || s.When.Year() != 2026 {
-		t.Fatalf("%+v", s)
-	}
-	err = fault.DecodeJSON([]byte(`{"phases":[{"name":"x","latncy":"5ms"}]}`), &s)
-	if err == nil || err.Error() != `phases[0].latncy: unknown field (did you mean "latency"?)` {
-		t.Fatalf("got %v, want the path and the problem, without the policy prefix", err)
-	}
-	if err := fault.DecodeJSON([]byte(`{}`), s); err == nil {
-		t.Fatal("non-pointer accepted")
 	}
 }
 

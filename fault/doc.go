@@ -21,12 +21,12 @@
 //	})
 //
 // Each pattern lives in its own module (fault/retry, fault/timeout,
-// fault/circuitbreaker, fault/ratelimit, fault/bulkhead), so a program imports
-// only what it uses. The fault/executor module composes them from a
-// declarative [PolicyConfig] into a [ResilienceExecutor], in this order,
-// outermost first:
-//
-//	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
+// fault/circuitbreaker, fault/ratelimit, fault/bulkhead and more), so a
+// program imports only what it uses. The fault/executor module composes them
+// from a declarative [PolicyConfig] into a [ResilienceExecutor]; its package
+// documentation gives the order of the chain and the rules of each layer.
+// The module graph and the rules every pattern follows are in the
+// repository's docs/ARCHITECTURE.md.
 //
 // # Configuration
 //
@@ -57,4 +57,17 @@
 // for errors and metrics to pick up.
 //
 // Package faulttest is the conformance kit every Policy implementation runs.
+//
+// # API
+//
+// Operations and policies: [Operation], [Policy], [PolicyFunc], [Chain],
+// [Guard], [AsPolicy], [Execute] and [ExecuteWithResult]. Executors:
+// [ResilienceExecutor], [ContextExecutor] (its one method, Do, is the form the
+// others come down to), [ExecuteFunc], [ExecuteSimple], [ExecutorConfig].
+// Configuration: [PolicyConfig] and its sections, their Validate and
+// WithDefaults, [ParsePolicy], [ParsePolicies], the Default constants.
+// Errors: [ResilienceError] and the types embedding it, [ErrorCode], [CodeOf],
+// [Permanent], [RetryAfter]. Observability: [MetricsRecorder],
+// [ExecutionMetrics], [Tracer], [Span]; context helpers [WithCorrelationID],
+// [WithTraceID].
 package fault

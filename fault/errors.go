@@ -44,10 +44,11 @@ const (
 	PatternFallback       = "fallback"
 )
 
-// HTTPStatus returns the HTTP status a server answers with for the code:
-// 503 for an open circuit, a full bulkhead or a throttled attempt, 429 when rate limited, 504 for
-// a timeout, 502 when retries are exhausted, 500 for an invalid policy (a
-// misconfigured service, not a bad request) and for unknown codes.
+// HTTPStatus returns the HTTP status a server answers with for the code: 503
+// for an open circuit, a full bulkhead or a throttled attempt, 429 when rate
+// limited, 504 for a timeout, 502 when retries are exhausted, 500 for an
+// invalid policy (a misconfigured service, not a bad request) and for unknown
+// codes.
 func (c ErrorCode) HTTPStatus() int {
 	switch c {
 	case ErrCodeCircuitOpen, ErrCodeBulkheadFull, ErrCodeShuttingDown, ErrCodeThrottled:
@@ -213,7 +214,7 @@ func (e *ResilienceError) HTTPStatus() int {
 
 // ErrShuttingDown matches, with errors.Is, every error that refuses work
 // because the service is shutting down (see NewShuttingDownError). It
-// compares by code, as the seed's ResilienceError targets do.
+// compares by code, as every ResilienceError target does.
 var ErrShuttingDown error = &ResilienceError{Code: ErrCodeShuttingDown}
 
 // NewShuttingDownError returns the error that refuses new work during a
@@ -255,7 +256,8 @@ func NewCircuitOpenError(service, correlationID string, openedAt time.Time, rese
 func (e *CircuitOpenError) Unwrap() error { return e.ResilienceError }
 
 // RateLimitError is returned when a rate limiter turns a call away.
-// RetryAfter (promoted from ResilienceError) is the time until a permit is free.
+// RetryAfter (promoted from ResilienceError) is the time until a permit is
+// free.
 type RateLimitError struct {
 	*ResilienceError
 	Rate   int           // permits per Window
@@ -353,14 +355,23 @@ func NewBulkheadFullError(service, correlationID, reason string, maxConcurrent, 
 func (e *BulkheadFullError) Unwrap() error { return e.ResilienceError }
 
 // RetryExhaustedError is returned when every attempt failed. It embeds its
-// ResilienceError by value (as the seed defines it); Cause is the last
+// ResilienceError by value (unlike the other types); Cause is the last
 // attempt's error, so errors.Is(err, lastErr) holds.
 type RetryExhaustedError struct {
 	ResilienceError
 	Attempts   int           // attempts made
 	TotalTime  time.Duration // from the first attempt's start to giving up
 	LastErrors []error       // the most recent attempts' errors, oldest first (bounded by the retry module)
+	// BudgetRefused is true when the call ended because a retry budget
+	// (see Budget) refused the next retry; errors.Is(err,
+	// ErrBudgetExhausted) then holds as well.
+	BudgetRefused bool
 }
+
+// ErrBudgetExhausted is matched, with errors.Is, by a *RetryExhaustedError
+// that ended because a retry budget refused the next retry (its
+// BudgetRefused field is true).
+var ErrBudgetExhausted = errors.New("fault: retry budget exhausted")
 
 // NewRetryExhaustedError returns a RetryExhaustedError (502). Its cause is the
 // last of lastErrors.
@@ -381,6 +392,15 @@ func NewRetryExhaustedError(service, correlationID string, attempts int, totalTi
 
 // Unwrap returns the embedded ResilienceError.
 func (e *RetryExhaustedError) Unwrap() error { return &e.ResilienceError }
+
+// Is matches ErrBudgetExhausted when a budget refused the next retry, and
+// otherwise as ResilienceError.Is does.
+func (e *RetryExhaustedError) Is(target error) bool {
+	if target == ErrBudgetExhausted {
+		return e != nil && e.BudgetRefused
+	}
+	return e != nil && e.ResilienceError.Is(target)
+}
 
 // InvalidPolicyError reports a configuration value that breaks a rule. It is
 // the ResilienceError with code INVALID_POLICY that validation returns; when

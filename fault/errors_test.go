@@ -246,20 +246,45 @@ func TestPermanent(t *testing.T) {
 	}
 }
 
-func TestSectionValidateForNamesThePolicy(t *testing.T) {
-	err := fault.RetryPolicyConfig{Multiplier: -1}.ValidateFor("orders")
+// A section's problems name the policy when the section is validated as
+// part of its policy, the one path that knows the name.
+func TestSectionErrorsNameThePolicy(t *testing.T) {
+	err := fault.PolicyConfig{Name: "orders", Retry: &fault.RetryPolicyConfig{Multiplier: -1}}.Validate()
 	var ip *fault.InvalidPolicyError
 	if !errors.As(err, &ip) || ip.Service != "orders" || ip.Field != "Retry.Multiplier" {
 		t.Fatalf("%v", err)
 	}
 	for _, err := range []error{
-		fault.CircuitBreakerPolicyConfig{FailureThreshold: -1}.ValidateFor("p"),
-		fault.TimeoutPolicyConfig{Timeout: -1}.ValidateFor("p"),
-		fault.RateLimitPolicyConfig{}.ValidateFor("p"),
-		fault.BulkheadPolicyConfig{}.ValidateFor("p"),
+		fault.PolicyConfig{Name: "p", CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: -1}}.Validate(),
+		fault.PolicyConfig{Name: "p", Timeout: &fault.TimeoutPolicyConfig{Timeout: -1}}.Validate(),
+		fault.PolicyConfig{Name: "p", RateLimit: &fault.RateLimitPolicyConfig{}}.Validate(),
+		fault.PolicyConfig{Name: "p", Bulkhead: &fault.BulkheadPolicyConfig{}}.Validate(),
 	} {
 		if !errors.As(err, &ip) || ip.Service != "p" {
 			t.Errorf("%v", err)
 		}
+	}
+	// Alone, a section's problems name no policy.
+	if err := (fault.RetryPolicyConfig{Multiplier: -1}).Validate(); !errors.As(err, &ip) || ip.Service != "" || ip.Field != "Retry.Multiplier" {
+		t.Errorf("%v", err)
+	}
+}
+
+func TestRetryExhaustedBudgetRefused(t *testing.T) {
+	last := errors.New("boom")
+	e := fault.NewRetryExhaustedError("svc", "", 1, 0, []error{last})
+	if errors.Is(e, fault.ErrBudgetExhausted) {
+		t.Fatal("an exhausted retry matches ErrBudgetExhausted without BudgetRefused")
+	}
+	e.BudgetRefused = true
+	err := fmt.Errorf("wrapped: %w", e)
+	if !errors.Is(err, fault.ErrBudgetExhausted) || !errors.Is(err, last) ||
+		!errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeRetryExhausted}) ||
+		!errors.Is(err, &apperrors.AppError{Code: apperrors.ErrCodeBadGateway}) {
+		t.Fatalf("a budget-refused RetryExhaustedError must match the sentinel, its cause and its codes: %v", err)
+	}
+	var re *fault.RetryExhaustedError
+	if !errors.As(err, &re) || !re.BudgetRefused {
+		t.Fatal("errors.As must reach the RetryExhaustedError")
 	}
 }

@@ -12,8 +12,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 )
 
-// The seed's "Creating Errors", "HTTP Status Mapping" and "Error Matching"
-// sections.
+// Creating errors, mapping them to HTTP statuses, and matching them.
 func Example_errors() {
 	err := fault.NewResilienceError(
 		fault.ErrCodeCircuitOpen,
@@ -42,8 +41,8 @@ func Example_errors() {
 	// status: 502 attempts: 3
 }
 
-// Reaching a specific error type through wrapping, as the seed's circuit
-// breaker example does.
+// Reaching a specific error type through wrapping, as a circuit breaker's
+// caller does.
 func Example_errorsAs() {
 	err := fmt.Errorf("charging card: %w",
 		fault.NewCircuitOpenError("payment-service", "", time.Now(), 12*time.Second, 0.5))
@@ -61,7 +60,7 @@ func Example_errorsAs() {
 	// CIRCUIT_OPEN circuit_breaker 503
 }
 
-// The seed's "Execution Metrics" section.
+// Building execution metrics and handing them to a recorder.
 func ExampleExecutionMetrics() {
 	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {

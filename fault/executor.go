@@ -9,11 +9,10 @@ import (
 )
 
 // ResilienceExecutor applies named resilience policies to operations
-// returning T. These are the seed's methods, exactly; the operations take no
-// context, so a per-attempt time limit cannot reach them (the executor still
-// answers with a TimeoutError on time and discards the late result). Prefer
-// the context-aware forms of [ContextExecutor], through [ExecuteFunc] and
-// [ExecuteSimple].
+// returning T. Its operations take no context, so a per-attempt time limit
+// cannot reach them (the executor still answers with a TimeoutError on time
+// and discards the late result). Prefer the context-aware [ExecuteFunc] and
+// [ExecuteSimple], which use [ContextExecutor] when the executor has it.
 type ResilienceExecutor[T any] interface {
 	Execute(ctx context.Context, policyName string, op func() error) error
 	ExecuteWithResult(ctx context.Context, policyName string, op func() (T, error)) functional.Result[T]
@@ -22,13 +21,13 @@ type ResilienceExecutor[T any] interface {
 	GetPolicyNames() []string
 }
 
-// ContextExecutor is the context-aware companion of ResilienceExecutor: the
-// operation receives the attempt's context, which carries the attempt's
-// deadline and is cancelled when the attempt's time limit fires or the caller
-// gives up. The executor module's Executor implements both interfaces.
+// ContextExecutor is the one context-aware way to run an operation under a
+// named policy; every other form comes down to it. Do runs op, which receives
+// the attempt's context: it carries the attempt's deadline and is cancelled
+// when the attempt's time limit fires or the caller gives up. The executor
+// module's Executor implements both interfaces.
 type ContextExecutor[T any] interface {
-	ExecuteContext(ctx context.Context, policyName string, op func(ctx context.Context) error) error
-	ExecuteWithResultContext(ctx context.Context, policyName string, op Operation[T]) functional.Result[T]
+	Do(ctx context.Context, policyName string, op Operation[T]) (T, error)
 }
 
 // ExecuteFunc runs fn under the named policy of exec and returns its typed
@@ -44,7 +43,7 @@ func ExecuteFunc[T any](ctx context.Context, exec ResilienceExecutor[T], policyN
 		return functional.Err[T](ErrNilContext)
 	}
 	if ce, ok := exec.(ContextExecutor[T]); ok {
-		return ce.ExecuteWithResultContext(ctx, policyName, fn)
+		return functional.From(ce.Do(ctx, policyName, fn))
 	}
 	return exec.ExecuteWithResult(ctx, policyName, func() (T, error) { return fn(ctx) })
 }
@@ -62,7 +61,11 @@ func ExecuteSimple[T any](ctx context.Context, exec ResilienceExecutor[T], polic
 		return ErrNilContext
 	}
 	if ce, ok := exec.(ContextExecutor[T]); ok {
-		return ce.ExecuteContext(ctx, policyName, fn)
+		_, err := ce.Do(ctx, policyName, func(ctx context.Context) (T, error) {
+			var zero T
+			return zero, fn(ctx)
+		})
+		return err
 	}
 	return exec.Execute(ctx, policyName, func() error { return fn(ctx) })
 }
@@ -88,7 +91,7 @@ type ExecutorConfig struct {
 	Tracer Tracer
 }
 
-// DefaultExecutorConfig returns the seed's defaults: DefaultTimeout 30s,
+// DefaultExecutorConfig returns the documented defaults: DefaultTimeout 30s,
 // metrics, tracing and logging enabled, with a nil recorder, logger and tracer
 // (their documented defaults apply).
 func DefaultExecutorConfig() ExecutorConfig {

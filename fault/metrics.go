@@ -18,7 +18,7 @@ const (
 type ExecutionMetrics struct {
 	PolicyName    string        // the policy executed
 	Duration      time.Duration // from start to result, retries and waits included
-	Success       bool          // the operation's result was delivered without error
+	Success       bool          // the operation's result was delivered without error (false when a fallback served the call)
 	CircuitState  string        // the breaker's state after the execution ("" without a breaker)
 	RetryAttempts int           // retries after the first attempt (0: it ran once)
 	CorrelationID string        // from the context (WithCorrelationID)
@@ -26,6 +26,7 @@ type ExecutionMetrics struct {
 	StartTime     time.Time     // when the execution started
 	ErrorCode     ErrorCode     // the resilience code of the error, "" on success or for the operation's own errors
 	Err           error         // the error returned to the caller, nil on success
+	Fallback      bool          // a fallback ran and its result (or error) is what the caller got
 }
 
 // NewExecutionMetrics returns metrics for an execution of the named policy
@@ -75,6 +76,16 @@ func (m ExecutionMetrics) WithError(err error) ExecutionMetrics {
 	return m
 }
 
+// WithFallback returns m with Fallback set; a fallback's result is never the
+// operation's success, so true also clears Success.
+func (m ExecutionMetrics) WithFallback(used bool) ExecutionMetrics {
+	m.Fallback = used
+	if used {
+		m.Success = false
+	}
+	return m
+}
+
 // WasRetried reports whether the operation ran more than once.
 func (m ExecutionMetrics) WasRetried() bool { return m.RetryAttempts > 0 }
 
@@ -102,8 +113,8 @@ type MetricsRecorder interface {
 }
 
 // TimeoutRecorder is an optional interface a MetricsRecorder implements to be
-// told when a time limit fires (MetricsRecorder, the seed's interface, has no
-// timeout event). The timeout module reports to a recorder that has it.
+// told when a time limit fires (MetricsRecorder itself has no timeout
+// event). The timeout module reports to a recorder that has it.
 type TimeoutRecorder interface {
 	// RecordTimeout is called once each time a limit fires; limit is
 	// TimeoutAttempt or TimeoutTotal, timeout its length.

@@ -104,7 +104,7 @@ func TestChainOrder(t *testing.T) {
 	}
 }
 
-// plainExecutor implements only the seed's interface.
+// plainExecutor implements only ResilienceExecutor, not ContextExecutor.
 type plainExecutor[T any] struct{ calls int }
 
 func (e *plainExecutor[T]) Execute(ctx context.Context, name string, op func() error) error {
@@ -125,12 +125,8 @@ type attemptKey struct{}
 // ctxExecutor also implements ContextExecutor and hands an attempt context.
 type ctxExecutor[T any] struct{ plainExecutor[T] }
 
-func (e *ctxExecutor[T]) ExecuteContext(ctx context.Context, name string, op func(context.Context) error) error {
+func (e *ctxExecutor[T]) Do(ctx context.Context, name string, op fault.Operation[T]) (T, error) {
 	return op(context.WithValue(ctx, attemptKey{}, name))
-}
-
-func (e *ctxExecutor[T]) ExecuteWithResultContext(ctx context.Context, name string, op fault.Operation[T]) functional.Result[T] {
-	return functional.From(op(context.WithValue(ctx, attemptKey{}, name)))
 }
 
 func TestExecuteFuncUsesContextExecutor(t *testing.T) {

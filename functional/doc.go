@@ -13,4 +13,10 @@
 //
 // Unwrap panics on an error result, naming the error; it is meant for code
 // that has already checked IsOk. Use Get or UnwrapOr everywhere else.
+//
+// # API
+//
+// [Result] holds a value of type T or an error. [Ok], [Err], [From] and
+// [Try] make one; [Map], [MapErr], [FlatMap], [AndThen] and [Match] transform
+// it; its methods read it. [ErrNilError] is what Err(nil) holds.
 package functional

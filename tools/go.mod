@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/authcorp/libs/go/src/fault v0.1.0
+	github.com/authcorp/libs/go/src/fault/admin v0.1.0
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
 	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
@@ -20,6 +21,7 @@ require (
 	golang.org/x/mod v0.35.0
 	golang.org/x/sync v0.22.0
 	golang.org/x/time v0.15.0
+	golang.org/x/tools v0.44.0
 )
 
 require (
@@ -53,9 +55,13 @@ require (
 	github.com/ashanbrown/forbidigo/v2 v2.3.1 // indirect
 	github.com/ashanbrown/makezero/v2 v2.2.1 // indirect
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/health v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -238,7 +244,6 @@ require (
 	golang.org/x/exp/typeparams v0.0.0-20260209203927-2842357ff358 // indirect
 	golang.org/x/sys v0.43.0 // indirect
 	golang.org/x/text v0.36.0 // indirect
-	golang.org/x/tools v0.44.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20251202230838-ff82c1b0f217 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
@@ -252,16 +257,21 @@ require (
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../apperrors
 	github.com/authcorp/libs/go/src/fault => ../fault
+	github.com/authcorp/libs/go/src/fault/admin => ../fault/admin
+	github.com/authcorp/libs/go/src/fault/budget => ../fault/budget
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../fault/executor
+	github.com/authcorp/libs/go/src/fault/fallback => ../fault/fallback
 	github.com/authcorp/libs/go/src/fault/faulthttp => ../fault/faulthttp
 	github.com/authcorp/libs/go/src/fault/fleet => ../fault/fleet
 	github.com/authcorp/libs/go/src/fault/health => ../fault/health
+	github.com/authcorp/libs/go/src/fault/hedge => ../fault/hedge
 	github.com/authcorp/libs/go/src/fault/metrics => ../fault/metrics
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../fault/retry
 	github.com/authcorp/libs/go/src/fault/shutdown => ../fault/shutdown
+	github.com/authcorp/libs/go/src/fault/throttle => ../fault/throttle
 	github.com/authcorp/libs/go/src/fault/timeout => ../fault/timeout
 	github.com/authcorp/libs/go/src/functional => ../functional
 )

@@ -39,4 +39,9 @@
 // is queued, so the semaphore's strict FIFO rule (TryAcquire fails whenever
 // anyone is queued) only stops newcomers from overtaking the queue. A queued
 // call that gives up hands a slot it was just granted to the next in line.
+//
+// # API
+//
+// [New] builds a [Bulkhead] from a [Config] ([FromPolicy] from a policy
+// section); [Policy] gives its typed view.
 package bulkhead

@@ -31,8 +31,8 @@ func ExampleNew() {
 	// err: <nil> ; slots in use: 0
 }
 
-// A typed call through the untyped bulkhead, as the seed's
-// fault.ExecuteWithResult(cb, ctx, fn) shows for a breaker.
+// A typed call through the untyped bulkhead, as
+// fault.ExecuteWithResult(cb, ctx, fn) makes for a breaker.
 func ExampleBulkhead_Run_executeWithResult() {
 	b, _ := bulkhead.New(bulkhead.Config{Name: "pricing", MaxConcurrent: 4})
 	result := fault.ExecuteWithResult(b, context.Background(), func(ctx context.Context) (float64, error) {

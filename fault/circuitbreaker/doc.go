@@ -70,8 +70,13 @@
 // # In the executor
 //
 // The fault/executor module builds one breaker per policy with
-// [FromPolicy] and puts it between retry and the rate limiter, so that each
-// attempt is counted:
+// [FromPolicy] and puts it inside retry and outside the rate limiter and the
+// bulkhead, so that each attempt is counted and load shedding is not (the
+// full chain order is in the fault/executor package documentation).
 //
-//	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
+// # API
+//
+// [New] builds a [Breaker] from a [Config] ([FromPolicy] from a policy
+// section); [Policy] gives its typed view for operations returning T; the
+// Breaker also reports and controls its state.
 package circuitbreaker

@@ -12,8 +12,8 @@ import (
 
 func callService(context.Context) (int, error) { return 42, nil }
 
-// The seed's example: one breaker, a typed call through
-// fault.ExecuteWithResult, and the open-circuit check.
+// One breaker, a typed call through fault.ExecuteWithResult, and the
+// open-circuit check.
 func Example() {
 	config := circuitbreaker.Config{
 		Name:             "my-service",

@@ -8,8 +8,10 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/bulkhead"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/hedge"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
+	"github.com/authcorp/libs/go/src/fault/throttle"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
 
@@ -20,6 +22,8 @@ type policy struct {
 
 	total    *timeout.Timeout
 	retry    *retry.Retry
+	hedge    *hedge.Hedge
+	throttle *throttle.Throttle // nil: no throttle (see overload.go)
 	breaker  *circuitbreaker.Breaker
 	limiter  *ratelimit.Limiter
 	acquirer RateLimiter // limiter, or the one given with WithRateLimiter
@@ -30,7 +34,7 @@ type policy struct {
 // direct reports whether the policy has no pattern at all, so operations run
 // without the chain.
 func (p *policy) direct() bool {
-	return p.total == nil && p.retry == nil && p.breaker == nil && p.acquirer == nil && p.bulkhead == nil && p.attempt == nil
+	return p.total == nil && p.retry == nil && p.throttle == nil && p.hedge == nil && p.breaker == nil && p.acquirer == nil && p.bulkhead == nil && p.attempt == nil
 }
 
 // timed reports whether a time limit applies, so that context-less
@@ -44,6 +48,7 @@ type env struct {
 	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
 	logger   *slog.Logger          // nil unless logging is enabled
 	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
+	overload overloadOptions       // shared budgets and throttles (see overload.go)
 
 	// limiters are the WithRateLimiter limiters, by policy name.
 	limiters map[string]RateLimiter
@@ -86,12 +91,23 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	budget, err := e.budgetFor(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if c := cfg.Retry; c != nil {
 		rc := retry.FromPolicy(cfg.Name, *c)
 		rc.Recorder = e.recorderOrNil()
+		rc.Budget = budget
 		if p.retry, err = retry.New(rc); err != nil {
 			return nil, err
 		}
+	}
+	if p.hedge, err = e.buildHedge(cfg, budget); err != nil {
+		return nil, err
+	}
+	if p.throttle, err = e.throttleFor(cfg); err != nil {
+		return nil, err
 	}
 	if c := cfg.CircuitBreaker; c != nil {
 		bc := circuitbreaker.FromPolicy(cfg.Name, *c)
@@ -125,6 +141,9 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	p.patterns = Patterns{
 		Config:         cfg,
 		Retry:          p.retry,
+		Hedge:          p.hedge,
+		Throttle:       p.throttle,
+		Budget:         budget,
 		CircuitBreaker: p.breaker,
 		RateLimiter:    p.limiter,
 		Bulkhead:       p.bulkhead,

@@ -11,29 +11,37 @@
 // A policy's patterns nest in this order, outermost first (a nil section is
 // skipped):
 //
+//	fallback (WithFallback): answers the failures it names
 //	total limit (Timeout.Max)
-//	  └ retry: runs the rest once per attempt, waiting between attempts
-//	      └ circuit breaker: counts the attempt, rejects while open
-//	          └ rate limiter: takes one permit per attempt
-//	              └ bulkhead: holds one slot for the attempt
-//	                  └ attempt limit (Timeout.Timeout, or ExecutorConfig.DefaultTimeout without a Timeout section)
-//	                      └ operation
+//	  └ retry: runs the rest once per attempt, waiting between attempts (Budget: retries drawn from a retry budget)
+//	      └ throttle (Throttle): rejects the attempt locally while the dependency refuses work
+//	          └ hedge (Hedge): starts another attempt while one is slow; first success wins
+//	              └ circuit breaker: counts the attempt, rejects while open
+//	                  └ rate limiter: takes one permit per attempt
+//	                      └ bulkhead: holds one slot for the attempt
+//	                          └ attempt limit (Timeout.Timeout, or ExecutorConfig.DefaultTimeout without a Timeout section)
+//	                              └ operation
 //
 // So every attempt is counted by the breaker and takes a permit and a slot;
 // the limiter's and bulkhead's own rejections are load shedding and are not
 // counted by the breaker as failures, nor is a call whose context ended
 // while it waited for a permit or a slot; the wait between attempts holds no
-// slot and no permit; the total limit
-// bounds everything, waits included. Never retried: the caller's own context
-// ending, an open circuit, an invalid or unknown policy, an error the retry
-// predicate refuses. An empty Timeout section (both fields zero) means "no
-// time limit" and turns the default off.
+// slot and no permit; the total limit bounds everything, waits included.
+// Never retried: the caller's own context ending, an open circuit, a
+// throttled attempt, an invalid or unknown policy, an error the retry
+// predicate refuses; a retry the budget refuses ends the call at once.
+// Retries and hedges of a policy draw on one budget. The throttle decides
+// once per attempt of the retry, before the hedge: hedged attempts of that
+// round are bounded by the budget, not throttled one by one. WithBudget and
+// WithThrottle share one budget and one throttle across policies. An empty
+// Timeout section (both fields zero) means "no time limit" and turns the
+// default off.
 //
 // # Operations with and without a context
 //
-// ExecuteWithResultContext, ExecuteContext and Do hand the operation the
-// attempt's context, carrying its deadline; fault.ExecuteFunc and
-// fault.ExecuteSimple use them. The seed's Execute and ExecuteWithResult take
+// Do hands the operation the attempt's context, carrying its deadline;
+// fault.ExecuteFunc and fault.ExecuteSimple use it. Execute and
+// ExecuteWithResult (fault.ResilienceExecutor's methods) take
 // operations without a context: under a time limit such an operation runs on
 // its own goroutine, the caller gets a *fault.TimeoutError on time, and the
 // late result is discarded. The abandoned operation runs on and keeps its
@@ -57,10 +65,10 @@
 // opening, Info otherwise), rejections at Debug, time limits and exhausted
 // retries at Info. A panicking operation is recorded as a failed execution
 // (Err: ErrPanicked) and ends its span; the panic itself propagates
-// unchanged. Recorders run synchronously on the caller's goroutine
-// after the operation returned; a panicking recorder is recovered. A
-// recorder's own time is added to each call, so a recorder that may block
-// should be wrapped in an asynchronous one (fault/metrics offers one).
+// unchanged. Recorders run synchronously on the caller's goroutine after the
+// operation returned; a panicking recorder is recovered. A recorder's own
+// time is added to each call, so a recorder that may block should be wrapped
+// in an asynchronous one (fault/metrics offers one).
 //
 // # Cost
 //
@@ -68,4 +76,13 @@
 // allocates nothing of the executor's own; time limits cost one allocation
 // each (a lazily armed deadline context). With no recorder, tracer or logger
 // the executor does not read the clock.
+//
+// # API
+//
+// [New] builds an [Executor] for results of type T; it implements
+// fault.ResilienceExecutor and fault.ContextExecutor. Do is the one
+// context-aware way to run an operation; Execute and ExecuteWithResult take
+// operations without a context. [Registry] ([NewRegistry], [WithRegistry])
+// holds the policies, shareable across result types, and [Patterns] their
+// pattern objects.
 package executor

@@ -15,7 +15,7 @@ type PaymentResult struct {
 	Amount int
 }
 
-// The seed's "Policy Configuration" and "Type-Safe Execution" sections.
+// A policy configured in Go, and typed execution with and without a context.
 func Example() {
 	exec, err := executor.New[PaymentResult](fault.DefaultExecutorConfig())
 	if err != nil {
@@ -61,7 +61,7 @@ func Example() {
 		return PaymentResult{ID: "pay-1", Amount: 1250}, nil
 	}
 
-	// Execute with typed result (the seed's context-less form)
+	// Execute with typed result (the context-less form)
 	result := exec.ExecuteWithResult(ctx, "payment-service", func() (PaymentResult, error) {
 		return processPayment(ctx)
 	})
@@ -95,7 +95,7 @@ func (printRecorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics
 		m.PolicyName, m.Success, m.WasRetried(), m.RetryAttempts+1, m.CircuitState, m.CorrelationID)
 }
 
-// The seed's "Execution Metrics" section, fed by the executor.
+// Execution metrics, fed by the executor.
 func Example_metrics() {
 	cfg := fault.DefaultExecutorConfig()
 	cfg.LoggerEnabled = false
@@ -109,7 +109,7 @@ func Example_metrics() {
 
 	ctx := fault.WithCorrelationID(context.Background(), "req-123")
 	calls := 0
-	r := exec.ExecuteWithResultContext(ctx, "inventory", func(context.Context) (int, error) {
+	r := fault.ExecuteFunc(ctx, exec, "inventory", func(context.Context) (int, error) {
 		calls++
 		if calls == 1 {
 			return 0, errors.New("connection reset")
@@ -132,8 +132,8 @@ func Example_rejection() {
 	ctx := context.Background()
 	op := func(context.Context) (string, error) { return "results", nil }
 
-	fmt.Println(exec.ExecuteWithResultContext(ctx, "search", op).Unwrap())
-	err := exec.ExecuteWithResultContext(ctx, "search", op).UnwrapErr()
+	fmt.Println(fault.ExecuteFunc(ctx, exec, "search", op).Unwrap())
+	err := fault.ExecuteFunc(ctx, exec, "search", op).UnwrapErr()
 
 	var limited *fault.RateLimitError
 	if errors.As(err, &limited) {

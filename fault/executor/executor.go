@@ -6,26 +6,29 @@ import (
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/fallback"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 	"github.com/authcorp/libs/go/src/functional"
 )
 
 // Executor runs operations returning T under named policies. It implements
-// fault.ResilienceExecutor[T] (the seed's methods) and fault.ContextExecutor[T]
-// (the context-aware forms that fault.ExecuteFunc and fault.ExecuteSimple
-// use). It is safe for concurrent use, including registration while
-// executing.
+// fault.ResilienceExecutor[T] and fault.ContextExecutor[T] (Do, the
+// context-aware form that fault.ExecuteFunc and fault.ExecuteSimple use). It
+// is safe for concurrent use, including registration while executing.
 type Executor[T any] struct {
-	env *env
-	reg *Registry
+	env       *env
+	reg       *Registry
+	fallbacks map[string]*fallback.Fallback[T] // WithFallback, by policy name
 }
 
 // Option configures an Executor.
 type Option func(*options)
 
 type options struct {
-	registry *Registry
-	limiters map[string]RateLimiter // WithRateLimiter
+	registry  *Registry
+	overload  overloadOptions
+	fallbacks map[string]any
+	limiters  map[string]RateLimiter // WithRateLimiter
 }
 
 // WithRegistry makes the executor use a shared Registry instead of its own.
@@ -54,9 +57,14 @@ func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) 
 	if o.registry == nil {
 		o.registry = NewRegistry()
 	}
+	fbs, err := fallbacksFor[T](o.fallbacks)
+	if err != nil {
+		return nil, err
+	}
 	env := newEnv(cfg)
+	env.overload = o.overload
 	env.limiters = o.limiters
-	return &Executor[T]{env: env, reg: o.registry}, nil
+	return &Executor[T]{env: env, reg: o.registry, fallbacks: fbs}, nil
 }
 
 // Registry returns the executor's registry (for sharing, and for inspecting
@@ -84,34 +92,13 @@ func (e *Executor[T]) UnregisterPolicy(policyName string) { e.reg.remove(policyN
 // GetPolicyNames returns the registered policy names, sorted.
 func (e *Executor[T]) GetPolicyNames() []string { return e.reg.Names() }
 
-// ExecuteWithResultContext runs op under the named policy. op receives the
-// attempt's context: it carries the attempt's deadline and is cancelled when
-// a time limit fires or the caller gives up. This is the recommended form.
-func (e *Executor[T]) ExecuteWithResultContext(ctx context.Context, policyName string, op fault.Operation[T]) functional.Result[T] {
-	return functional.From(e.Do(ctx, policyName, op))
-}
-
-// ExecuteContext runs op, which returns only an error, under the named
-// policy; op receives the attempt's context.
-func (e *Executor[T]) ExecuteContext(ctx context.Context, policyName string, op func(ctx context.Context) error) error {
-	if op == nil {
-		return fault.ErrNilOperation
-	}
-	_, err := e.Do(ctx, policyName, func(ctx context.Context) (T, error) {
-		var zero T
-		return zero, op(ctx)
-	})
-	return err
-}
-
 // ExecuteWithResult runs op, which takes no context, under the named policy
-// (the seed's form). A time limit still answers on time with a
-// *fault.TimeoutError (and the caller's cancellation at once), but it cannot
-// stop op: under a time limit op runs on its own goroutine, its late result
-// is discarded, it keeps its bulkhead slot until it returns, and the
+// (the fault.ResilienceExecutor form). A time limit still answers on time
+// with a *fault.TimeoutError (and the caller's cancellation at once), but it
+// cannot stop op: under a time limit op runs on its own goroutine, its late
+// result is discarded, it keeps its bulkhead slot until it returns, and the
 // goroutine ends when op returns. With retries, the next attempt may start
-// while an abandoned one still runs. Prefer ExecuteWithResultContext (or
-// fault.ExecuteFunc).
+// while an abandoned one still runs. Prefer Do (or fault.ExecuteFunc).
 func (e *Executor[T]) ExecuteWithResult(ctx context.Context, policyName string, op func() (T, error)) functional.Result[T] {
 	if op == nil {
 		return functional.Err[T](fault.ErrNilOperation)
@@ -120,8 +107,8 @@ func (e *Executor[T]) ExecuteWithResult(ctx context.Context, policyName string, 
 }
 
 // Execute runs op, which takes no context and returns only an error, under
-// the named policy (the seed's form); see ExecuteWithResult for how time
-// limits treat it.
+// the named policy (the fault.ResilienceExecutor form); see
+// ExecuteWithResult for how time limits treat it.
 func (e *Executor[T]) Execute(ctx context.Context, policyName string, op func() error) error {
 	if op == nil {
 		return fault.ErrNilOperation
@@ -133,8 +120,11 @@ func (e *Executor[T]) Execute(ctx context.Context, policyName string, op func() 
 	return err
 }
 
-// Do runs op under the named policy and returns Go's (value, error) pair: the
-// allocation-free core of ExecuteWithResultContext.
+// Do runs op under the named policy and returns Go's (value, error) pair. op
+// receives the attempt's context: it carries the attempt's deadline and is
+// cancelled when a time limit fires or the caller gives up. This is the
+// recommended form, and the one the others (and fault.ExecuteFunc and
+// fault.ExecuteSimple) come down to.
 func (e *Executor[T]) Do(ctx context.Context, policyName string, op fault.Operation[T]) (T, error) {
 	if op == nil {
 		var zero T
@@ -155,13 +145,17 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 	}
 	env := e.env
 	quiet := env.recorder == nil && env.tracer == nil && env.logger == nil
-	if quiet && p.direct() {
+	var fb *fallback.Fallback[T]
+	if e.fallbacks != nil {
+		fb = e.fallbacks[name]
+	}
+	if quiet && fb == nil && p.direct() {
 		if plain != nil {
 			return plain()
 		}
 		return op(ctx)
 	}
-	c := call[T]{p: p, op: op}
+	c := call[T]{p: p, op: op, fb: fb}
 	if plain != nil {
 		switch {
 		case !p.timed():
@@ -181,7 +175,7 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 		}
 	}
 	if quiet {
-		return c.run(ctx)
+		return c.outer(ctx)
 	}
 	return observe(ctx, env, &c)
 }
@@ -205,10 +199,14 @@ func observe[T any](ctx context.Context, env *env, c *call[T]) (T, error) {
 			report(ctx, env, c, start, ErrPanicked)
 		}
 	}()
-	v, err := c.run(ctx)
+	v, err := c.outer(ctx)
 	returned = true
-	if err != nil && env.logger != nil {
-		logFailure(ctx, env, c.p.name, err)
+	if env.logger != nil {
+		if c.fellBack {
+			logFallback(ctx, env, c.p.name, c.fbCause)
+		} else if err != nil {
+			logFailure(ctx, env, c.p.name, err)
+		}
 	}
 	report(ctx, env, c, start, err)
 	return v, err
@@ -222,7 +220,8 @@ func report[T any](ctx context.Context, env *env, c *call[T], start time.Time, e
 	m := fault.ExecutionMetrics{
 		PolicyName:    c.p.name,
 		Duration:      time.Since(start),
-		Success:       err == nil,
+		Success:       err == nil && !c.fellBack,
+		Fallback:      c.fellBack,
 		RetryAttempts: max(c.attempts-1, 0),
 		CorrelationID: fault.CorrelationID(ctx),
 		StartTime:     start,

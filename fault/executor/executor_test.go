@@ -170,10 +170,10 @@ type hiddenDeadline struct{ context.Context }
 
 func (hiddenDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// PITFALLS 5: the caller's own cancellation is not a dependency failure. In
-// the chain the breaker sees the total limit's context, not the caller's:
-// the caller's cancellation must still reach it as context.Canceled, so a
-// breaker of threshold 1 stays closed after attempts the caller cancelled
+// Rule: the caller's own cancellation is not a dependency failure. In the
+// chain the breaker sees the total limit's context, not the caller's: the
+// caller's cancellation must still reach it as context.Canceled, so a breaker
+// of threshold 1 stays closed after attempts the caller cancelled
 // (mid-attempt, the operation failing with an error of its own).
 func TestCallerCancellationNotCountedByBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -206,11 +206,11 @@ func TestCallerCancellationNotCountedByBreaker(t *testing.T) {
 	})
 }
 
-// PITFALLS 4: a half-open trial that never reached the dependency (turned
-// away by the bulkhead, or its context ended in the bulkhead's queue, or
-// the caller cancelled it) gives its place back: the next call is admitted
-// as the trial and closes the circuit, rather than the breaker staying
-// half-open with its only trial slot taken.
+// Rule: a half-open trial that never reached the dependency (turned away by
+// the bulkhead, or its context ended in the bulkhead's queue, or the caller
+// cancelled it) gives its place back: the next call is admitted as the trial
+// and closes the circuit, rather than the breaker staying half-open with its
+// only trial slot taken.
 func TestHalfOpenTrialNotAdmittedGivesItsPlaceBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newExec[int](t, quietConfig(), fault.PolicyConfig{
@@ -409,7 +409,7 @@ func TestRuleCallerCancellationAfterAttemptTimeoutIsNotATimeout(t *testing.T) {
 		if calls != 1 || !errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
 			t.Fatalf("calls=%d err=%v, want context.Canceled only", calls, err)
 		}
-		if took := time.Since(start); took != 1500*time.Millisecond { // PITFALLS 11: the wait ends with the caller
+		if took := time.Since(start); took != 1500*time.Millisecond { // the wait ends with the caller
 			t.Fatalf("returned after %v, want at the cancellation (1.5s)", took)
 		}
 		if m := rec.executions[0]; m.ErrorCode != "" || m.Success {
@@ -443,8 +443,8 @@ func TestDefaultTimeout(t *testing.T) {
 	})
 }
 
-// The seed's context-less form: the time limit answers on time, the late
-// result is discarded, the goroutine ends when the operation returns.
+// The context-less form: the time limit answers on time, the late result is
+// discarded, the goroutine ends when the operation returns.
 func TestContextLessOperationTimesOutOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newExec[string](t, quietConfig(), fault.PolicyConfig{Name: "p", Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second}})
@@ -631,7 +631,7 @@ func TestSharedRegistry(t *testing.T) {
 	for range 2 {
 		_, _ = payments.Do(ctx, "payment-service", func(context.Context) (int, error) { return 0, errDown })
 	}
-	r := refunds.ExecuteWithResultContext(ctx, "payment-service", func(context.Context) (string, error) { return "refunded", nil })
+	r := fault.ExecuteFunc(ctx, refunds, "payment-service", func(context.Context) (string, error) { return "refunded", nil })
 	var open *fault.CircuitOpenError
 	if !errors.As(r.UnwrapErr(), &open) {
 		t.Fatalf("the refund executor does not see the shared open breaker: %v", r)
@@ -659,7 +659,7 @@ func TestBadInputNeverPanics(t *testing.T) {
 	if r := e.ExecuteWithResult(ctx, "p", nil); !errors.Is(r.UnwrapErr(), fault.ErrNilOperation) {
 		t.Error(r)
 	}
-	if err := e.ExecuteContext(ctx, "p", nil); !errors.Is(err, fault.ErrNilOperation) {
+	if err := fault.ExecuteSimple(ctx, e, "p", nil); !errors.Is(err, fault.ErrNilOperation) {
 		t.Error(err)
 	}
 	if _, err := e.Do(ctx, "", noop); !errors.Is(err, executor.ErrUnknownPolicy) {
@@ -1110,7 +1110,7 @@ func Example_sharedRegistry() {
 	statuses, _ := executor.New[string](fault.ExecutorConfig{}, executor.WithRegistry(reg))
 	_ = payments.RegisterPolicy(fault.PolicyConfig{Name: "payment-service", Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 10}})
 
-	r := statuses.ExecuteWithResultContext(context.Background(), "payment-service", func(context.Context) (string, error) { return "ok", nil })
+	r := fault.ExecuteFunc(context.Background(), statuses, "payment-service", func(context.Context) (string, error) { return "ok", nil })
 	fmt.Println(r.Unwrap(), statuses.GetPolicyNames())
 	// Output: ok [payment-service]
 }

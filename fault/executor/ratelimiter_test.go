@@ -42,14 +42,14 @@ func TestWithRateLimiterReplacesThePolicyLimiter(t *testing.T) {
 		t.Fatalf("Patterns = %+v, %v: no local limiter should be built", p, ok)
 	}
 	ctx := context.Background()
-	op := func(context.Context) error { return nil }
+	op := func(context.Context) (int, error) { return 1, nil }
 	for i := range 2 {
-		if err := exec.ExecuteContext(ctx, "api", op); err != nil {
+		if err := func() error { _, err := exec.Do(ctx, "api", op); return err }(); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
 	for range 3 { // rejections never open the breaker (FailureThreshold 1)
-		err := exec.ExecuteContext(ctx, "api", op)
+		err := func() error { _, err := exec.Do(ctx, "api", op); return err }()
 		var rl *fault.RateLimitError
 		if !errors.As(err, &rl) {
 			t.Fatalf("third call: %v, want the external limiter's *fault.RateLimitError", err)
@@ -64,7 +64,7 @@ func TestWithRateLimiterReplacesThePolicyLimiter(t *testing.T) {
 	if err := exec2.RegisterPolicy(fault.PolicyConfig{Name: "bare"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := exec2.ExecuteContext(ctx, "bare", op); fault.CodeOf(err) != fault.ErrCodeRateLimited {
+	if err := func() error { _, err := exec2.Do(ctx, "bare", op); return err }(); fault.CodeOf(err) != fault.ErrCodeRateLimited {
 		t.Fatalf("bare policy: %v", err)
 	}
 }

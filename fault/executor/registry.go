@@ -9,8 +9,10 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/bulkhead"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/hedge"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 	"github.com/authcorp/libs/go/src/fault/retry"
+	"github.com/authcorp/libs/go/src/fault/throttle"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
 
@@ -125,6 +127,9 @@ func (r *Registry) Patterns(name string) (p Patterns, ok bool) {
 type Patterns struct {
 	Config         fault.PolicyConfig      // the registered configuration
 	Retry          *retry.Retry            // Retry section
+	Hedge          *hedge.Hedge            // Hedge section
+	Throttle       *throttle.Throttle      // Throttle section, or the executor's WithThrottle
+	Budget         fault.Budget            // shared by retry and hedge: Budget section, or the executor's WithBudget
 	CircuitBreaker *circuitbreaker.Breaker // CircuitBreaker section
 	RateLimiter    *ratelimit.Limiter      // RateLimit section
 	Bulkhead       *bulkhead.Bulkhead      // Bulkhead section

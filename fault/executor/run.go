@@ -2,9 +2,11 @@ package executor
 
 import (
 	"context"
+	"sync"
 
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
+	"github.com/authcorp/libs/go/src/fault/fallback"
 	"github.com/authcorp/libs/go/src/fault/retry"
 	"github.com/authcorp/libs/go/src/fault/timeout"
 )
@@ -13,13 +15,16 @@ import (
 // of the chain and hands the next layer to the pattern as a method value that
 // does not escape, so a successful call allocates nothing of its own:
 //
+//	fallback (WithFallback): answers the failures it names
 //	total limit (Timeout.Max)
 //	  └ retry: runs the rest once per attempt, waiting between attempts
-//	      └ circuit breaker: counts the attempt, rejects while open
-//	          └ rate limiter: takes one permit per attempt
-//	              └ bulkhead: holds one slot for the attempt
-//	                  └ attempt limit (Timeout.Timeout or DefaultTimeout)
-//	                      └ operation
+//	      └ throttle: rejects the attempt locally while the dependency refuses work
+//	          └ hedge: starts another attempt while one is slow (see hedged)
+//	              └ circuit breaker: counts the attempt, rejects while open
+//	                  └ rate limiter: takes one permit per attempt
+//	                      └ bulkhead: holds one slot for the attempt
+//	                          └ attempt limit (Timeout.Timeout or DefaultTimeout)
+//	                              └ operation
 type call[T any] struct {
 	p        *policy
 	op       fault.Operation[T]
@@ -28,6 +33,15 @@ type call[T any] struct {
 	// opReleasesSlot: op is a detached context-less operation that releases
 	// the bulkhead slot itself when it returns, whenever that is.
 	opReleasesSlot bool
+	// mu guards attempts, span and reached of the heap copy through which
+	// hedged attempts run concurrently (nil otherwise).
+	mu       *sync.Mutex
+	fb       *fallback.Fallback[T] // the executor's fallback for the policy
+	fellBack bool                  // the fallback ran
+	fbCause  error                 // the failure the fallback answered
+	// reached: an attempt got past the breaker, limiter and bulkhead to the
+	// operation (for the throttle, see overload.go).
+	reached bool
 }
 
 func (c *call[T]) run(ctx context.Context) (T, error) {
@@ -39,12 +53,15 @@ func (c *call[T]) run(ctx context.Context) (T, error) {
 
 func (c *call[T]) retry(ctx context.Context) (T, error) {
 	if c.p.retry == nil {
-		return c.breaker(ctx)
+		return c.throttled(ctx)
 	}
-	return retry.Policy[T](c.p.retry).Execute(ctx, c.breaker)
+	return retry.Policy[T](c.p.retry).Execute(ctx, c.throttled)
 }
 
 func (c *call[T]) breaker(ctx context.Context) (v T, err error) {
+	if c.mu != nil {
+		return c.concurrentAttempt(ctx)
+	}
 	c.attempts++
 	if c.span != nil {
 		returned := false
@@ -126,6 +143,13 @@ func (e *notAdmittedError) Error() string { return e.err.Error() }
 func (e *notAdmittedError) Unwrap() error { return e.err }
 
 func (c *call[T]) attempt(ctx context.Context) (T, error) {
+	if c.mu != nil {
+		c.mu.Lock()
+		c.reached = true
+		c.mu.Unlock()
+	} else {
+		c.reached = true
+	}
 	if c.p.attempt == nil {
 		return c.op(ctx)
 	}

@@ -95,8 +95,8 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
-// BenchmarkMiddleware measures the middleware's overhead per request,
-// in memory: "handler" is the bare handler (the baseline), then the handler
+// BenchmarkMiddleware measures the middleware's overhead per request, in
+// memory: "handler" is the bare handler (the baseline), then the handler
 // behind Middleware(bulkhead), LimitByKey (a keyed limiter, one key per
 // goroutine) and ExecutorMiddleware (a bulkhead and an attempt limit).
 func BenchmarkMiddleware(b *testing.B) {

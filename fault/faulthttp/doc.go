@@ -15,12 +15,9 @@
 //
 // Each attempt the policy makes is one round trip of the base transport
 // (http.DefaultTransport unless WithBase says otherwise). In the executor's
-// chain
-//
-//	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
-//
-// the round trip is the operation: every attempt is counted by the breaker,
-// takes a permit and a bulkhead slot, and is bounded by the attempt limit.
+// chain (see the fault/executor package documentation) the round trip is the
+// operation: every attempt is counted by the breaker, takes a permit and a
+// bulkhead slot, and is bounded by the attempt limit.
 //
 // What fails. The Classifier (DefaultClassifier unless WithClassifier
 // replaces it) calls an attempt failed when the transport returned an error
@@ -39,6 +36,12 @@
 // bulkhead, time limits): only the retry is skipped, because the transport
 // marks the attempt's error with fault.Permanent; the breaker still counts
 // the failure.
+//
+// Hedging. Under a policy that hedges (fault/hedge), the same rule decides:
+// a request that may be sent twice is hedged, each hedge sending a fresh copy
+// of the body, the losers cancelled and their bodies closed, the winner's body
+// readable after RoundTrip; any other request runs under
+// fault.WithoutHedging and is sent once.
 //
 // Retry-After. A 429 or 503 with a Retry-After header (delay-seconds or an
 // HTTP-date, measured from the response's Date header) carries the delay as
@@ -108,4 +111,12 @@
 // whose texts come from a fixed table: an error's own message never reaches
 // the client. Handlers that call an executor themselves answer its errors with
 // WriteError too; it also maps apperrors codes (NOT_FOUND → 404, ...).
+//
+// # API
+//
+// Client: [NewTransport] (over an executor policy) and [NewPolicyTransport]
+// (over a fault.Policy) build a [Transport]. Server: [Middleware],
+// [PolicyMiddleware] and [ExecutorMiddleware] guard handlers and answer
+// refusals with [ResponseFor]. Helpers: [DefaultClassifier], [Retryable],
+// [ParseRetryAfter], [ClientIP], [LimitByKey].
 package faulthttp

@@ -123,12 +123,13 @@ func PolicyMiddleware[T any](p fault.Policy[T], opts ...MiddlewareOption) func(h
 // ExecutorMiddleware is Middleware for the policy named policyName of exec.
 // When exec implements fault.ContextExecutor (the executor module's Executor
 // does) the handler's request carries the attempt's context, so the policy's
-// time limit reaches the handler. With only the seed's context-less methods
-// a time limit cannot stop the handler: the request is answered 504 on time,
-// the handler's context is cancelled, and its later writes fail with
-// http.ErrHandlerTimeout. The handler then sets headers in a map of its own,
-// copied to the response when it answers, so that a late handler never
-// touches the answer already sent (as with http.TimeoutHandler).
+// time limit reaches the handler. With only the context-less methods of
+// fault.ResilienceExecutor a time limit cannot stop the handler: the request
+// is answered 504 on time, the handler's context is cancelled, and its later
+// writes fail with http.ErrHandlerTimeout. The handler then sets headers in a
+// map of its own, copied to the response when it answers, so that a late
+// handler never touches the answer already sent (as with
+// http.TimeoutHandler).
 //
 // A nil exec or an empty policyName is a configuration error: every request
 // is answered 500.
@@ -141,7 +142,11 @@ func ExecutorMiddleware[T any](exec fault.ResilienceExecutor[T], policyName stri
 	}
 	if ce, ok := exec.(fault.ContextExecutor[T]); ok {
 		run := func(ctx context.Context, op func(context.Context) error) error {
-			return ce.ExecuteContext(ctx, policyName, op)
+			_, err := ce.Do(ctx, policyName, func(ctx context.Context) (T, error) {
+				var zero T
+				return zero, op(ctx)
+			})
+			return err
 		}
 		return guardedMiddleware(run, false, opts)
 	}

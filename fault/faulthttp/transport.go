@@ -135,8 +135,8 @@ func newTransport(name string, run func(context.Context, fault.Operation[*http.R
 }
 
 // executorRunner picks the best way to run an operation on exec: the
-// executor module's allocation-free Do, the context-aware
-// ExecuteWithResultContext, or the seed's context-less ExecuteWithResult.
+// context-aware Do of fault.ContextExecutor (the executor module's Executor
+// has it), or the context-less ExecuteWithResult.
 func executorRunner(exec fault.ResilienceExecutor[*http.Response], name string) func(context.Context, fault.Operation[*http.Response]) (*http.Response, error) {
 	type doer interface {
 		Do(ctx context.Context, policyName string, op fault.Operation[*http.Response]) (*http.Response, error)
@@ -194,7 +194,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	c := &call{t: t, req: req, caller: ctx, repeat: replayable(req) && t.idempotent(req)}
-	resp, err := t.run(ctx, c.attempt)
+	runCtx := ctx
+	if !c.repeat {
+		// Never sent twice: not retried (see failed) and not hedged.
+		runCtx = fault.WithoutHedging(ctx)
+	}
+	resp, err := t.run(runCtx, c.attempt)
 	return c.finish(resp, err)
 }
 
@@ -215,6 +220,7 @@ type call struct {
 	bodySent bool                    // req.Body was handed to the base transport
 	inflight context.CancelCauseFunc // cancels the latest attempt's request while it is in flight
 	kept     outcome                 // the latest attempt's outcome, until finish (zero: none)
+	hedging                          // the state of overlapping (hedged) attempts
 
 	// body is the first response body to wrap, allocated with the call.
 	body     body
@@ -244,7 +250,8 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	reqCtx, cancel := context.WithCancelCause(context.WithoutCancel(actx))
 	watch := c.watch(actx, cancel)
 
-	n, req, err := c.begin(reqCtx, cancel)
+	hedged := c.repeat && fault.IsHedgedAttempt(actx)
+	n, req, err := c.begin(reqCtx, cancel, hedged)
 	if err != nil {
 		watch()
 		cancel(err)
@@ -253,7 +260,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 			// RoundTrip reports.
 			return nil, fault.Permanent(err)
 		}
-		return nil, c.failed(n, nil, err, false)
+		return nil, c.failed(n, nil, err, false, hedged)
 	}
 	resp, err := c.t.base.RoundTrip(req)
 	if err != nil {
@@ -262,7 +269,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		if resp != nil && resp.Body != nil {
 			_ = resp.Body.Close()
 		}
-		return nil, c.failed(n, nil, err, c.repeat && c.t.classify(nil, err))
+		return nil, c.failed(n, nil, err, c.repeat && c.t.classify(nil, err), hedged)
 	}
 	failure := c.t.classify(resp, nil)
 	buffered := failure && bufferBody(resp, c.t.errorBodyLimit)
@@ -273,7 +280,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		// like any transport error, marked when it may not be repeated.
 		cancel(nil)
 		drainClose(resp.Body, 0)
-		return nil, c.failed(n, nil, actxErr(actx), c.repeat)
+		return nil, c.failed(n, nil, actxErr(actx), c.repeat, hedged)
 	}
 	if buffered {
 		// The whole body is in memory and the connection is back in the
@@ -283,7 +290,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		c.guardBody(resp, cancel) //nolint:contextcheck // the body outlives the attempt: the caller's context governs it, by design
 	}
 	if !failure {
-		return c.delivered(n, resp)
+		return c.delivered(n, resp, hedged)
 	}
 	se := &StatusError{
 		Method:     req.Method,
@@ -296,7 +303,7 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 	if se.Method == "" {
 		se.Method = http.MethodGet
 	}
-	return nil, c.failed(n, resp, se, c.repeat)
+	return nil, c.failed(n, resp, se, c.repeat, hedged)
 }
 
 // watch arranges for the attempt context's end to cancel the request while
@@ -328,10 +335,13 @@ func actxErr(actx context.Context) error {
 // only once gets no second attempt: begin refuses it (errNotRepeatable),
 // leaving the previous outcome, and a previous attempt still in flight, for
 // finish.
-func (c *call) begin(reqCtx context.Context, cancel context.CancelCauseFunc) (int, *http.Request, error) {
+func (c *call) begin(reqCtx context.Context, cancel context.CancelCauseFunc, hedged bool) (int, *http.Request, error) {
 	c.mu.Lock()
 	c.n++
 	n := c.n
+	if hedged {
+		return c.beginHedged(reqCtx, n) // unlocks
+	}
 	if n > 1 && !c.repeat {
 		abandoned := c.inflight != nil
 		c.stopped = true
@@ -389,8 +399,11 @@ func (c *call) guardBody(resp *http.Response, cancel context.CancelCauseFunc) {
 
 // delivered records a successful attempt's response as the latest outcome
 // and returns it; a late attempt (already superseded) discards it instead.
-func (c *call) delivered(n int, resp *http.Response) (*http.Response, error) {
+func (c *call) delivered(n int, resp *http.Response, hedged bool) (*http.Response, error) {
 	c.mu.Lock()
+	if hedged {
+		return c.deliveredHedged(resp) // unlocks
+	}
 	if c.done || n != c.n {
 		c.mu.Unlock()
 		drainClose(resp.Body, c.t.errorBodyLimit)
@@ -407,7 +420,7 @@ func (c *call) delivered(n int, resp *http.Response) (*http.Response, error) {
 // When the attempt must not be repeated that error is marked with
 // fault.Permanent: the retry returns it at once, while the breaker and the
 // other patterns still count the failure.
-func (c *call) failed(n int, resp *http.Response, err error, retry bool) error {
+func (c *call) failed(n int, resp *http.Response, err error, retry, hedged bool) error {
 	o := outcome{resp: resp, err: err}
 	if se, ok := err.(*StatusError); ok { //nolint:errorlint // our own error, never wrapped here
 		se.retryable = retry
@@ -417,6 +430,10 @@ func (c *call) failed(n int, resp *http.Response, err error, retry bool) error {
 		ret = fault.Permanent(err)
 	}
 	c.mu.Lock()
+	if hedged {
+		c.failedHedged(o) // unlocks
+		return ret
+	}
 	if c.done || n != c.n {
 		c.mu.Unlock()
 		o.discard(c.t.errorBodyLimit)
@@ -433,6 +450,10 @@ func (c *call) failed(n int, resp *http.Response, err error, retry bool) error {
 func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 	c.mu.Lock()
 	c.done = true
+	var others []outcome
+	if c.hedgedAny {
+		others = c.pickHedged(resp, err)
+	}
 	k, inflight, stopped := c.kept, c.inflight, c.stopped
 	c.kept, c.inflight = outcome{}, nil
 	bodySent := c.bodySent
@@ -440,6 +461,9 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 
 	if inflight != nil {
 		inflight(errSuperseded)
+	}
+	for _, o := range others {
+		o.discard(c.t.errorBodyLimit)
 	}
 	if !bodySent && c.req.Body != nil {
 		_ = c.req.Body.Close()

@@ -636,7 +636,7 @@ func TestPolicyTransport(t *testing.T) {
 	}
 }
 
-// seedOnly hides everything but the seed's ResilienceExecutor methods, so
+// seedOnly hides everything but the fault.ResilienceExecutor methods, so
 // the Transport has to use the context-less ExecuteWithResult.
 type seedOnly struct {
 	fault.ResilienceExecutor[*http.Response]

@@ -16,8 +16,12 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -32,14 +36,18 @@ require (
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../../apperrors
 	github.com/authcorp/libs/go/src/fault => ../../fault
+	github.com/authcorp/libs/go/src/fault/budget => ../../fault/budget
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../../fault/bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../fault/circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../../fault/executor
+	github.com/authcorp/libs/go/src/fault/fallback => ../../fault/fallback
 	github.com/authcorp/libs/go/src/fault/faulthttp => ../../fault/faulthttp
 	github.com/authcorp/libs/go/src/fault/health => ../../fault/health
+	github.com/authcorp/libs/go/src/fault/hedge => ../../fault/hedge
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../../fault/ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../../fault/retry
 	github.com/authcorp/libs/go/src/fault/shutdown => ../../fault/shutdown
+	github.com/authcorp/libs/go/src/fault/throttle => ../../fault/throttle
 	github.com/authcorp/libs/go/src/fault/timeout => ../../fault/timeout
 	github.com/authcorp/libs/go/src/functional => ../../functional
 )

@@ -56,4 +56,11 @@
 // observedValue, observedUnit, status, time, output}; output (the error
 // text) appears only for warn and fail, and only for callers [WithDetails]
 // allows.
+//
+// # API
+//
+// [New] builds a [Registry] of [Check] values, each with a [Checker]
+// ([Ping], [CircuitBreaker], [CheckFunc]); the Registry runs them and answers
+// the liveness and readiness probes with a [Report]; [Warn] marks a degraded
+// result.
 package health

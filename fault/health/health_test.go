@@ -212,7 +212,8 @@ func TestAggregation(t *testing.T) {
 	}
 }
 
-// Within Interval a result (pass or fail) is reused; after it the check runs again.
+// Within Interval a result (pass or fail) is reused; after it the check runs
+// again.
 func TestCacheInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32

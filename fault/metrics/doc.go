@@ -64,4 +64,10 @@
 // not protect against a recorder that blocks: wrap such a recorder in an
 // Async, whose Record methods never wait (a full queue drops the event and
 // counts it).
+//
+// # API
+//
+// [New] builds the in-memory [Recorder] (snapshots: [Snapshot],
+// [PolicySnapshot]); [NewLogRecorder] logs through log/slog; [NewFanOut]
+// sends to several recorders; [NewAsync] queues in front of a slow one.
 package metrics

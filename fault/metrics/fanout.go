@@ -221,6 +221,8 @@ const (
 	evRateLimit
 	evBulkheadQueue
 	evTimeout
+	evBudgetRefusal
+	evThrottle
 )
 
 type asyncEvent struct {
@@ -230,7 +232,8 @@ type asyncEvent struct {
 	d      time.Duration
 	ctx    context.Context
 	policy string
-	state  string // the state, or the timeout's limit
+	state  string  // the state, the timeout's limit, or the budget refusal's kind
+	f      float64 // the throttle's probability
 	m      fault.ExecutionMetrics
 }
 
@@ -351,6 +354,8 @@ func (a *Async) deliver(ev *asyncEvent) {
 		if tr, ok := a.r.(fault.TimeoutRecorder); ok {
 			tr.RecordTimeout(ev.ctx, ev.policy, ev.state, ev.d)
 		}
+	case evBudgetRefusal, evThrottle:
+		a.deliverOverload(ev)
 	}
 }
 

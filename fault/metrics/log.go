@@ -81,7 +81,7 @@ func NewLogRecorder(l *slog.Logger, opts ...LogOption) *LogRecorder {
 // Attribute keys of the log records.
 const (
 	KeyPolicy        = "policy"
-	KeyOutcome       = "outcome" // success, failure, rejected
+	KeyOutcome       = "outcome" // success, failure, rejected, fallback
 	KeyDuration      = "duration"
 	KeyRetryAttempts = "retry_attempts"
 	KeyCircuitState  = "circuit_state"
@@ -98,6 +98,7 @@ const (
 	OutcomeSuccess  = "success"
 	OutcomeFailure  = "failure"
 	OutcomeRejected = "rejected"
+	OutcomeFallback = "fallback" // a fallback served the execution (ExecutionMetrics.Fallback)
 )
 
 // RecordExecution logs the execution at Levels.Execution, or at
@@ -107,6 +108,8 @@ const (
 func (r *LogRecorder) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) {
 	level, msg, outcome := r.levels.Execution, MsgExecution, OutcomeFailure
 	switch {
+	case m.Fallback:
+		outcome = OutcomeFallback
 	case m.Success:
 		outcome = OutcomeSuccess
 	case m.ErrorCode.Rejection():

@@ -29,6 +29,7 @@ const (
 	classCircuitOpen
 	classRateLimited
 	classBulkheadFull
+	classThrottled
 	numClasses
 )
 
@@ -46,6 +47,8 @@ func classOf(m *fault.ExecutionMetrics) int {
 		return classRateLimited
 	case fault.ErrCodeBulkheadFull:
 		return classBulkheadFull
+	case fault.ErrCodeThrottled:
+		return classThrottled
 	case fault.ErrCodeTimeout:
 		return classTimeout
 	}
@@ -88,9 +91,9 @@ func stateName(c int32) string {
 const cacheLine = 64
 
 // stripe is one shard of a policy's counters (see WithStripes). The
-// execution counters fill exactly one cache line, the event counters the
-// next; the leading pad keeps them off the previous allocation's or stripe's
-// last line.
+// execution counters fill two cache lines, the event counters the next; the
+// leading pad keeps them off the previous allocation's or stripe's last
+// line.
 type stripe struct {
 	_ [cacheLine]byte
 
@@ -98,6 +101,7 @@ type stripe struct {
 	class   [numClasses]atomic.Uint64
 	sum     atomic.Uint64 // nanoseconds, negative durations counted as 0
 	retried atomic.Uint64
+	_       [2*cacheLine - (numClasses+2)*8]byte
 
 	// events, one line
 	retries       atomic.Uint64
@@ -105,7 +109,9 @@ type stripe struct {
 	rateLimited   atomic.Uint64
 	bulkImmediate atomic.Uint64
 	bulkQueued    atomic.Uint64
-	_             [cacheLine - 5*8]byte
+	budgetRetry   atomic.Uint64 // retries a budget refused
+	budgetHedge   atomic.Uint64 // hedges a budget refused
+	throttled     atomic.Uint64 // attempts a throttle rejected
 
 	hist [numBuckets]atomic.Uint64
 }
@@ -115,6 +121,7 @@ type entry struct {
 	state       atomic.Int32  // stateUnknown until a breaker reports
 	transitions atomic.Uint64 // RecordCircuitState calls
 	opens       atomic.Uint64 // transitions to open
+	throttleP   atomic.Uint64 // math.Float64bits of the last reported rejection probability
 	stripes     []stripe
 
 	// stateMu serialises changes of state (rare: transitions, and an

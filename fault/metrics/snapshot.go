@@ -1,11 +1,12 @@
 package metrics
 
 import (
+	"math"
 	"time"
 )
 
-// Snapshot is a copy of a Recorder's counters, safe to keep and
-// marshal (encoding/json gives the shape that Publish exposes).
+// Snapshot is a copy of a Recorder's counters, safe to keep and marshal
+// (encoding/json gives the shape that Publish exposes).
 //
 // Consistency: a snapshot is taken while executions may still be recorded,
 // without stopping them. Each counter is read atomically exactly once, and
@@ -72,6 +73,17 @@ type PolicySnapshot struct {
 	// are totals since Since, not the current queue length.
 	BulkheadImmediate uint64 `json:"bulkhead_immediate"`
 	BulkheadQueued    uint64 `json:"bulkhead_queued"`
+	// BudgetRefusedRetries and BudgetRefusedHedges count the retries and
+	// hedges a retry budget refused (fault.BudgetRecorder).
+	BudgetRefusedRetries uint64 `json:"budget_refused_retries"`
+	BudgetRefusedHedges  uint64 `json:"budget_refused_hedges"`
+	// ThrottledAttempts counts the attempts an adaptive throttle rejected
+	// (fault.ThrottleRecorder); RejectedBy.Throttled counts the executions
+	// that ended that way.
+	ThrottledAttempts uint64 `json:"throttled_attempts"`
+	// ThrottleProbability is the throttle's last reported rejection
+	// probability (0 when none reported).
+	ThrottleProbability float64 `json:"throttle_probability"`
 	// Latency summarises the executions' durations.
 	Latency Latency `json:"latency"`
 }
@@ -81,6 +93,7 @@ type Rejections struct {
 	CircuitOpen  uint64 `json:"circuit_open"`  // fault.ErrCodeCircuitOpen
 	RateLimited  uint64 `json:"rate_limited"`  // fault.ErrCodeRateLimited
 	BulkheadFull uint64 `json:"bulkhead_full"` // fault.ErrCodeBulkheadFull
+	Throttled    uint64 `json:"throttled"`     // fault.ErrCodeThrottled
 }
 
 // Latency summarises execution durations from the Recorder's histogram.
@@ -157,6 +170,9 @@ func (e *entry) snapshot() PolicySnapshot {
 		p.RateLimitLimited += s.rateLimited.Load()
 		p.BulkheadImmediate += s.bulkImmediate.Load()
 		p.BulkheadQueued += s.bulkQueued.Load()
+		p.BudgetRefusedRetries += s.budgetRetry.Load()
+		p.BudgetRefusedHedges += s.budgetHedge.Load()
+		p.ThrottledAttempts += s.throttled.Load()
 		for b := range counts {
 			counts[b] += s.hist[b].Load()
 		}
@@ -168,8 +184,10 @@ func (e *entry) snapshot() PolicySnapshot {
 		CircuitOpen:  class[classCircuitOpen],
 		RateLimited:  class[classRateLimited],
 		BulkheadFull: class[classBulkheadFull],
+		Throttled:    class[classThrottled],
 	}
-	p.Rejections = p.RejectedBy.CircuitOpen + p.RejectedBy.RateLimited + p.RejectedBy.BulkheadFull
+	p.Rejections = p.RejectedBy.CircuitOpen + p.RejectedBy.RateLimited + p.RejectedBy.BulkheadFull + p.RejectedBy.Throttled
+	p.ThrottleProbability = math.Float64frombits(e.throttleP.Load())
 	p.Executions = p.Successes + p.Failures + p.Rejections
 	p.CircuitState = stateName(e.state.Load())
 	p.CircuitTransitions = e.transitions.Load()

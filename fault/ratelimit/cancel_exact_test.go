@@ -11,7 +11,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
 )
 
-// Bug class "limiter over-admission" (PITFALLS 7) through the wait path:
+// Bug class "limiter over-admission" (golang/go #56287) through the wait path:
 // waiters that give up hand their reservation back (x/time/rate CancelAt),
 // and handing it back at a time out of order (the reservation's own time,
 // say, instead of the ordered time of the cancellation) moves the bucket's

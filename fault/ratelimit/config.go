@@ -50,8 +50,8 @@ type Config struct {
 	MaxWait time.Duration
 	// Buckets is the number of sub-windows a sliding window counts in; the
 	// precision is Window/Buckets and the memory 8*(Buckets+1) bytes of
-	// counters per limiter (per key for a Keyed limiter). 0: DefaultBuckets. Ignored by
-	// token_bucket.
+	// counters per limiter (per key for a Keyed limiter). 0: DefaultBuckets.
+	// Ignored by token_bucket.
 	Buckets int
 	// Recorder receives RecordRateLimit once per decision. nil: nothing is
 	// recorded.

@@ -41,4 +41,10 @@
 // KeyedConfig), and keeps its memory bounded: at most MaxKeys keys, idle
 // keys evicted, the least recently used evicted when full. An evicted key
 // starts again with a full burst.
+//
+// # API
+//
+// [New] builds a [Limiter] from a [Config] ([FromPolicy] from a policy
+// section) and [Policy] gives its typed view; [NewKeyed] builds a [Keyed]
+// limiter per key, with [KeyedPolicy], [WithKey] and [KeyFromContext].
 package ratelimit

@@ -11,7 +11,7 @@ import (
 )
 
 func ExampleNew() {
-	// The seed's policy: 1000 per minute, in bursts of up to 100.
+	// The README's policy: 1000 per minute, in bursts of up to 100.
 	l, err := ratelimit.New(ratelimit.Config{Name: "payment-service", Rate: 1000, Window: time.Minute, BurstSize: 100})
 	if err != nil {
 		fmt.Println(err)

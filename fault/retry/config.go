@@ -14,10 +14,11 @@ import (
 // cannot hold an unbounded list.
 const LastErrorsKept = 5
 
-// Config configures a retry. It carries the seed's RetryConfig fields plus
-// jitter, an elapsed-time cap, a hook, a name and a recorder. A zero field
-// means the default of fault.RetryPolicyConfig (one source of defaults and
-// validation for the whole library):
+// Config configures a retry. It carries the fields of the original
+// single-package API's RetryConfig plus jitter, an elapsed-time cap, a hook,
+// a name and a recorder. A zero field means the default of
+// fault.RetryPolicyConfig (one source of defaults and validation for the
+// whole library):
 //
 //	MaxAttempts      3      (total attempts, the first included)
 //	InitialInterval  100ms  (capped by MaxInterval)
@@ -56,8 +57,16 @@ type Config struct {
 	// retry), the error of the attempt that just failed and the wait.
 	OnRetry func(attempt int, err error, delay time.Duration)
 	// Recorder, when set, receives RecordRetryAttempt(ctx, Name, attempt)
-	// before each retry.
+	// before each retry, and RecordBudgetRefusal(ctx, Name,
+	// fault.PatternRetry) when Budget refuses one if it implements
+	// fault.BudgetRecorder.
 	Recorder fault.MetricsRecorder
+	// Budget, when set, bounds the retries of every call sharing it
+	// (fault/budget): each call deposits its first attempt, each retry
+	// withdraws a permit before its wait, and a refused retry ends the call
+	// at once with a *fault.RetryExhaustedError whose BudgetRefused is true
+	// (matching fault.ErrBudgetExhausted).
+	Budget fault.Budget
 }
 
 // FromPolicy returns the Config for a policy's retry section, named after the
@@ -91,7 +100,13 @@ func (c Config) policy() fault.RetryPolicyConfig {
 // Validate reports every problem of c, joined with errors.Join; each is a
 // *fault.InvalidPolicyError (code INVALID_POLICY) naming the field
 // ("Retry.Multiplier"), the value and the rule, with Service set to c.Name.
-func (c Config) Validate() error { return c.policy().ValidateFor(c.Name) }
+func (c Config) Validate() error {
+	sec := c.policy()
+	if c.Name == "" {
+		return sec.Validate()
+	}
+	return fault.PolicyConfig{Name: c.Name, Retry: &sec}.Validate()
+}
 
 // Retry runs operations again when they fail, waiting with exponential
 // backoff and jitter between attempts. It is immutable after New and safe for
@@ -108,6 +123,7 @@ type Retry struct {
 	retryIf     func(error) bool
 	onRetry     func(int, error, time.Duration)
 	recorder    fault.MetricsRecorder
+	budget      fault.Budget
 	// randN returns a uniform number in [0, n); nil means math/rand/v2's
 	// Uint64N. Tests set it for determinism.
 	randN func(n uint64) uint64
@@ -147,6 +163,7 @@ func (r *Retry) init(cfg Config) error {
 		retryIf:     p.RetryIf,
 		onRetry:     cfg.OnRetry,
 		recorder:    cfg.Recorder,
+		budget:      cfg.Budget,
 	}
 	switch p.Jitter {
 	case fault.JitterNone:
@@ -186,6 +203,7 @@ func (r *Retry) Config() Config {
 		RetryIf:         r.retryIf,
 		OnRetry:         r.onRetry,
 		Recorder:        r.recorder,
+		Budget:          r.budget,
 	}
 }
 
@@ -200,8 +218,9 @@ func Do(ctx context.Context, cfg Config, fn func(ctx context.Context) error) err
 }
 
 // WithResult runs fn under a retry configured by cfg and returns its outcome
-// as a Result: the seed's RetryWithResult. An invalid cfg is an error result
-// holding its validation error; fn does not run.
+// as a Result (the original single-package API's RetryWithResult). An
+// invalid cfg is an error result holding its validation error; fn does not
+// run.
 func WithResult[T any](ctx context.Context, cfg Config, fn func(ctx context.Context) (T, error)) functional.Result[T] {
 	var r Retry
 	if err := r.init(cfg); err != nil {

@@ -8,8 +8,8 @@
 // immutable and holds no lock. [Retry.Run] guards an error-only operation
 // (it is a fault.Guard, so fault.ExecuteWithResult works with it);
 // [Policy] gives the typed view, a fault.Policy[T] for the executor's chain.
-// [Do] and [WithResult] build a retry for one call (WithResult is the seed's
-// RetryWithResult).
+// [Do] and [WithResult] build a retry for one call (WithResult is the
+// original single-package API's RetryWithResult).
 //
 // Attempt 1 runs at once. After attempt k fails with an error worth retrying,
 // the retry waits
@@ -46,8 +46,11 @@
 //     at the context, not at the error, so an attempt that failed with a
 //     DeadlineExceeded of its own (an attempt time limit) is retried;
 //   - an open circuit (fault.ErrCodeCircuitOpen), a refused policy
-//     (fault.ErrCodeInvalidPolicy) and a service shutting down
-//     (fault.ErrCodeShuttingDown), anywhere in the error's chain;
+//     (fault.ErrCodeInvalidPolicy), a service shutting down
+//     (fault.ErrCodeShuttingDown) and an attempt a client-side throttle
+//     rejected (fault.ErrCodeThrottled), anywhere in the error's chain;
+//   - a retry the Config.Budget refuses: Run returns at once, without
+//     waiting, a *fault.RetryExhaustedError with BudgetRefused set;
 //   - errors marked with [Permanent];
 //   - errors Config.RetryIf refuses (RetryIf cannot make the above retryable);
 //   - a panic in the operation, which propagates unchanged.
@@ -66,9 +69,9 @@
 // When the attempts run out, Run returns a *fault.RetryExhaustedError
 // (RETRY_EXHAUSTED, 502) with Attempts, TotalTime (from the start of the
 // first attempt when MaxElapsed is set, else from the first failure, so the
-// success path reads no clock) and the last [LastErrorsKept] errors, oldest first;
-// errors.Is(err, lastError) holds. The same type reports the two early stops,
-// with a message that says which:
+// success path reads no clock) and the last [LastErrorsKept] errors, oldest
+// first; errors.Is(err, lastError) holds. The same type reports the two early
+// stops, with a message that says which:
 //
 //   - MaxElapsed: the next attempt would start more than MaxElapsed after the
 //     first one started;
@@ -85,4 +88,10 @@
 // take no lock; the operation does not escape. A timer exists only while a
 // wait is in progress. Random numbers come from math/rand/v2's goroutine-safe
 // top-level generator, which has no shared lock.
+//
+// # API
+//
+// [New] builds a [Retry] from a [Config] ([FromPolicy] from a policy
+// section); [Policy] gives its typed view. [Do] and [WithResult] run one
+// operation with a Config; [Permanent] marks an error never to retry.
 package retry

@@ -73,6 +73,9 @@ func execute[T any](ctx context.Context, r *Retry, op func(context.Context) (T, 
 		return op(ctx)
 	}
 	s := loop{prev: r.initial}
+	if r.budget != nil {
+		r.budget.Deposit()
+	}
 	if r.maxElapsed > 0 {
 		// MaxElapsed counts from the first attempt's start. Without it the
 		// success path reads no clock: the start is taken at the first
@@ -142,6 +145,16 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 				&deadlineStopError{err: err})
 		}
 	}
+	if r.budget != nil && !r.budget.TryWithdraw() {
+		// Refused at once, before any wait; attempts other calls are
+		// running are not affected.
+		if br, ok := r.recorder.(fault.BudgetRecorder); ok {
+			br.RecordBudgetRefusal(ctx, r.name, fault.PatternRetry)
+		}
+		e := r.exhausted(ctx, s, attempt, now, "retry budget exhausted: attempt "+strconv.Itoa(attempt+1)+" refused", nil)
+		e.BudgetRefused = true
+		return e
+	}
 	if r.onRetry != nil {
 		r.onRetry(attempt+1, err, delay)
 	}
@@ -173,7 +186,7 @@ func (r *Retry) refuse(err error) error {
 		return err
 	}
 	switch fault.CodeOf(err) {
-	case fault.ErrCodeCircuitOpen, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown:
+	case fault.ErrCodeCircuitOpen, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown, fault.ErrCodeThrottled:
 		return err
 	}
 	if r.retryIf != nil && !r.retryIf(err) {
@@ -255,7 +268,7 @@ func (r *Retry) rand(n uint64) uint64 {
 // exhausted builds the *fault.RetryExhaustedError for giving up after
 // attempts attempts at now; msg replaces the default message and cause the
 // default cause (the last error) when set.
-func (r *Retry) exhausted(ctx context.Context, s *loop, attempts int, now time.Time, msg string, cause error) error {
+func (r *Retry) exhausted(ctx context.Context, s *loop, attempts int, now time.Time, msg string, cause error) *fault.RetryExhaustedError {
 	e := fault.NewRetryExhaustedError(r.name, fault.CorrelationID(ctx), attempts, now.Sub(s.start), s.lastErrors(attempts))
 	if msg != "" {
 		e.Message = msg

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var errBoom = errors.New("boom")
 
-// fixed is the schedule: 4 attempts, 100ms doubling, no jitter.
+// fixed is a plain schedule: 4 attempts, 100ms doubling, no jitter.
 func fixed() retry.Config {
 	return retry.Config{
 		Name:            "svc",
@@ -736,7 +736,8 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// Many goroutines share one Retry; each call's attempts and outcome are its own.
+// Many goroutines share one Retry; each call's attempts and outcome are its
+// own.
 func TestConcurrentStress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := fixed()

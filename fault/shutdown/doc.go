@@ -64,4 +64,10 @@
 //
 // The module README has the complete program and the Kubernetes probe and
 // grace-period configuration that matches it.
+//
+// # API
+//
+// [New] builds a [Manager] that runs the shutdown sequence and its [Hook]
+// values; [NewTracker] counts in-flight work and [Policy] gives its typed
+// view, so that work started before shutdown finishes.
 package shutdown

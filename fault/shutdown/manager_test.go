@@ -247,10 +247,10 @@ func (s *stubbornServer) Close() error {
 	return nil
 }
 
-// PITFALLS #19 (shutdown that hangs): a server whose Shutdown ignores the
-// drain deadline is Closed at that deadline, and the hooks still run. It
-// used to be waited for until the overall deadline, never Closed, and every
-// hook was skipped.
+// Bug class "shutdown that hangs" (golang/go #53729): a server whose Shutdown
+// ignores the drain deadline is Closed at that deadline, and the hooks still
+// run. It used to be waited for until the overall deadline, never Closed, and
+// every hook was skipped.
 func TestServerIgnoringDrainDeadlineIsClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ev := newEvents()
@@ -327,8 +327,8 @@ func TestRefusesNewWorkOnceDraining(t *testing.T) {
 	})
 }
 
-// PITFALLS #19: handed the already-cancelled signal context, shutdown still
-// drains with its own fresh deadline.
+// Bug class "shutdown that hangs": handed the already-cancelled signal
+// context, shutdown still drains with its own fresh deadline.
 func TestCancelledContextStillDrains(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ev := newEvents()

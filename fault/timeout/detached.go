@@ -11,8 +11,9 @@ import (
 // called runtime.Goexit instead of returning.
 var ErrGoexit = errors.New("timeout: detached operation called runtime.Goexit")
 
-// Detached adapts an operation that takes no context (the seed's executor
-// form, func() (T, error)) so that a time limit still returns on time.
+// Detached adapts an operation that takes no context (the
+// fault.ResilienceExecutor form, func() (T, error)) so that a time limit
+// still returns on time.
 //
 // The returned operation runs op on a new goroutine and waits for it or for
 // its context to end, whichever comes first. When the context ends first it

@@ -39,12 +39,12 @@
 // are released when the call returns, so no timer or child context outlives
 // it. An operation that never looks at Done pays for none of it.
 //
-// Context-less operations (the seed's func() (T, error)) go through
-// [Detached], which runs them on their own goroutine so that the caller gets
-// the TimeoutError on time. The abandoned operation runs on until it returns
-// (nothing can stop it); its late result is discarded, a late panic is
-// recovered and dropped, and its goroutine then ends. This costs a goroutine,
-// a channel and the context's timer per call.
+// Context-less operations (func() (T, error)) go through [Detached], which
+// runs them on their own goroutine so that the caller gets the TimeoutError
+// on time. The abandoned operation runs on until it returns (nothing can stop
+// it); its late result is discarded, a late panic is recovered and dropped,
+// and its goroutine then ends. This costs a goroutine, a channel and the
+// context's timer per call.
 //
 // # The context, precisely
 //
@@ -55,4 +55,11 @@
 // matches context.DeadlineExceeded) when the limit fired. Value asks the
 // caller's context. Children made with context.WithCancel, WithTimeout or
 // AfterFunc attach to it directly, without a goroutine.
+//
+// # API
+//
+// [New] builds a [Timeout] (options [WithName], [WithLimit],
+// [WithRecorder]); [FromPolicy] builds the attempt and total limits of a
+// policy section; [Policy] gives the typed view; [Detached] adapts an
+// operation without a context.
 package timeout

@@ -90,7 +90,11 @@ func New(d time.Duration, opts ...Option) (*Timeout, error) {
 // Max. A zero field gives a nil *Timeout, which runs operations without a
 // limit. An invalid section gives its validation error.
 func FromPolicy(name string, c fault.TimeoutPolicyConfig, opts ...Option) (attempt, total *Timeout, err error) {
-	if err := c.ValidateFor(name); err != nil {
+	validate := c.Validate
+	if name != "" {
+		validate = fault.PolicyConfig{Name: name, Timeout: &c}.Validate
+	}
+	if err := validate(); err != nil {
 		return nil, nil, err
 	}
 	opts = append(opts[:len(opts):len(opts)], WithName(name))
@@ -134,11 +138,10 @@ func (t *Timeout) Name() string {
 
 // Run calls op with a context that carries the limit's deadline (or the
 // caller's, when that is earlier) and is cancelled when the limit fires. It
-// returns op's error, a *fault.TimeoutError when the limit fired (marked
-// with fault.Permanent when op's error was, so a retry outside still does not
+// returns op's error, a *fault.TimeoutError when the limit fired (marked with
+// fault.Permanent when op's error was, so a retry outside still does not
 // retry it), or the caller's context error when the caller's context ended
-// first. The
-// context op received is cancelled when Run returns.
+// first. The context op received is cancelled when Run returns.
 //
 // Run does not stop an operation that ignores its context: it returns when op
 // does. For such operations wrap them with Detached. A nil Timeout runs op

@@ -186,11 +186,11 @@ func runFleetStrategy(ctx context.Context, cfg FleetConfig, addr, name string) (
 	received := make([]atomic.Int64, seconds+1)
 	var sent, admitted atomic.Int64
 	var start time.Time
-	dep := func(context.Context) error { // the dependency: counts what it receives
+	dep := func(context.Context) (struct{}, error) { // the dependency: counts what it receives
 		if s := int(time.Since(start) / time.Second); s < len(received) {
 			received[s].Add(1)
 		}
-		return nil
+		return struct{}{}, nil
 	}
 
 	policy := "dependency-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -253,7 +253,7 @@ func runFleetStrategy(ctx context.Context, cfg FleetConfig, addr, name string) (
 				}
 				sent.Add(1)
 				wg.Go(func() {
-					if execs[i].ExecuteContext(ctx, policy, dep) == nil {
+					if _, err := execs[i].Do(ctx, policy, dep); err == nil {
 						admitted.Add(1)
 					}
 				})

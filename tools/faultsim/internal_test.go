@@ -175,7 +175,7 @@ func TestServiceTime(t *testing.T) {
 	if got := serviceTime(Latency{P50: 20 * ms}, 3); got != 20*ms {
 		t.Errorf("no p99: %s, want a constant 20ms", got)
 	}
-	// The seeded draws follow the distribution: about 1% above p99.
+	// Draws from a fixed seed follow the distribution: about 1% above p99.
 	s := newModel(&Scenario{Phases: []Phase{{Duration: time.Second}}}, 7, time.Now(), 0)
 	above := 0
 	const n = 20000

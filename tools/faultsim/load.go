@@ -280,7 +280,8 @@ type strategyRun struct {
 
 // newStrategyRun starts the strategy's server and builds its client; the
 // timeline starts at start.
-func newStrategyRun(ctx context.Context, name string, sc *Scenario, seed uint64, arr []time.Duration, start time.Time) (*strategyRun, error) {
+func newStrategyRun(ctx context.Context, name string, sc *Scenario, opts Options, arr []time.Duration, start time.Time) (*strategyRun, error) {
+	seed := opts.Seed
 	srv, err := newServer(ctx, sc, seed, start, len(arr))
 	if err != nil {
 		return nil, err
@@ -293,7 +294,7 @@ func newStrategyRun(ctx context.Context, name string, sc *Scenario, seed uint64,
 	case StrategyNaive:
 		r.client = naiveClient{hc: &http.Client{Transport: r.base}, attempts: sc.naiveAttempts(), attemptTimeout: sc.naiveAttemptTimeout()}
 	case StrategyFault:
-		err = r.buildFault()
+		err = r.buildFault(opts)
 	default:
 		err = fmt.Errorf("unknown strategy %q (want %s, %s or %s)", name, StrategyNone, StrategyNaive, StrategyFault)
 	}
@@ -303,7 +304,7 @@ func newStrategyRun(ctx context.Context, name string, sc *Scenario, seed uint64,
 	return r, nil
 }
 
-func (r *strategyRun) buildFault() error {
+func (r *strategyRun) buildFault(opts Options) error {
 	mem, err := metrics.New()
 	if err != nil {
 		return err
@@ -313,12 +314,18 @@ func (r *strategyRun) buildFault() error {
 	cfg.LoggerEnabled = false // transitions are shown on the timeline instead
 	cfg.TracingEnabled = false
 	cfg.MetricsRecorder = r.recorder
+	if opts.FaultRecorder != nil {
+		cfg.MetricsRecorder = metrics.NewFanOut(r.recorder, opts.FaultRecorder)
+	}
 	r.exec, err = executor.New[*http.Response](cfg) //nolint:bodyclose // builds an executor; plainClient.do closes every body
 	if err != nil {
 		return err
 	}
 	if err := r.exec.RegisterPolicy(r.sc.Policy); err != nil {
 		return err
+	}
+	if opts.OnFaultExecutor != nil {
+		opts.OnFaultExecutor(r.exec)
 	}
 	t, err := faulthttp.NewTransport(r.exec, r.sc.Policy.Name, faulthttp.WithBase(r.base))
 	if err != nil {

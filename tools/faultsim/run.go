@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/executor"
 )
 
 // Options configure Run.
@@ -24,6 +28,13 @@ type Options struct {
 	Progress func(Progress)
 	// ProgressInterval: 0 means 250ms.
 	ProgressInterval time.Duration
+	// FaultRecorder, when set, also receives every event of the fault
+	// strategy's executor (through metrics.NewFanOut).
+	FaultRecorder fault.MetricsRecorder
+	// OnFaultExecutor, when set, is called with the fault strategy's
+	// executor once it is built, before its first call (faultsim -admin
+	// serves the live operations page over its registry).
+	OnFaultExecutor func(*executor.Executor[*http.Response])
 }
 
 // Progress is the state of a run, for a live progress line.
@@ -145,7 +156,7 @@ func runStrategy(ctx context.Context, sc *Scenario, opts Options, arr []time.Dur
 	runtime.GC()
 	began := time.Now()
 	start := began.Add(50 * time.Millisecond) // time to get the server listening
-	run, err := newStrategyRun(ctx, name, sc, opts.Seed, arr, start)
+	run, err := newStrategyRun(ctx, name, sc, opts, arr, start)
 	if err != nil {
 		return StrategyResult{}, err
 	}

@@ -60,7 +60,7 @@ func DefaultScenario() (*Scenario, error) { return ParseScenario(defaultScenario
 // Scenario is what faultsim runs: a dependency whose behaviour follows a
 // timeline of phases, the load sent to it, the fault policy protecting the
 // calls, and what the run is expected to show. Scenarios are JSON, decoded
-// with fault's policy rules (fault.DecodeJSON): durations are strings such
+// with the rules of fault's policy JSON: durations are strings such
 // as "250ms", unknown fields are errors. The policy is the same JSON as
 // fault.ParsePolicy reads.
 type Scenario struct {
@@ -148,7 +148,7 @@ type Latency struct {
 // is reported, each naming the JSON field and the rule it breaks.
 func ParseScenario(data []byte) (*Scenario, error) {
 	var s Scenario
-	if err := fault.DecodeJSON(data, &s); err != nil {
+	if err := decodeJSON(data, &s); err != nil {
 		return nil, scenarioError(err)
 	}
 	if err := s.Validate(); err != nil {
@@ -171,7 +171,7 @@ func LoadScenario(path string) (*Scenario, error) {
 	return s, nil
 }
 
-// scenarioError words fault.DecodeJSON's errors ("phases[1].duration: ...")
+// scenarioError words decodeJSON's errors ("phases[1].duration: ...")
 // as scenario errors ("scenario: phases[1].duration: ...").
 func scenarioError(err error) error {
 	errs := unjoin(err)

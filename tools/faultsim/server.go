@@ -15,8 +15,9 @@ import (
 )
 
 // Headers the load generator sets so that the server can draw each attempt's
-// latency and error from the seed alone: the same request's first attempt
-// takes the same time under every strategy and in every run with that seed.
+// latency and error from the random seed alone: the same request's first
+// attempt takes the same time under every strategy and in every run with
+// that seed.
 const (
 	headerRequest = "X-Faultsim-Request"
 	headerAttempt = "X-Faultsim-Attempt"
@@ -238,9 +239,9 @@ func (s *server) release() {
 	}
 }
 
-// rng returns the random source of one attempt, derived from the seed, the
-// request and the attempt number, so that draws do not depend on the order
-// in which attempts happen to arrive.
+// rng returns the random source of one attempt, derived from the run's
+// seed, the request and the attempt number, so that draws do not depend on
+// the order in which attempts happen to arrive.
 func (s *server) rng(r *http.Request) *rand.Rand {
 	id, _ := strconv.ParseUint(r.Header.Get(headerRequest), 10, 64)
 	attempt, _ := strconv.ParseUint(r.Header.Get(headerAttempt), 10, 64)

@@ -59,4 +59,10 @@
 // fault.reason, and fault.correlation_id; a failed or rejected execution
 // gets status Error with the error's text. Span.TraceID returns the trace ID
 // in hex, which the executor copies into ExecutionMetrics.TraceID.
+//
+// # API
+//
+// [NewRecorder] builds a [Recorder], a fault.MetricsRecorder over the
+// OpenTelemetry metric API; [NewTracer] a [Tracer], a fault.Tracer over its
+// trace API.
 package otel

@@ -112,9 +112,9 @@ func TestThroughTheExecutor(t *testing.T) {
 		// Two failing executions (two attempts each) open the breaker;
 		// the next one is rejected and its span says so.
 		for range 2 {
-			_ = exec.ExecuteContext(context.Background(), "pay", func(context.Context) error { return errOp })
+			_ = fault.ExecuteSimple(context.Background(), exec, "pay", func(context.Context) error { return errOp })
 		}
-		err = exec.ExecuteContext(context.Background(), "pay", func(context.Context) error { return nil })
+		err = fault.ExecuteSimple(context.Background(), exec, "pay", func(context.Context) error { return nil })
 		if fault.CodeOf(err) != fault.ErrCodeCircuitOpen {
 			t.Fatalf("after the failures: %v, want the circuit open", err)
 		}

@@ -15,10 +15,14 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -35,11 +39,15 @@ require (
 replace (
 	github.com/authcorp/libs/go/src/apperrors => ../../../apperrors
 	github.com/authcorp/libs/go/src/fault => ../../../fault
+	github.com/authcorp/libs/go/src/fault/budget => ../../budget
 	github.com/authcorp/libs/go/src/fault/bulkhead => ../../bulkhead
 	github.com/authcorp/libs/go/src/fault/circuitbreaker => ../../circuitbreaker
 	github.com/authcorp/libs/go/src/fault/executor => ../../executor
+	github.com/authcorp/libs/go/src/fault/fallback => ../../fallback
+	github.com/authcorp/libs/go/src/fault/hedge => ../../hedge
 	github.com/authcorp/libs/go/src/fault/ratelimit => ../../ratelimit
 	github.com/authcorp/libs/go/src/fault/retry => ../../retry
+	github.com/authcorp/libs/go/src/fault/throttle => ../../throttle
 	github.com/authcorp/libs/go/src/fault/timeout => ../../timeout
 	github.com/authcorp/libs/go/src/functional => ../../../functional
 )

@@ -42,6 +42,9 @@ const (
 	AttrCircuitState    = attribute.Key("fault.circuit.state")
 	AttrRateLimitResult = attribute.Key("fault.ratelimit.result")
 	AttrBulkheadResult  = attribute.Key("fault.bulkhead.result")
+	// AttrFallback is true on an execution a fallback served (its outcome
+	// is OutcomeFallback), so a substitute answer never counts as a success.
+	AttrFallback = attribute.Key("fault.fallback")
 )
 
 // Values of AttrOutcome.
@@ -49,6 +52,7 @@ const (
 	OutcomeSuccess  = "success"
 	OutcomeFailure  = "failure"
 	OutcomeRejected = "rejected"
+	OutcomeFallback = "fallback"
 )
 
 // Values of AttrReason, the rejection reasons.
@@ -56,6 +60,7 @@ const (
 	ReasonCircuitOpen  = "circuit_open"
 	ReasonRateLimited  = "rate_limited"
 	ReasonBulkheadFull = "bulkhead_full"
+	ReasonThrottled    = "throttled"
 )
 
 // ErrorTypeOther is the error.type of a failure that carries no resilience
@@ -95,9 +100,11 @@ const (
 	clRetryExhausted
 	clShuttingDown
 	clInvalidPolicy
+	clFallback    // a fallback served the execution
 	clCircuitOpen // the rejections, in reason order
 	clRateLimited
 	clBulkheadFull
+	clThrottled
 	numClasses
 	firstRejection = clCircuitOpen
 )
@@ -105,6 +112,9 @@ const (
 // classOf returns the class of an execution; a code for which
 // fault.ErrorCode.Rejection is true gives a rejection class.
 func classOf(m *fault.ExecutionMetrics) int {
+	if m.Fallback {
+		return clFallback
+	}
 	if m.Success {
 		return clSuccess
 	}
@@ -115,6 +125,8 @@ func classOf(m *fault.ExecutionMetrics) int {
 		return clRateLimited
 	case fault.ErrCodeBulkheadFull:
 		return clBulkheadFull
+	case fault.ErrCodeThrottled:
+		return clThrottled
 	case fault.ErrCodeTimeout:
 		return clTimeout
 	case fault.ErrCodeRetryExhausted:
@@ -135,9 +147,11 @@ var classAttrs = [numClasses][]attribute.KeyValue{
 	clRetryExhausted: {AttrOutcome.String(OutcomeFailure), AttrErrorType.String("retry_exhausted")},
 	clShuttingDown:   {AttrOutcome.String(OutcomeFailure), AttrErrorType.String("shutting_down")},
 	clInvalidPolicy:  {AttrOutcome.String(OutcomeFailure), AttrErrorType.String("invalid_policy")},
+	clFallback:       {AttrOutcome.String(OutcomeFallback), AttrFallback.Bool(true)},
 	clCircuitOpen:    {AttrOutcome.String(OutcomeRejected), AttrErrorType.String(ReasonCircuitOpen)},
 	clRateLimited:    {AttrOutcome.String(OutcomeRejected), AttrErrorType.String(ReasonRateLimited)},
 	clBulkheadFull:   {AttrOutcome.String(OutcomeRejected), AttrErrorType.String(ReasonBulkheadFull)},
+	clThrottled:      {AttrOutcome.String(OutcomeRejected), AttrErrorType.String(ReasonThrottled)},
 }
 
 // rejectionAttrs are the pattern and reason of each rejection class.
@@ -145,6 +159,7 @@ var rejectionAttrs = [numClasses - firstRejection][]attribute.KeyValue{
 	{AttrPattern.String(fault.PatternCircuitBreaker), AttrReason.String(ReasonCircuitOpen)},
 	{AttrPattern.String(fault.PatternRateLimit), AttrReason.String(ReasonRateLimited)},
 	{AttrPattern.String(fault.PatternBulkhead), AttrReason.String(ReasonBulkheadFull)},
+	{AttrPattern.String(fault.PatternThrottle), AttrReason.String(ReasonThrottled)},
 }
 
 // gauge values of the circuit states; -1: no state reported.
@@ -180,6 +195,7 @@ type policy struct {
 	rate        [2][]metric.AddOption // acquired, limited
 	bulk        [2][]metric.AddOption // immediate, queued
 	gauge       []metric.ObserveOption
+	overload    overloadOptions // budget and throttle (see overload.go)
 }
 
 func set(kvs ...[]attribute.KeyValue) metric.MeasurementOption {
@@ -217,6 +233,7 @@ func newPolicy(name string) *policy {
 	bh := []attribute.KeyValue{AttrPattern.String(fault.PatternBulkhead)}
 	p.bulk[0] = []metric.AddOption{set(base, bh, []attribute.KeyValue{AttrBulkheadResult.String("immediate")})}
 	p.bulk[1] = []metric.AddOption{set(base, bh, []attribute.KeyValue{AttrBulkheadResult.String("queued")})}
+	p.overload = newOverloadOptions(base)
 	return p
 }
 
@@ -296,6 +313,7 @@ type Recorder struct {
 	transitions metric.Int64Counter
 	rateLimit   metric.Int64Counter
 	bulkhead    metric.Int64Counter
+	overload    overloadInstruments
 	reg         metric.Registration
 	policies    *policies[*policy]
 	start       time.Time // when transitions are timed from
@@ -386,7 +404,7 @@ func NewRecorder(mp metric.MeterProvider, opts ...Option) (*Recorder, error) {
 	var state metric.Int64ObservableGauge
 	state, errs[7] = m.Int64ObservableGauge(MetricCircuitState, metric.WithUnit("{state}"),
 		metric.WithDescription("Current circuit breaker state: 0 closed, 1 half-open, 2 open."))
-	if err := errors.Join(errs[:]...); err != nil {
+	if err := errors.Join(append(errs[:], r.overload.create(m))...); err != nil {
 		return nil, fmt.Errorf("otel: creating instruments: %w", err)
 	}
 	r.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -394,9 +412,10 @@ func NewRecorder(mp metric.MeterProvider, opts ...Option) (*Recorder, error) {
 			if g := p.state.Load(); g >= 0 {
 				o.ObserveInt64(state, int64(g), p.gauge...)
 			}
+			r.overload.observe(o, p)
 		})
 		return nil
-	}, state)
+	}, state, r.overload.probability)
 	if err != nil {
 		return nil, fmt.Errorf("otel: registering the %s callback: %w", MetricCircuitState, err)
 	}

@@ -300,7 +300,7 @@ func TestLateExecutionDoesNotUndoATransition(t *testing.T) {
 
 func TestRejectionMatchesContract(t *testing.T) {
 	codes := []fault.ErrorCode{"", fault.ErrCodeCircuitOpen, fault.ErrCodeRateLimited, fault.ErrCodeTimeout,
-		fault.ErrCodeBulkheadFull, fault.ErrCodeRetryExhausted, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown, "SOMETHING_NEW"}
+		fault.ErrCodeBulkheadFull, fault.ErrCodeRetryExhausted, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown, fault.ErrCodeThrottled, "SOMETHING_NEW"}
 	for _, code := range codes {
 		s := newSDK(t)
 		r := newRecorder(t, s)

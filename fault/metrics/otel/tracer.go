@@ -147,7 +147,7 @@ func (s span) End(m fault.ExecutionMetrics) {
 		return
 	}
 	c := classOf(&m)
-	var buf [7]attribute.KeyValue
+	var buf [8]attribute.KeyValue
 	a := append(buf[:0], classAttrs[c]...)
 	a = append(a, AttrRetryAttempts.Int(m.RetryAttempts))
 	if m.CircuitState != "" {
@@ -160,7 +160,7 @@ func (s span) End(m fault.ExecutionMetrics) {
 		a = append(a, AttrCorrelationID.String(m.CorrelationID))
 	}
 	s.s.SetAttributes(a...)
-	if c != clSuccess {
+	if c != clSuccess && (c != clFallback || m.Err != nil) {
 		desc := ""
 		if m.Err != nil {
 			desc = m.Err.Error()

@@ -11,13 +11,18 @@
 // checks the scenario's expectations, and can write an HTML report with
 // charts (-html) and a JSON file (-json).
 //
-// Usage (from tools/; the tools module is not in go.work):
+// Usage, from the repository root (the Makefile builds it into bin/ and
+// runs it there, so paths are relative to the root):
 //
-//	GOWORK=off go run ./cmd/faultsim                        # the embedded default scenario
-//	GOWORK=off go run ./cmd/faultsim -html report.html      # and an HTML report
-//	GOWORK=off go run ./cmd/faultsim -print-default > my.json
-//	GOWORK=off go run ./cmd/faultsim -scenario my.json -strategies naive,fault
-//	GOWORK=off go run ./cmd/faultsim -scenario jitter       # the backoff-and-jitter experiment
+//	make sim                                   # the embedded default scenario
+//	make sim ARGS="-html report.html"          # and an HTML report
+//	make report                                # report.html and report.json at the root
+//	make sim ARGS="-print-default" > my.json
+//	make sim ARGS="-scenario my.json -strategies naive,fault"
+//	make sim ARGS="-scenario jitter"           # the backoff-and-jitter experiment
+//	make sim ARGS="-scenario retry-storm"      # retry budgets and adaptive throttling
+//
+// or from tools/ (not in go.work): GOWORK=off go run ./cmd/faultsim [flags].
 //
 // Exit status: 0 when every expectation holds, 1 when one fails or the run
 // could not complete, 2 for bad flags or a bad scenario file. See
@@ -49,6 +54,7 @@ type options struct {
 	printDefault bool
 	clients      string
 	runs         int
+	admin        string
 	redis        string
 }
 
@@ -56,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faultsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.scenario, "scenario", "", `scenario file (JSON), or "jitter" for the backoff-and-jitter experiment (default: the embedded scenario; see -print-default)`)
+	fs.StringVar(&o.scenario, "scenario", "", `scenario file (JSON), "jitter" for the backoff-and-jitter experiment, or "tail-latency" for the hedging experiment (default: the embedded scenario; see -print-default)`)
 	fs.StringVar(&o.strategies, "strategies", strings.Join(faultsim.Strategies, ","), "strategies to run, comma-separated")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the arrivals, the server's latencies and errors (and the jitter experiment's network)")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to `FILE`")
@@ -64,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.printDefault, "print-default", false, "print the embedded default scenario (a file to copy and edit) and exit")
 	fs.StringVar(&o.clients, "clients", joinInts(faultsim.DefaultJitterClients), "jitter experiment: the numbers of contending clients, comma-separated")
 	fs.IntVar(&o.runs, "runs", faultsim.DefaultJitterRuns, "jitter experiment: runs averaged per number of clients and strategy")
+	fs.StringVar(&o.admin, "admin", "", "serve the live operations page (fault/admin) of the fault strategy on `ADDR` (e.g. 127.0.0.1:8099) while the scenario runs")
 	fs.StringVar(&o.redis, "redis", "", "fleet scenarios: `ADDR` of a real Redis (default: an embedded in-process one)")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.scenario == faultsim.JitterScenario {
 		return runJitter(ctx, o, stdout, stderr)
+	}
+	if o.scenario == faultsim.TailScenario {
+		return runTail(ctx, o, stdout, stderr)
 	}
 	return runScenario(ctx, o, stdout, stderr)
 }
@@ -128,9 +138,19 @@ func runScenario(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultsim: -strategies:", err)
 		return 2
 	}
+	runOpts := faultsim.Options{Seed: o.seed, Strategies: strategies}
+	if o.admin != "" {
+		_, stop, err := serveAdmin(o.admin, &runOpts, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "faultsim: -admin:", err)
+			return 2
+		}
+		defer stop()
+	}
 	faultsim.WriteHeader(stdout, sc, strategies, o.seed)
 	progress := newProgress(stderr)
-	rep, err := faultsim.Run(ctx, sc, faultsim.Options{Seed: o.seed, Strategies: strategies, Progress: progress.update})
+	runOpts.Progress = progress.update
+	rep, err := faultsim.Run(ctx, sc, runOpts)
 	progress.end()
 	if rep == nil {
 		fmt.Fprintln(stderr, "faultsim:", err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -58,7 +59,10 @@ func check(ctx context.Context, root string, rules []rule, env ...string) ([]pro
 	c.checkModuleFiles()
 	c.checkGoModFilesAreKnown()
 	c.checkDependabot()
+	c.checkWorkflows()
+	c.checkDocTables()
 	c.checkNoLatest()
+	c.checkActionsPinned()
 	c.checkImports(ctx)
 	return c.problems, c.packages
 }
@@ -85,12 +89,15 @@ func (c *checker) checkManifest() {
 	listed := map[string]bool{}
 	for _, e := range m.Modules {
 		listed[e.Dir] = true
-		if c.byDir[e.Dir] == nil {
-			c.add(repo.ManifestFile, "line %d: %s is not a library module of DESIGN.md §1 (add it to the rules table in tools/cmd/modcheck/rules.go)", e.Line, e.Dir)
+		switch r := c.byDir[e.Dir]; {
+		case r == nil:
+			c.add(repo.ManifestFile, "line %d: %s is not a library module in the module table (add it to the rules table in tools/cmd/modcheck/rules.go)", e.Line, e.Dir)
+		case r.TestOnly:
+			c.add(repo.ManifestFile, "line %d: %s holds only tests and is never released: remove its entry", e.Line, e.Dir)
 		}
 	}
 	for _, r := range c.rules {
-		if !listed[r.Dir] {
+		if !listed[r.Dir] && !r.TestOnly {
 			c.add(repo.ManifestFile, "module %s has no version entry (add `  %s: v0.1.0`)", r.Dir, r.Dir)
 		}
 	}
@@ -124,7 +131,7 @@ func (c *checker) checkWork() {
 		case d == toolsDir:
 			c.add(name, "uses ./%s: tools stays out of the workspace so that its pinned tool dependencies never raise the library modules' build list", toolsDir)
 		case c.byDir[d] == nil:
-			c.add(name, "uses %s, which is not a library module of DESIGN.md §1", u.Path)
+			c.add(name, "uses %s, which is not a library module in the module table (tools/cmd/modcheck/rules.go)", u.Path)
 		}
 	}
 	for _, r := range c.rules {
@@ -269,7 +276,7 @@ func (c *checker) checkGoModFilesAreKnown() {
 		}
 		d := filepath.ToSlash(rel)
 		if d != toolsDir && c.byDir[d] == nil {
-			c.add(d, "has a go.mod but is not a module of DESIGN.md §1: add it to the rules table in tools/cmd/modcheck/rules.go, versions.yaml, go.work and .github/dependabot.yml")
+			c.add(d, "has a go.mod but is not in the module table: add it to the rules table in tools/cmd/modcheck/rules.go, versions.yaml, go.work and .github/dependabot.yml (docs/ARCHITECTURE.md, \"Adding a module\")")
 		}
 		return nil
 	})
@@ -284,6 +291,10 @@ func skipDir(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor" || name == "bin" || name == "node_modules"
 }
 
+// checkDependabot wants one gomod entry whose directories list every module
+// (tools included) exactly once, so that one schedule, label and grouping
+// covers them all and a new module is one more line, and a github-actions
+// entry.
 func (c *checker) checkDependabot() {
 	const name = ".github/dependabot.yml"
 	data, err := os.ReadFile(filepath.Join(c.root, filepath.FromSlash(name)))
@@ -307,38 +318,117 @@ func (c *checker) checkDependabot() {
 		c.add(name, "version is %d, want 2", cfg.Version)
 	}
 	gomod := map[string]bool{}
-	actions := false
+	entries, actions := 0, false
 	for _, u := range cfg.Updates {
-		ds := u.Directories
-		if u.Directory != "" {
-			ds = append(ds, u.Directory)
-		}
-		for _, d := range ds {
-			d = strings.Trim(path.Clean("/"+d), "/")
-			switch u.Ecosystem {
-			case "gomod":
+		switch u.Ecosystem {
+		case "gomod":
+			entries++
+			ds := u.Directories
+			if u.Directory != "" {
+				ds = append(ds, u.Directory)
+			}
+			if entries > 1 {
+				c.add(name, "gomod entry %d (%s): want one gomod entry; move its directories into the first entry's directories list", entries, strings.Join(ds, " "))
+			} else if u.Directory != "" {
+				c.add(name, "the gomod entry has directory: %s; list every module under directories: instead", u.Directory)
+			}
+			for _, d := range ds {
+				d = strings.Trim(path.Clean("/"+d), "/")
 				if gomod[d] {
-					c.add(name, "directory /%s has more than one gomod entry", d)
+					c.add(name, "directory /%s is listed more than once", d)
 				}
 				gomod[d] = true
 				if d != toolsDir && c.byDir[d] == nil {
-					c.add(name, "gomod entry for /%s, which is not a module of this repository", d)
+					c.add(name, "gomod directory /%s is not a module of this repository", d)
 				}
-			case "github-actions":
-				actions = true
 			}
+		case "github-actions":
+			actions = true
 		}
 	}
 	for _, r := range c.rules {
 		if !gomod[r.Dir] {
-			c.add(r.Dir, "no gomod entry for directory /%s in %s", r.Dir, name)
+			c.add(r.Dir, "directory /%s is not in the directories of the gomod entry in %s", r.Dir, name)
 		}
 	}
 	if !gomod[toolsDir] {
-		c.add(toolsDir, "no gomod entry for directory /%s in %s", toolsDir, name)
+		c.add(toolsDir, "directory /%s is not in the directories of the gomod entry in %s", toolsDir, name)
 	}
 	if !actions {
 		c.add(name, "no github-actions entry")
+	}
+}
+
+// docTables are the documents whose module tables must list every library
+// module: the rules (docs/ARCHITECTURE.md) and the tour (README.md).
+var docTables = []string{"docs/ARCHITECTURE.md", "README.md"}
+
+// checkDocTables wants a row for every library module in the module table
+// of each of docTables: a table line whose first cell is the module's
+// directory in backquotes, linked or not ("| `fault/retry` |" or
+// "| [`fault/retry`](fault/retry) |").
+func (c *checker) checkDocTables() {
+	for _, name := range docTables {
+		data, err := os.ReadFile(filepath.Join(c.root, filepath.FromSlash(name)))
+		if err != nil {
+			c.add(name, "%v", err)
+			continue
+		}
+		rows := map[string]bool{}
+		for _, l := range strings.Split(string(data), "\n") {
+			if m := docTableRow.FindStringSubmatch(l); m != nil {
+				rows[m[1]] = true
+			}
+		}
+		for _, r := range c.rules {
+			if !rows[r.Dir] && !r.TestOnly {
+				c.add(r.Dir, "no row in the module table of %s (docs/ARCHITECTURE.md, \"Adding a module\")", name)
+			}
+		}
+	}
+}
+
+// docTableRow matches a module table row and captures the directory in its
+// first cell.
+var docTableRow = regexp.MustCompile("^\\| \\[?`([a-z0-9/]+)`(?:\\]\\([^)]*\\))? \\|")
+
+// pinnedAction is a workflow step's uses: pinned to a full commit SHA, with
+// the version it stands for in a comment: owner/repo[/path]@<40 hex> # vX.
+var pinnedAction = regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$`)
+
+// checkWorkflows wants every action a workflow uses pinned by commit SHA (a
+// tag can be moved; a SHA cannot), with its version in a comment so that a
+// reader and dependabot see which release it is. Local actions (./...) and
+// docker:// images are left alone.
+func (c *checker) checkWorkflows() {
+	const dir = ".github/workflows"
+	files, err := filepath.Glob(filepath.Join(c.root, filepath.FromSlash(dir), "*.y*ml"))
+	if err != nil {
+		c.add(dir, "%v", err)
+		return
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			c.add(dir, "%v", err)
+			continue
+		}
+		name := dir + "/" + filepath.Base(f)
+		for i, l := range strings.Split(string(data), "\n") {
+			t := strings.TrimSpace(l)
+			t = strings.TrimPrefix(t, "- ")
+			v, ok := strings.CutPrefix(t, "uses:")
+			if !ok {
+				continue
+			}
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			if strings.HasPrefix(v, "./") || strings.HasPrefix(v, "docker://") {
+				continue
+			}
+			if !pinnedAction.MatchString(v) {
+				c.add(name, "line %d: uses %s: pin the action by its full commit SHA with the version in a comment (owner/repo@<sha> # vX.Y.Z)", i+1, v)
+			}
+		}
 	}
 }
 
@@ -376,6 +466,47 @@ func (c *checker) checkNoLatest() {
 	})
 	if err != nil {
 		c.add(".", "scanning for floating versions: %v", err)
+	}
+}
+
+// usesLine is a workflow step's `uses: owner/repo[/path]@ref` with an
+// optional trailing comment.
+var usesLine = regexp.MustCompile(`^\s*(?:-\s+)?uses:\s*([^\s@#]+)@(\S+)\s*(#.*)?$`)
+
+var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// checkActionsPinned makes sure every action a workflow uses is pinned by
+// commit SHA, with the version it is in a comment (`@<sha> # v5.0.0`), so
+// that a moved tag cannot change what CI runs and dependabot can still
+// propose updates.
+func (c *checker) checkActionsPinned() {
+	dir := filepath.Join(c.root, ".github", "workflows")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // no workflows
+	}
+	for _, e := range entries {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yml") || strings.HasSuffix(e.Name(), ".yaml")) {
+			continue
+		}
+		name := ".github/workflows/" + e.Name()
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			c.add(name, "%v", err)
+			continue
+		}
+		for i, l := range strings.Split(string(data), "\n") {
+			m := usesLine.FindStringSubmatch(l)
+			if m == nil || strings.HasPrefix(m[1], "./") || strings.HasPrefix(m[1], "docker://") {
+				continue
+			}
+			switch {
+			case !fullSHA.MatchString(m[2]):
+				c.add(name, "line %d uses %s@%s: pin the action by its full commit SHA, with the version in a comment (%s@<sha> # %s)", i+1, m[1], m[2], m[1], m[2])
+			case !strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(m[3], "#")), "v"):
+				c.add(name, "line %d pins %s by SHA without the version in a comment (# vX.Y.Z)", i+1, m[1])
+			}
+		}
 	}
 }
 

@@ -178,15 +178,15 @@ func (c *checker) checkImport(r *rule, from, imp string, info map[string]*listed
 		var why string
 		switch {
 		case r.Kind == pattern && to.Kind == pattern:
-			why = "a pattern module never imports another pattern module (DESIGN.md §1)"
+			why = "a pattern module never imports another pattern module (docs/ARCHITECTURE.md)"
 		case r.Kind == pattern && to.Kind == composer:
-			why = "a pattern module never imports another pattern module (DESIGN.md §1), nor the executor that composes them all"
+			why = "a pattern module never imports another pattern module, nor the executor that composes them all (docs/ARCHITECTURE.md)"
 		case r.Dir == "fault" && to.Kind != library:
-			why = "the contract module fault never imports a pattern (DESIGN.md §1)"
+			why = "the contract module fault never imports a pattern (docs/ARCHITECTURE.md)"
 		case test:
 			why = fmt.Sprintf("its tests may import %s", c.describeTestImports(r))
 		default:
-			why = fmt.Sprintf("DESIGN.md §1 lets %s import %s", r.Dir, describe(r.Imports, "no other module of this repository"))
+			why = fmt.Sprintf("the module table lets %s import %s", r.Dir, describe(r.Imports, "no other module of this repository"))
 		}
 		c.add(r.Dir, "package %s %s %s (module %s): %s", from, where, imp, dir, why)
 		return
@@ -206,16 +206,16 @@ func (c *checker) checkImport(r *rule, from, imp string, info map[string]*listed
 		if test {
 			allowed = slices.Concat(allowed, r.TestThirdParty, testOnlyThirdParty)
 		}
-		c.add(r.Dir, "package %s %s third-party package %s, which DESIGN.md §1 does not allow in %s (allowed: %s)", from, where, imp, r.Dir, describe(allowed, "none"))
+		c.add(r.Dir, "package %s %s third-party package %s, which the module table does not allow in %s (allowed: %s)", from, where, imp, r.Dir, describe(allowed, "none"))
 	}
 }
 
 // allowedInTests reports whether r's tests may import module dir: when the
-// table lists it, or else when it breaks neither rule of DESIGN.md §1 that
-// holds for tests too (a pattern never imports another pattern, nor the
-// executor that brings them all; the contract imports no pattern) and
-// makes no cycle with the table's own edges (functional's tests cannot use
-// fault, which imports functional).
+// table lists it, or else when it breaks neither module rule that holds for
+// tests too (a pattern never imports another pattern, nor the executor that
+// brings them all; the contract imports no pattern) and makes no cycle with
+// the table's own edges (functional's tests cannot use fault, which imports
+// functional).
 func (c *checker) allowedInTests(r *rule, dir string) bool {
 	if slices.Contains(r.TestImports, dir) {
 		return true

@@ -1,5 +1,5 @@
-// Command modcheck enforces the module rules of DESIGN.md §1 on the
-// repository, from the real import graph (go list, each module alone with
+// Command modcheck enforces the module rules of docs/ARCHITECTURE.md on
+// the repository, from the real import graph (go list, each module alone with
 // GOWORK=off, tests included):
 //
 //   - each module's non-test code imports only the standard library, its own
@@ -21,8 +21,13 @@
 //     and a replace line to the right relative directory for every in-repo
 //     module in its requirement graph; so does tools;
 //   - every go.mod in the tree belongs to a module of the table;
-//   - .github/dependabot.yml has a gomod entry for every module directory
-//     (tools included) and a github-actions entry;
+//   - .github/dependabot.yml has one gomod entry whose directories list
+//     every module directory once (tools included), and a github-actions
+//     entry;
+//   - every action a workflow uses is pinned by its full commit SHA, with
+//     the version in a comment;
+//   - the module tables of docs/ARCHITECTURE.md and README.md have a row
+//     for every library module;
 //   - nothing in the repository asks for a floating "latest" version.
 //
 // The table lives in rules.go. Usage, from tools/ (not in go.work):
@@ -65,9 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "modcheck:", p)
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "modcheck: FAIL: %d problems (rules: DESIGN.md §1, table in tools/cmd/modcheck/rules.go)\n", len(problems))
+		fmt.Fprintf(stderr, "modcheck: FAIL: %d problems (rules: docs/ARCHITECTURE.md; table: tools/cmd/modcheck/rules.go)\n", len(problems))
 		return 1
 	}
-	fmt.Fprintf(stdout, "modcheck: ok: %d modules, %d packages follow DESIGN.md §1\n", len(rules), pkgs)
+	fmt.Fprintf(stdout, "modcheck: ok: %d modules, %d packages follow the module rules (docs/ARCHITECTURE.md)\n", len(rules), pkgs)
 	return 0
 }

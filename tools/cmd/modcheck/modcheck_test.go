@@ -21,9 +21,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // the network.
 var offline = []string{"GOPROXY=off", "GOFLAGS=-mod=readonly"}
 
-// fakeRepo is a repository laid out as DESIGN.md §1 says, built from the
-// rules table, with a package per module that imports exactly what the table
-// allows. Tests break it in one way and expect modcheck to say so.
+// fakeRepo is a repository laid out as docs/ARCHITECTURE.md says, built
+// from the rules table, with a package per module that imports exactly what
+// the table allows. Tests break it in one way and expect modcheck to say so.
 type fakeRepo map[string]string // file path (slash-separated) -> content
 
 const thirdDir = "_third" // fake third-party modules, outside the module tree
@@ -76,14 +76,20 @@ func closure(dir string) []string {
 
 func newFakeRepo() fakeRepo {
 	f := fakeRepo{}
-	var manifest, work, dependabot strings.Builder
+	var manifest, work, dependabot, archTable, readmeTable strings.Builder
+	archTable.WriteString("| dir | may import |\n| --- | --- |\n")
+	readmeTable.WriteString("| dir | holds |\n| --- | --- |\n")
 	manifest.WriteString("modules:\n")
 	work.WriteString("go 1.25.0\n\nuse (\n")
-	dependabot.WriteString("version: 2\nupdates:\n")
+	dependabot.WriteString("version: 2\nupdates:\n  - package-ecosystem: gomod\n    directories:\n")
 	for _, r := range rules {
-		manifest.WriteString("  " + r.Dir + ": v0.1.0\n")
+		if !r.TestOnly {
+			manifest.WriteString("  " + r.Dir + ": v0.1.0\n")
+		}
 		work.WriteString("\t./" + r.Dir + "\n")
-		dependabot.WriteString("  - package-ecosystem: gomod\n    directory: /" + r.Dir + "\n")
+		archTable.WriteString("| `" + r.Dir + "` | ... |\n")
+		readmeTable.WriteString("| [`" + r.Dir + "`](" + r.Dir + ") | ... |\n")
+		dependabot.WriteString("      - /" + r.Dir + "\n")
 		f[r.Dir+"/go.mod"] = "module " + repo.ModulePath(r.Dir) + "\n\ngo 1.25.0\n"
 		for _, d := range closure(r.Dir) {
 			f.addRequire(r.Dir, repo.ModulePath(d), d)
@@ -96,11 +102,17 @@ func newFakeRepo() fakeRepo {
 		f[r.Dir+"/README.md"] = "# " + r.Dir + "\n"
 	}
 	work.WriteString(")\n")
-	dependabot.WriteString("  - package-ecosystem: gomod\n    directory: /tools\n")
+	dependabot.WriteString("      - /tools\n")
 	dependabot.WriteString("  - package-ecosystem: github-actions\n    directory: /\n")
 	f[repo.ManifestFile] = manifest.String()
+	f["docs/ARCHITECTURE.md"] = archTable.String()
+	f["README.md"] = readmeTable.String()
 	f["go.work"] = work.String()
 	f[".github/dependabot.yml"] = dependabot.String()
+	f[".github/workflows/ci.yml"] = "jobs:\n  test:\n    steps:\n" +
+		"      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n" +
+		"      - uses: ./.github/actions/local\n" +
+		"      - name: setup\n        uses: actions/setup-go@44694675825211faa026b3c33043df3e48a5fa00 # v6.0.0\n"
 	f["tools/go.mod"] = "module " + repo.ModulePath("tools") + "\n\ngo 1.25.0\n"
 	f.addRequire("tools", repo.ModulePath("fault"), "fault")
 	for _, d := range closure("fault") {
@@ -386,16 +398,66 @@ func TestViolations(t *testing.T) {
 		{
 			name: "module missing from dependabot",
 			breakIt: func(f fakeRepo) {
-				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "  - package-ecosystem: gomod\n    directory: /fault/bulkhead\n", "", 1)
+				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "      - /fault/bulkhead\n", "", 1)
 			},
-			want: []string{"fault/bulkhead: no gomod entry for directory /fault/bulkhead in .github/dependabot.yml"},
+			want: []string{"fault/bulkhead: directory /fault/bulkhead is not in the directories of the gomod entry in .github/dependabot.yml"},
 		},
 		{
 			name: "tools missing from dependabot",
 			breakIt: func(f fakeRepo) {
-				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "    directory: /tools\n", "    directory: /tool\n", 1)
+				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "      - /tools\n", "      - /tool\n", 1)
 			},
-			want: []string{"tools: no gomod entry for directory /tools"},
+			want: []string{"tools: directory /tools is not in the directories"},
+		},
+		{
+			name: "module listed twice in dependabot",
+			breakIt: func(f fakeRepo) {
+				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "      - /tools\n", "      - /tools\n      - /fault/retry/\n", 1)
+			},
+			want: []string{".github/dependabot.yml: directory /fault/retry is listed more than once"},
+		},
+		{
+			name: "a second gomod entry in dependabot",
+			breakIt: func(f fakeRepo) {
+				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "      - /fault/bulkhead\n", "", 1) +
+					"  - package-ecosystem: gomod\n    directory: /fault/bulkhead\n"
+			},
+			want: []string{".github/dependabot.yml: gomod entry 2 (/fault/bulkhead): want one gomod entry"},
+		},
+		{
+			name: "dependabot directory outside the table",
+			breakIt: func(f fakeRepo) {
+				f[".github/dependabot.yml"] = strings.Replace(f[".github/dependabot.yml"], "      - /tools\n", "      - /tools\n      - /fault/extra\n", 1)
+			},
+			want: []string{".github/dependabot.yml: gomod directory /fault/extra is not a module of this repository"},
+		},
+		{
+			name: "action pinned by tag",
+			breakIt: func(f fakeRepo) {
+				f[".github/workflows/ci.yml"] += "      - uses: actions/cache@v4.2.0\n"
+			},
+			want: []string{".github/workflows/ci.yml: line 8: uses actions/cache@v4.2.0: pin the action by its full commit SHA"},
+		},
+		{
+			name: "action pinned by SHA without its version",
+			breakIt: func(f fakeRepo) {
+				f[".github/workflows/ci.yml"] = strings.Replace(f[".github/workflows/ci.yml"], " # v6.0.0", "", 1)
+			},
+			want: []string{".github/workflows/ci.yml: line 7: uses actions/setup-go@44694675825211faa026b3c33043df3e48a5fa00: pin"},
+		},
+		{
+			name: "module missing from the architecture table",
+			breakIt: func(f fakeRepo) {
+				f["docs/ARCHITECTURE.md"] = strings.Replace(f["docs/ARCHITECTURE.md"], "| `fault/timeout` |", "| fault/timeout |", 1)
+			},
+			want: []string{"fault/timeout: no row in the module table of docs/ARCHITECTURE.md"},
+		},
+		{
+			name: "module missing from the README table",
+			breakIt: func(f fakeRepo) {
+				f["README.md"] = strings.Replace(f["README.md"], "| [`fault/health`](fault/health) | ... |\n", "", 1)
+			},
+			want: []string{"fault/health: no row in the module table of README.md"},
 		},
 		{
 			name: "module missing from the manifest",
@@ -403,6 +465,13 @@ func TestViolations(t *testing.T) {
 				f[repo.ManifestFile] = strings.Replace(f[repo.ManifestFile], "  fault/metrics: v0.1.0\n", "", 1)
 			},
 			want: []string{"versions.yaml: module fault/metrics has no version entry"},
+		},
+		{
+			name: "test-only module in the manifest",
+			breakIt: func(f fakeRepo) {
+				f[repo.ManifestFile] += "  fault/admin/browsertest: v0.1.0\n"
+			},
+			want: []string{"versions.yaml", "fault/admin/browsertest holds only tests and is never released"},
 		},
 		{
 			name: "manifest version not semver",
@@ -416,7 +485,7 @@ func TestViolations(t *testing.T) {
 			breakIt: func(f fakeRepo) {
 				f["fault/extra/go.mod"] = "module " + repo.ModulePath("fault/extra") + "\n\ngo 1.25.0\n"
 			},
-			want: []string{"fault/extra: has a go.mod but is not a module of DESIGN.md §1"},
+			want: []string{"fault/extra: has a go.mod but is not in the module table"},
 		},
 		{
 			name:    "floating version",
@@ -525,5 +594,27 @@ func TestMatchAny(t *testing.T) {
 		if got := matchAny(pats, imp); got != want {
 			t.Errorf("matchAny(%q) = %v, want %v", imp, got, want)
 		}
+	}
+}
+
+func TestRuleActionsArePinnedBySHA(t *testing.T) {
+	f := newFakeRepo()
+	f[".github/workflows/ci.yml"] = "jobs:\n  test:\n    steps:\n" +
+		"      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n" +
+		"      - uses: actions/setup-go@v6.0.0\n" +
+		"      - uses: actions/cache@0400d5f644dc74513175e3cd8d07132dd4860809\n" +
+		"      - uses: ./.github/actions/local\n"
+	root := f.write(t)
+	problems, _ := check(t.Context(), root, rules, offline...)
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		".github/workflows/ci.yml: line 5 uses actions/setup-go@v6.0.0: pin the action by its full commit SHA, with the version in a comment (actions/setup-go@<sha> # v6.0.0)",
+		".github/workflows/ci.yml: line 6 pins actions/cache by SHA without the version in a comment (# vX.Y.Z)",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -42,6 +42,7 @@ func newFakeRepo(t *testing.T, manifest [][2]string, requires map[string][]strin
 			gm.WriteString("\nrequire github.com/authcorp/libs/go/src/" + dep + " v0.1.0\n")
 		}
 		r.write(e[0]+"/go.mod", gm.String())
+		r.write(e[0]+"/CHANGELOG.md", changelog(e[1]))
 	}
 	r.write("versions.yaml", m.String())
 	r.write("go.work", "go 1.25.0\n")
@@ -163,6 +164,7 @@ func TestOnlyBumpedModulesAreTagged(t *testing.T) {
 	r.write("fault/retry/retry.go", "package retry\n")
 	r.write("fault/fault.go", "package fault\n")
 	r.write("versions.yaml", strings.Replace(r.read("versions.yaml"), "fault/retry: v0.1.0", "fault/retry: v0.2.0", 1))
+	r.write("fault/retry/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
 	r.commit("retry: new feature")
 
 	code, out, errOut := r.release()
@@ -282,6 +284,7 @@ func TestRequirementOnTaggedVersionIsFine(t *testing.T) {
 	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
 	r.git("tag", "go/src/functional/v0.1.0")
 	r.write("versions.yaml", "modules:\n  functional: v0.2.0\n  fault: v0.1.0\n")
+	r.write("functional/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
 	r.commit("bump functional")
 	code, out, errOut := r.release()
 	if code != 0 {
@@ -370,4 +373,164 @@ func (r *fakeRepo) read(name string) string {
 		r.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// changelog returns a CHANGELOG.md with a section for each version.
+func changelog(versions ...string) string {
+	var b strings.Builder
+	b.WriteString("# Changelog\n\n## [Unreleased]\n")
+	for _, v := range versions {
+		b.WriteString("\n## [" + strings.TrimPrefix(v, "v") + "] - 2026-01-02\n\n### Added\n\n- Something.\n")
+	}
+	return b.String()
+}
+
+func TestRefusesAVersionWithoutAChangelogEntry(t *testing.T) {
+	r := newFakeRepo(t, layout, layoutRequires)
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	// fault/retry moves to v0.2.0; its changelog still ends at 0.1.0.
+	r.write("versions.yaml", strings.Replace(r.read("versions.yaml"), "fault/retry: v0.1.0", "fault/retry: v0.2.0", 1))
+	r.write("fault/retry/CHANGELOG.md", changelog("v0.1.0")+"\n## [Unreleased]\n\n- Not a release section: [0.2.0] only in text.\n")
+	r.commit("retry: bump without changelog")
+	code, _, errOut := r.release("-create")
+	if code != 1 || !strings.Contains(errOut, `module fault/retry: version v0.2.0 has no changelog entry: add a section "## [0.2.0] - YYYY-MM-DD" to fault/retry/CHANGELOG.md`) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if tags := lines(r.git("tag", "--list", "go/src/fault/retry/v0.2.0")); len(tags) != 0 {
+		t.Fatalf("tagged without a changelog entry: %v", tags)
+	}
+	// A missing file is named too.
+	if err := os.Remove(filepath.Join(r.root, "fault", "retry", "CHANGELOG.md")); err != nil {
+		t.Fatal(err)
+	}
+	r.commit("retry: no changelog")
+	if code, _, errOut := r.release(); code != 1 || !strings.Contains(errOut, "fault/retry/CHANGELOG.md is missing") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	// With the section, the release goes ahead.
+	r.write("fault/retry/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.commit("retry: changelog")
+	if code, out, errOut := r.release(); code != 0 || strings.TrimSpace(out) != "go/src/fault/retry/v0.2.0" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+}
+
+// addReplace gives dir/go.mod a replace line to dep's directory, as every
+// module in the repository has.
+func (r *fakeRepo) addReplace(dir, dep string) {
+	r.t.Helper()
+	rel, err := filepath.Rel(filepath.Join(r.root, dir), filepath.Join(r.root, dep))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.write(dir+"/go.mod", r.read(dir+"/go.mod")+"\nreplace github.com/authcorp/libs/go/src/"+dep+" => "+filepath.ToSlash(rel)+"\n")
+}
+
+// A module built inside the repository against a dependency's newer tree
+// (through its replace line) but requiring an older version would reach
+// services with a dependency it was not built with.
+func TestRefusesARequirementOlderThanTheReplacedTree(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
+	r.addReplace("fault", "functional")
+	r.commit("replace")
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	// functional moves to v0.2.0; fault changes too but still requires
+	// functional v0.1.0.
+	r.write("versions.yaml", "modules:\n  functional: v0.2.0\n  fault: v0.2.0\n")
+	r.write("functional/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.write("fault/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.write("functional/new.go", "package functional\n\nfunc New() {}\n")
+	r.commit("functional: new API; fault uses it")
+	code, _, errOut := r.release()
+	want := "module fault requires functional v0.1.0, but its replace line builds it inside the repository against the tree of functional, which the manifest releases as v0.2.0: a service would get functional v0.1.0, which fault v0.2.0 was not built with; require functional v0.2.0 in fault/go.mod"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+
+	// release -sync fixes the requirement; then the release goes ahead.
+	code, out, errOut := r.release("-sync")
+	if code != 0 || !strings.Contains(out, "fault/go.mod: github.com/authcorp/libs/go/src/functional v0.1.0 -> v0.2.0") {
+		t.Fatalf("-sync: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if gm := r.read("fault/go.mod"); !strings.Contains(gm, "require github.com/authcorp/libs/go/src/functional v0.2.0") || !strings.Contains(gm, "replace github.com/authcorp/libs/go/src/functional => ../functional") {
+		t.Fatalf("fault/go.mod after -sync:\n%s", gm)
+	}
+	r.commit("sync requirements")
+	if code, out, errOut := r.release(); code != 0 || strings.Join(lines(out), " ") != "go/src/functional/v0.2.0 go/src/fault/v0.2.0" {
+		t.Fatalf("after -sync: exit %d, stdout %q\n%s", code, out, errOut)
+	}
+}
+
+// A module released against a dependency's tree whose code changed since the
+// dependency's release would reach services without those changes.
+func TestRefusesAReleaseBuiltAgainstUnreleasedCode(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
+	r.addReplace("fault", "functional")
+	r.commit("replace")
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	r.write("functional/new.go", "package functional\n\nfunc New() {}\n")
+	r.write("functional/README.md", "docs\n")
+	r.write("versions.yaml", "modules:\n  functional: v0.1.0\n  fault: v0.2.0\n")
+	r.write("fault/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.commit("functional changes without a bump; fault released")
+	code, _, errOut := r.release()
+	want := "module fault requires functional v0.1.0, but its replace line builds it inside the repository against the tree of functional, whose code changed since go/src/functional/v0.1.0 (functional/new.go)"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// Without a replace line nothing hides the requirement: a requirement on a
+// version that is tagged is what the module was built with.
+func TestRequirementWithoutReplaceIsTakenAtItsWord(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}, {"fault", "v0.1.0"}}, map[string][]string{"fault": {"functional"}})
+	if code, _, errOut := r.release("-create"); code != 0 {
+		t.Fatal(errOut)
+	}
+	r.write("versions.yaml", "modules:\n  functional: v0.2.0\n  fault: v0.2.0\n")
+	r.write("functional/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.write("fault/CHANGELOG.md", changelog("v0.2.0", "v0.1.0"))
+	r.commit("both move")
+	if code, _, errOut := r.release(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+}
+
+func TestChangelogMovesUnreleasedNotes(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.2.0"}, {"apperrors", "v0.2.0"}, {"fault", "v0.1.0"}}, nil)
+	r.write("functional/CHANGELOG.md", "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- New.\n\n## [0.1.0] - 2026-01-02\n\n- First.\n")
+	r.write("apperrors/CHANGELOG.md", "# Changelog\n\n## [Unreleased]\n\n## [0.1.0] - 2026-01-02\n\n- First.\n")
+	code, out, errOut := r.release("-changelog")
+	if code != 1 || !strings.Contains(out, "functional/CHANGELOG.md: [Unreleased] notes are now ## [0.2.0]") ||
+		!strings.Contains(errOut, "module apperrors: version v0.2.0 has no changelog section and [Unreleased] in apperrors/CHANGELOG.md is empty") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	got := r.read("functional/CHANGELOG.md")
+	if !strings.Contains(got, "## [Unreleased]\n\n## [0.2.0] - ") || !strings.Contains(got, "### Added\n\n- New.\n\n## [0.1.0] - 2026-01-02") {
+		t.Fatalf("functional/CHANGELOG.md:\n%s", got)
+	}
+	if err := changelogHas(r.root, "functional", "v0.2.0"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestChangelogStartsANewModulesChangelog(t *testing.T) {
+	r := newFakeRepo(t, [][2]string{{"functional", "v0.1.0"}}, nil)
+	if err := os.Remove(filepath.Join(r.root, "functional", "CHANGELOG.md")); err != nil {
+		t.Fatal(err)
+	}
+	r.write("functional/doc.go", "// Package functional provides Result. More text.\npackage functional\n")
+	if code, out, errOut := r.release("-changelog"); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	got := r.read("functional/CHANGELOG.md")
+	if !strings.Contains(got, "## [Unreleased]\n\n## [0.1.0] - ") || !strings.Contains(got, "### Added\n\n- First release. Package functional provides Result.\n") {
+		t.Fatalf("CHANGELOG.md:\n%s", got)
+	}
 }

@@ -1,0 +1,56 @@
+package faultsim_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/authcorp/libs/go/src/tools/faultsim"
+)
+
+// TestTailLatency plays a shortened tail-latency experiment in fake time:
+// every check holds, the budget never exceeds its bound, and the reports
+// render.
+func TestTailLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		res, err := faultsim.RunTail(context.Background(), faultsim.TailConfig{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		faultsim.WriteTailTable(&out, res)
+		if !res.Passed {
+			t.Fatalf("checks failed:\n%s", out.String())
+		}
+		if res.Lateness != 0 {
+			t.Fatalf("timer lateness %v in fake time", res.Lateness)
+		}
+		if !res.Budget.Held || res.Budget.Refused == 0 {
+			t.Fatalf("budget %+v: want held, with refusals in the heavy tail", res.Budget)
+		}
+		var page bytes.Buffer
+		if err := faultsim.WriteTailHTML(&page, res); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"Latency p99", "Latency p50", "Load amplification", "hedging+budget", "<svg"} {
+			if !strings.Contains(page.String(), want) {
+				t.Errorf("HTML report lacks %q", want)
+			}
+		}
+		if err := faultsim.WriteTailJSON(&bytes.Buffer{}, res); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("\n" + out.String())
+	})
+}
+
+func TestTailConfigValidation(t *testing.T) {
+	for _, c := range []faultsim.TailConfig{{Rate: -1}, {Rate: 1e9}, {Steady: -time.Second}, {BudgetRatio: -1}, {BudgetFloor: -1}, {Bucket: time.Hour}} {
+		if _, err := faultsim.RunTail(context.Background(), c); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+}
