@@ -3,6 +3,7 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,7 +32,8 @@ type Config struct {
 	// rejected. 0: it waits until its own context ends.
 	QueueTimeout time.Duration
 	// Recorder receives RecordBulkheadQueue once per admitted call. nil:
-	// nothing is recorded.
+	// nothing is recorded. A panic in it is contained (the slot stays
+	// accounted for; the first panic is logged through slog.Default()).
 	Recorder fault.MetricsRecorder
 }
 
@@ -75,7 +77,8 @@ func (c Config) Validate() error {
 type Bulkhead struct {
 	sem          *semaphore.Weighted
 	name         string
-	rec          fault.MetricsRecorder
+	rec          fault.MetricsRecorder // cfgRec behind fault.SafeRecorder
+	cfgRec       fault.MetricsRecorder
 	max          int
 	queueSize    int64
 	queueTimeout time.Duration
@@ -98,7 +101,8 @@ func New(cfg Config) (*Bulkhead, error) {
 	return &Bulkhead{
 		sem:          semaphore.NewWeighted(int64(cfg.MaxConcurrent)),
 		name:         cfg.Name,
-		rec:          cfg.Recorder,
+		rec:          fault.SafeRecorder(cfg.Recorder, nil),
+		cfgRec:       cfg.Recorder,
 		max:          cfg.MaxConcurrent,
 		queueSize:    int64(cfg.QueueSize),
 		queueTimeout: cfg.QueueTimeout,
@@ -124,7 +128,7 @@ func (b *Bulkhead) Config() Config {
 		MaxConcurrent: b.max,
 		QueueSize:     int(b.queueSize),
 		QueueTimeout:  b.queueTimeout,
-		Recorder:      b.rec,
+		Recorder:      b.cfgRec,
 	}
 }
 
@@ -157,16 +161,61 @@ func (b *Bulkhead) Run(ctx context.Context, op func(ctx context.Context) error) 
 	if op == nil {
 		return fault.ErrNilOperation
 	}
-	if err := b.Acquire(ctx); err != nil {
+	if err := b.acquire(ctx); err != nil {
 		return err
 	}
-	defer b.Release()
+	defer b.release()
 	return op(ctx)
 }
 
+// Slot is a slot held by the caller that took it with [Bulkhead.Acquire] or
+// [Bulkhead.TryAcquire]. Its Release gives the slot back. A Slot is a small
+// value; copies of it are the same hold, and only the first Release of a hold
+// counts: releasing it again, or releasing the zero Slot, panics and leaves
+// the bulkhead unchanged, so no sequence of Release calls can let more than
+// MaxConcurrent calls run.
+type Slot struct {
+	h   *hold
+	gen uint64
+}
+
+// hold is the record behind a Slot. Its generation is odd while the slot is
+// held and even while the hold is free; a Slot remembers the generation it
+// was handed, so a second Release of it no longer matches. Holds are pooled,
+// so taking a slot allocates nothing in the steady state.
+type hold struct {
+	b   *Bulkhead
+	gen atomic.Uint64
+}
+
+var holds = sync.Pool{New: func() any { return new(hold) }}
+
+func (b *Bulkhead) newSlot() Slot {
+	h := holds.Get().(*hold)
+	h.b = b
+	return Slot{h: h, gen: h.gen.Add(1)}
+}
+
+// Release gives the slot back; the oldest waiting call, if any, gets it.
+// Releasing a Slot that was already released (through any copy), or the
+// zero Slot, is a programming error: it panics, like unlocking an unlocked
+// sync.Mutex, and the bulkhead is left unchanged.
+func (s Slot) Release() {
+	if s.h == nil || s.gen&1 == 0 {
+		panic(errReleaseUnheld)
+	}
+	b := s.h.b
+	if !s.h.gen.CompareAndSwap(s.gen, s.gen+1) {
+		panic(errReleaseUnheld)
+	}
+	s.h.b = nil
+	holds.Put(s.h)
+	b.release()
+}
+
 // Acquire takes a slot, for callers that hold one across code they control;
-// every successful Acquire must be followed by exactly one Release (use
-// defer). It returns nil when the slot is held, or:
+// release it with the returned Slot's Release exactly once (use defer). It
+// returns the held slot, or the zero Slot and:
 //   - the context's error, without taking a slot, when ctx is already done
 //     or ends while the call waits in the queue (the queue place is given
 //     back);
@@ -177,7 +226,16 @@ func (b *Bulkhead) Run(ctx context.Context, op func(ctx context.Context) error) 
 //
 // Waiting calls get slots in arrival order; a call that finds a slot free
 // and nobody waiting takes it without blocking.
-func (b *Bulkhead) Acquire(ctx context.Context) error {
+func (b *Bulkhead) Acquire(ctx context.Context) (Slot, error) {
+	if err := b.acquire(ctx); err != nil {
+		return Slot{}, err
+	}
+	return b.newSlot(), nil
+}
+
+// acquire takes a slot that the caller gives back with release: the path of
+// Run and Execute, which release by defer and need no Slot.
+func (b *Bulkhead) acquire(ctx context.Context) error {
 	if b == nil {
 		return ErrNilBulkhead
 	}
@@ -192,6 +250,8 @@ func (b *Bulkhead) Acquire(ctx context.Context) error {
 	if b.sem.TryAcquire(1) {
 		b.running.Add(1)
 		if b.rec != nil {
+			// A recorder that panics is contained by fault.SafeRecorder
+			// (see New): the slot is held and accounted for either way.
 			b.rec.RecordBulkheadQueue(ctx, b.name, false)
 		}
 		return nil
@@ -199,7 +259,7 @@ func (b *Bulkhead) Acquire(ctx context.Context) error {
 	return b.wait(ctx)
 }
 
-// wait is Acquire's slow path: every slot was busy, or somebody was queued.
+// wait is acquire's slow path: every slot was busy, or somebody was queued.
 func (b *Bulkhead) wait(ctx context.Context) error {
 	// Take a queue place only if one is free: adding first and giving it
 	// back on overflow would let Queued() exceed QueueSize for an instant,
@@ -247,41 +307,27 @@ func (b *Bulkhead) reject(ctx context.Context, reason string) error {
 }
 
 // TryAcquire takes a slot if one is free and nobody is waiting, without
-// blocking and without queueing. It reports whether it took one; a true
-// result must be followed by exactly one Release.
-func (b *Bulkhead) TryAcquire() bool {
+// blocking and without queueing. It reports whether it took one; when it
+// did, release the returned Slot exactly once.
+func (b *Bulkhead) TryAcquire() (Slot, bool) {
 	if b == nil || !b.sem.TryAcquire(1) {
-		return false
+		return Slot{}, false
 	}
 	b.running.Add(1)
 	if b.rec != nil {
 		b.rec.RecordBulkheadQueue(context.Background(), b.name, false)
 	}
-	return true
+	return b.newSlot(), true
 }
 
-// Release gives back a slot taken with Acquire or TryAcquire; the oldest
-// waiting call, if any, gets it. Releasing a slot that is not held is a
-// programming error and panics, like unlocking an unlocked sync.Mutex; the
-// bulkhead is left unchanged. (A nil *Bulkhead never hands out a slot, so
-// Release on it panics the same way.)
-func (b *Bulkhead) Release() {
-	if b == nil {
-		panic(errReleaseUnheld)
-	}
-	if b.running.Add(-1) < 0 {
-		b.releaseUnheld()
-	}
+// release gives back a slot taken by acquire (or behind a Slot).
+func (b *Bulkhead) release() {
+	b.running.Add(-1)
 	b.sem.Release(1)
 }
 
-func (b *Bulkhead) releaseUnheld() {
-	b.running.Add(1)
-	panic(errReleaseUnheld)
-}
-
-// errReleaseUnheld is the panic value of Release without a held slot.
-const errReleaseUnheld = "bulkhead: Release without a matching Acquire"
+// errReleaseUnheld is the panic value of a Release without a held slot.
+const errReleaseUnheld = "bulkhead: Release of a Slot that is not held (released twice, or the zero Slot)"
 
 // View is the typed face of a Bulkhead: a fault.Policy[T] for the executor
 // and for fault.Execute. It is a small value holding the *Bulkhead; any
@@ -305,11 +351,11 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		return zero, fault.ErrNilOperation
 	}
 	b := v.b
-	if err := b.Acquire(ctx); err != nil {
+	if err := b.acquire(ctx); err != nil {
 		var zero T
 		return zero, err
 	}
-	defer b.Release()
+	defer b.release()
 	return next(ctx)
 }
 

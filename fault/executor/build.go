@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/bulkhead"
@@ -47,9 +46,11 @@ type env struct {
 
 func newEnv(cfg fault.ExecutorConfig) *env {
 	e := &env{cfg: cfg}
-	if cfg.MetricsEnabled && cfg.MetricsRecorder != nil {
+	if cfg.MetricsEnabled && !fault.IsNil(cfg.MetricsRecorder) {
 		if _, noop := cfg.MetricsRecorder.(fault.NoOpMetricsRecorder); !noop {
-			e.recorder = safeRecorder{cfg.MetricsRecorder}
+			// A panicking recorder is contained (see fault.SafeRecorder);
+			// the patterns keep this wrapper as it is.
+			e.recorder = fault.SafeRecorder(cfg.MetricsRecorder, cfg.Logger)
 		}
 	}
 	if cfg.LoggerEnabled {
@@ -167,43 +168,3 @@ func (e *env) logStateChange(name string, from, to circuitbreaker.State) {
 	e.logger.LogAttrs(context.Background(), level, "fault: circuit breaker state changed",
 		slog.String("policy", name), slog.String("from", from.String()), slog.String("to", to.String()))
 }
-
-// safeRecorder shields executions from a recorder that panics: the panic is
-// recovered and dropped, so the call it reported on completes normally.
-type safeRecorder struct{ r fault.MetricsRecorder }
-
-func (s safeRecorder) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) {
-	defer swallow()
-	s.r.RecordExecution(ctx, m)
-}
-
-func (s safeRecorder) RecordCircuitState(ctx context.Context, policyName, state string) {
-	defer swallow()
-	s.r.RecordCircuitState(ctx, policyName, state)
-}
-
-func (s safeRecorder) RecordRetryAttempt(ctx context.Context, policyName string, attempt int) {
-	defer swallow()
-	s.r.RecordRetryAttempt(ctx, policyName, attempt)
-}
-
-func (s safeRecorder) RecordRateLimit(ctx context.Context, policyName string, limited bool) {
-	defer swallow()
-	s.r.RecordRateLimit(ctx, policyName, limited)
-}
-
-func (s safeRecorder) RecordBulkheadQueue(ctx context.Context, policyName string, queued bool) {
-	defer swallow()
-	s.r.RecordBulkheadQueue(ctx, policyName, queued)
-}
-
-// RecordTimeout forwards to the recorder when it implements
-// fault.TimeoutRecorder.
-func (s safeRecorder) RecordTimeout(ctx context.Context, policyName, limit string, d time.Duration) {
-	if tr, ok := s.r.(fault.TimeoutRecorder); ok {
-		defer swallow()
-		tr.RecordTimeout(ctx, policyName, limit, d)
-	}
-}
-
-func swallow() { _ = recover() }

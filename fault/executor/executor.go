@@ -166,13 +166,9 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 		case p.bulkhead != nil:
 			// An attempt abandoned by a time limit runs on: it keeps its
 			// bulkhead slot until it returns, so that the bulkhead bounds
-			// the operations really running (see call.bulkhead).
-			bh := p.bulkhead
-			c.op = timeout.Detached(func() (T, error) {
-				defer bh.Release()
-				return plain()
-			})
-			c.opReleasesSlot = true
+			// the operations really running (see call.bulkhead, which
+			// builds each attempt's detached op around its slot).
+			c.plain = plain
 		default:
 			c.op = timeout.Detached(plain)
 		}

@@ -25,9 +25,10 @@ type call[T any] struct {
 	op       fault.Operation[T]
 	attempts int
 	span     fault.Span
-	// opReleasesSlot: op is a detached context-less operation that releases
-	// the bulkhead slot itself when it returns, whenever that is.
-	opReleasesSlot bool
+	// plain, when set, is a context-less operation under a time limit and a
+	// bulkhead: each attempt runs it detached, and it releases the
+	// attempt's bulkhead slot itself when it returns, whenever that is.
+	plain func() (T, error)
 }
 
 func (c *call[T]) run(ctx context.Context) (T, error) {
@@ -85,16 +86,24 @@ func (c *call[T]) limit(ctx context.Context) (T, error) {
 
 func (c *call[T]) bulkhead(ctx context.Context) (T, error) {
 	if c.p.bulkhead != nil {
-		if err := c.p.bulkhead.Acquire(ctx); err != nil {
+		slot, err := c.p.bulkhead.Acquire(ctx)
+		if err != nil {
 			var zero T
 			return zero, c.notAdmitted(err)
 		}
-		if !c.opReleasesSlot {
-			defer c.p.bulkhead.Release()
+		if c.plain == nil {
+			defer slot.Release()
+		} else {
+			// A detached context-less op runs exactly once per attempt
+			// (the time limit and Detached always call it) and releases
+			// the slot when it returns, even after its attempt was
+			// abandoned.
+			plain := c.plain
+			return c.attemptOp(ctx, timeout.Detached(func() (T, error) {
+				defer slot.Release()
+				return plain()
+			}))
 		}
-		// Otherwise op runs exactly once per attempt (the time limit and
-		// Detached always call it) and releases the slot when it returns,
-		// even after its attempt was abandoned.
 	}
 	return c.attempt(ctx)
 }
@@ -125,9 +134,11 @@ type notAdmittedError struct{ err error }
 func (e *notAdmittedError) Error() string { return e.err.Error() }
 func (e *notAdmittedError) Unwrap() error { return e.err }
 
-func (c *call[T]) attempt(ctx context.Context) (T, error) {
+func (c *call[T]) attempt(ctx context.Context) (T, error) { return c.attemptOp(ctx, c.op) }
+
+func (c *call[T]) attemptOp(ctx context.Context, op fault.Operation[T]) (T, error) {
 	if c.p.attempt == nil {
-		return c.op(ctx)
+		return op(ctx)
 	}
-	return timeout.Policy[T](c.p.attempt).Execute(ctx, c.op)
+	return timeout.Policy[T](c.p.attempt).Execute(ctx, op)
 }
