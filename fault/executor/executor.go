@@ -10,7 +10,9 @@ import (
 	"github.com/authcorp/libs/go/src/functional"
 )
 
-// Executor runs operations returning T under named policies. It implements
+// Executor runs operations returning T under named policies. A nil
+// *Executor is a programming error reported clearly: its methods that run or
+// register return fault.ErrNilExecutor, the others report nothing. It implements
 // fault.ResilienceExecutor[T] (the seed's methods) and fault.ContextExecutor[T]
 // (the context-aware forms that fault.ExecuteFunc and fault.ExecuteSimple
 // use). It is safe for concurrent use, including registration while
@@ -58,7 +60,12 @@ func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) 
 
 // Registry returns the executor's registry (for sharing, and for inspecting
 // a policy's pattern objects with Registry.Patterns).
-func (e *Executor[T]) Registry() *Registry { return e.reg }
+func (e *Executor[T]) Registry() *Registry {
+	if e == nil {
+		return nil
+	}
+	return e.reg
+}
 
 // RegisterPolicy validates policy, builds its pattern objects and registers
 // it under policy.Name, atomically replacing a policy of the same name (calls
@@ -66,6 +73,9 @@ func (e *Executor[T]) Registry() *Registry { return e.reg }
 // state). An invalid policy is an error joining one *fault.InvalidPolicyError
 // per problem, and leaves the registry unchanged.
 func (e *Executor[T]) RegisterPolicy(policy fault.PolicyConfig) error {
+	if e == nil {
+		return fault.ErrNilExecutor
+	}
 	p, err := e.env.build(policy)
 	if err != nil {
 		return err
@@ -76,10 +86,19 @@ func (e *Executor[T]) RegisterPolicy(policy fault.PolicyConfig) error {
 
 // UnregisterPolicy removes the named policy; calls already running finish.
 // Unknown names are ignored.
-func (e *Executor[T]) UnregisterPolicy(policyName string) { e.reg.remove(policyName) }
+func (e *Executor[T]) UnregisterPolicy(policyName string) {
+	if e != nil {
+		e.reg.remove(policyName)
+	}
+}
 
 // GetPolicyNames returns the registered policy names, sorted.
-func (e *Executor[T]) GetPolicyNames() []string { return e.reg.Names() }
+func (e *Executor[T]) GetPolicyNames() []string {
+	if e == nil {
+		return nil
+	}
+	return e.reg.Names()
+}
 
 // ExecuteWithResultContext runs op under the named policy. op receives the
 // attempt's context: it carries the attempt's deadline and is cancelled when
@@ -143,6 +162,9 @@ func (e *Executor[T]) Do(ctx context.Context, policyName string, op fault.Operat
 // do runs exactly one of op (context-aware) and plain (context-less).
 func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T], plain func() (T, error)) (T, error) {
 	var zero T
+	if e == nil {
+		return zero, fault.ErrNilExecutor
+	}
 	if ctx == nil {
 		return zero, fault.ErrNilContext
 	}

@@ -77,13 +77,13 @@ func WithMaxRetryAfter(d time.Duration) Option {
 // trip; otherwise the request carries the caller's context and a time limit
 // can only abandon it (see the executor's ExecuteWithResult).
 //
-// A nil exec, an empty policyName or a bad option is an *fault.InvalidPolicyError
+// A nil exec (also a typed nil *executor.Executor), an empty policyName or a bad option is an *fault.InvalidPolicyError
 // (several joined with errors.Join). An unknown policy name is reported by
 // exec on each request.
 func NewTransport(exec fault.ResilienceExecutor[*http.Response], policyName string, opts ...Option) (*Transport, error) {
 	var errs []error
-	if exec == nil {
-		errs = append(errs, fault.NewInvalidPolicyError(policyName, "Executor", nil, "must not be nil"))
+	if fault.IsNil(exec) {
+		errs = append(errs, fault.NewInvalidPolicyError(policyName, "Executor", nil, "must not be nil (also not a typed nil)"))
 	}
 	if policyName == "" {
 		errs = append(errs, fault.NewInvalidPolicyError("", "PolicyName", policyName, "must not be empty"))
@@ -99,8 +99,8 @@ func NewTransport(exec fault.ResilienceExecutor[*http.Response], policyName stri
 // Each attempt's request carries the context p hands the operation.
 // A nil p or a bad option is an *fault.InvalidPolicyError.
 func NewPolicyTransport(p fault.Policy[*http.Response], opts ...Option) (*Transport, error) {
-	if p == nil {
-		return nil, fault.NewInvalidPolicyError("", "Policy", nil, "must not be nil")
+	if fault.IsNil(p) {
+		return nil, fault.NewInvalidPolicyError("", "Policy", nil, "must not be nil (also not a typed nil)")
 	}
 	return newTransport("", p.Execute, opts)
 }
