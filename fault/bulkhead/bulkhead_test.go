@@ -63,14 +63,23 @@ func TestConformance(t *testing.T) {
 	}
 	for name, cfg := range configs {
 		t.Run(name, func(t *testing.T) {
-			faulttest.Run(t, func() faulttest.Instance {
-				b := mustNew(t, cfg)
+			var instance func(cb *faulttest.Callbacks) faulttest.Instance
+			instance = func(cb *faulttest.Callbacks) faulttest.Instance {
+				c := cfg
+				if cb != nil {
+					c.Recorder = cb.Recorder
+				}
+				b := mustNew(t, c)
 				return faulttest.Instance{
 					Policy: bulkhead.Policy[int](b),
 					Guard:  b,
 					Held:   func() int { return b.Running() + b.Queued() },
+					WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+						return instance(&cb)
+					},
 				}
-			})
+			}
+			faulttest.Run(t, func() faulttest.Instance { return instance(nil) })
 			// The view is a Guard too; fault.Execute then uses its Execute.
 			faulttest.Run(t, func() faulttest.Instance {
 				b := mustNew(t, cfg)

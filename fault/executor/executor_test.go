@@ -1094,6 +1094,29 @@ func TestConformance(t *testing.T) {
 		return faulttest.Instance{
 			Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) { return e.Do(ctx, "p", next) }),
 			Held:   ps.Bulkhead.Running,
+			WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+				cfg := quietConfig()
+				cfg.MetricsEnabled, cfg.MetricsRecorder = true, cb.Recorder
+				e, err := executor.New[int](cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.RegisterPolicy(fault.PolicyConfig{
+					Name:           "p",
+					Retry:          &fault.RetryPolicyConfig{MaxAttempts: 2, InitialInterval: time.Millisecond},
+					CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 2, Timeout: time.Second},
+					RateLimit:      &fault.RateLimitPolicyConfig{Rate: 100000, Window: time.Second},
+					Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: faulttest.Concurrency},
+					Timeout:        &fault.TimeoutPolicyConfig{Timeout: time.Minute, Max: time.Hour},
+				}); err != nil {
+					t.Fatal(err)
+				}
+				ps, _ := e.Registry().Patterns("p")
+				return faulttest.Instance{
+					Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) { return e.Do(ctx, "p", next) }),
+					Held:   ps.Bulkhead.Running,
+				}
+			},
 		}
 	})
 }

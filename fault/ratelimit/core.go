@@ -19,7 +19,8 @@ type params struct {
 	window    time.Duration
 	burst     int
 	maxWait   time.Duration
-	rec       fault.MetricsRecorder
+	rec       fault.MetricsRecorder // cfgRec behind fault.SafeRecorder
+	cfgRec    fault.MetricsRecorder
 
 	limit    rate.Limit // token bucket refill, in permits per second
 	perToken float64    // nanoseconds to mint one permit: Window/Rate
@@ -40,7 +41,8 @@ func newParams(cfg Config) params {
 		window:    cfg.Window,
 		burst:     cfg.BurstSize,
 		maxWait:   cfg.MaxWait,
-		rec:       cfg.Recorder,
+		rec:       fault.SafeRecorder(cfg.Recorder, nil),
+		cfgRec:    cfg.Recorder,
 		limit:     rate.Limit(float64(cfg.Rate) / cfg.Window.Seconds()),
 		perToken:  float64(cfg.Window) / float64(cfg.Rate),
 		base:      time.Now(),

@@ -65,7 +65,7 @@ func (p *params) config() Config {
 		Window:    p.window,
 		BurstSize: p.burst,
 		MaxWait:   p.maxWait,
-		Recorder:  p.rec,
+		Recorder:  p.cfgRec,
 	}
 	if p.sliding {
 		c.Buckets = p.slots - 1

@@ -72,6 +72,12 @@ func execute[T any](ctx context.Context, r *Retry, op func(context.Context) (T, 
 	if r == nil {
 		return op(ctx)
 	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation
+		// (docs/ARCHITECTURE.md, "Context").
+		var zero T
+		return zero, err
+	}
 	s := loop{prev: r.initial}
 	if r.maxElapsed > 0 {
 		// MaxElapsed counts from the first attempt's start. Without it the
@@ -143,7 +149,7 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 		}
 	}
 	if r.onRetry != nil {
-		r.onRetry(attempt+1, err, delay)
+		r.callOnRetry(attempt+1, err, delay)
 	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
@@ -157,8 +163,8 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 	if cerr := ctx.Err(); cerr != nil {
 		return r.contextEnded(ctx, cerr, err, attempt, true)
 	}
-	if r.recorder != nil {
-		r.recorder.RecordRetryAttempt(ctx, r.name, attempt+1)
+	if r.rec != nil {
+		r.rec.RecordRetryAttempt(ctx, r.name, attempt+1)
 	}
 	return nil
 }
@@ -176,10 +182,34 @@ func (r *Retry) refuse(err error) error {
 	case fault.ErrCodeCircuitOpen, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown:
 		return err
 	}
-	if r.retryIf != nil && !r.retryIf(err) {
+	if r.retryIf != nil && !r.retryable(err) {
 		return err
 	}
 	return nil
+}
+
+// retryable is RetryIf with its panic contained: a classifier that panics
+// refuses the retry (the caller gets the operation's error), and its first
+// panic is logged.
+func (r *Retry) retryable(err error) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &r.retryIfPanicked, r.name, "RetryIf", v)
+			ok = false
+		}
+	}()
+	return r.retryIf(err)
+}
+
+// callOnRetry is OnRetry with its panic contained: the retry goes on, and
+// the first panic is logged.
+func (r *Retry) callOnRetry(attempt int, err error, delay time.Duration) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &r.onRetryPanicked, r.name, "OnRetry", v)
+		}
+	}()
+	r.onRetry(attempt, err, delay)
 }
 
 // delay returns the wait before the attempt after attempt: the error's

@@ -79,8 +79,9 @@ func New(d time.Duration, opts ...Option) (*Timeout, error) {
 	}
 	t := &Timeout{d: d, name: o.name, limit: o.limit,
 		cause: &limitError{msg: label + ": " + o.limit + " time limit (" + d.String() + ") exceeded"}}
-	if r, ok := o.recorder.(Recorder); ok {
-		t.recorder = r
+	if _, ok := o.recorder.(Recorder); ok {
+		// A panicking recorder is contained: the limit's outcome stands.
+		t.recorder, _ = fault.SafeRecorder(o.recorder, nil).(Recorder)
 	}
 	return t, nil
 }
@@ -153,6 +154,11 @@ func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) e
 	case t == nil:
 		return op(ctx)
 	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation
+		// (docs/ARCHITECTURE.md, "Context").
+		return err
+	}
 	c := t.newContext(ctx)
 	defer c.finish()
 	err := op(c) //nolint:contextcheck // c derives from ctx: it is a limitContext whose parent is ctx
@@ -185,6 +191,10 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		return zero, fault.ErrNilContext
 	case t == nil:
 		return next(ctx)
+	}
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
 	}
 	c := t.newContext(ctx)
 	defer c.finish()

@@ -400,7 +400,15 @@ func TestConformance(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return faulttest.Instance{Policy: timeout.Policy[int](tl), Guard: tl}
+				return faulttest.Instance{Policy: timeout.Policy[int](tl), Guard: tl,
+					WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+						// A short limit, so that the recorder is told.
+						tl, err := timeout.New(time.Second, timeout.WithName("conformance"), timeout.WithLimit(limit), timeout.WithRecorder(cb.Recorder))
+						if err != nil {
+							t.Fatal(err)
+						}
+						return faulttest.Instance{Policy: timeout.Policy[int](tl), Guard: tl}
+					}}
 			})
 		})
 	}
