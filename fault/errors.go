@@ -382,6 +382,17 @@ func NewRetryExhaustedError(service, correlationID string, attempts int, totalTi
 // Unwrap returns the embedded ResilienceError.
 func (e *RetryExhaustedError) Unwrap() error { return &e.ResilienceError }
 
+// HTTPStatus is 504 (Gateway Timeout) when the retry ended on a deadline: it
+// stopped early because the caller's deadline left no room for another
+// attempt, or its last attempt hit a time limit (the error then matches
+// context.DeadlineExceeded), as a timeout is; otherwise 502.
+func (e *RetryExhaustedError) HTTPStatus() int {
+	if e.Cause != nil && errors.Is(e.Cause, context.DeadlineExceeded) {
+		return http.StatusGatewayTimeout
+	}
+	return e.ResilienceError.HTTPStatus()
+}
+
 // InvalidPolicyError reports a configuration value that breaks a rule. It is
 // the ResilienceError with code INVALID_POLICY that validation returns; when
 // a config has several problems they are joined with errors.Join.

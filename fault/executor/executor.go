@@ -168,6 +168,12 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 	if ctx == nil {
 		return zero, fault.ErrNilContext
 	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation and consumes
+		// nothing: no permit, slot or breaker count, no execution
+		// recorded (docs/ARCHITECTURE.md, "Context").
+		return zero, err
+	}
 	p := e.reg.lookup(name)
 	if p == nil {
 		return zero, newUnknownPolicyError(name)

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/authcorp/libs/go/src/apperrors"
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/executor"
 	"github.com/authcorp/libs/go/src/fault/faulthttp"
@@ -85,4 +86,33 @@ func TestRegressionServerRetryCountsOneFailure(t *testing.T) {
 			t.Errorf("bulkhead holds %d slots", ps.Bulkhead.Running())
 		}
 	})
+}
+
+// A retry that stops early because the caller's deadline leaves no room for
+// the next attempt maps to 504, as a timeout does, in faulthttp and in
+// apperrors; bare context errors map to 504 and 499.
+func TestRuleRetryStoppedByDeadlineIs504(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec := newStructExecutor(t, fault.PolicyConfig{
+			Name:  "out",
+			Retry: &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: time.Second, Jitter: fault.JitterNone},
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, err := exec.Do(ctx, "out", func(context.Context) (struct{}, error) { return struct{}{}, errors.New("down") })
+		if !errors.Is(err, context.DeadlineExceeded) || fault.CodeOf(err) != fault.ErrCodeRetryExhausted {
+			t.Fatalf("err = %v, want a RETRY_EXHAUSTED error matching context.DeadlineExceeded", err)
+		}
+		if got := faulthttp.ResponseFor(err).Problem.Status; got != http.StatusGatewayTimeout {
+			t.Errorf("faulthttp status %d, want 504", got)
+		}
+		if got := apperrors.HTTPStatusOf(err); got != http.StatusGatewayTimeout {
+			t.Errorf("apperrors status %d, want 504", got)
+		}
+	})
+	for err, want := range map[error]int{context.DeadlineExceeded: 504, context.Canceled: 499} {
+		if got := faulthttp.ResponseFor(err).Problem.Status; got != want {
+			t.Errorf("ResponseFor(%v) = %d, want %d", err, got, want)
+		}
+	}
 }
