@@ -46,6 +46,11 @@ var (
 	errExcluded = errors.New("circuitbreaker: excluded")
 )
 
+// ErrNilBreaker is returned when a nil *Breaker (or a view of one) is asked
+// to run an operation; the operation does not run. See docs/ARCHITECTURE.md,
+// "Nil values".
+var ErrNilBreaker = errors.New("circuitbreaker: nil *Breaker (use circuitbreaker.New)")
+
 // background is the context of transitions delivered by Metrics and the
 // manual controls, which take none.
 var background = context.Background()
@@ -59,9 +64,10 @@ const (
 
 // Breaker is a circuit breaker that guards operations of every result type at
 // once. It is safe for concurrent use and holds no goroutine: there is
-// nothing to close. Build it with New. A nil *Breaker guards nothing (calls
-// run directly, as under a nil fault.Guard), reports closed and ignores the
-// manual controls.
+// nothing to close. Build it with New. A nil *Breaker is a programming
+// error: Run and Execute return ErrNilBreaker without running the
+// operation; the accessors report a closed, empty breaker and the manual
+// controls do nothing.
 //
 // Run (fault.Guard) guards an operation that returns only an error;
 // fault.ExecuteWithResult(b, ctx, fn) guards a typed one; Policy[T](b) is the
@@ -447,7 +453,7 @@ func execute[T any](ctx context.Context, b *Breaker, next fault.Operation[T]) (T
 		return v, fault.ErrNilContext
 	}
 	if b == nil {
-		return next(ctx) // a nil breaker guards nothing, like a nil fault.Guard
+		return v, ErrNilBreaker
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		// A context already done never runs the operation and is not

@@ -590,10 +590,10 @@ func TestNilInputsDoNotPanic(t *testing.T) {
 
 func TestNilBreaker(t *testing.T) {
 	var b *circuitbreaker.Breaker
-	if v, err := call(b, ok); v != 1 || err != nil {
-		t.Fatalf("nil breaker: (%d, %v), want the operation's result", v, err)
+	if v, err := call(b, ok); v != 0 || !errors.Is(err, circuitbreaker.ErrNilBreaker) {
+		t.Fatalf("nil breaker: (%d, %v), want ErrNilBreaker", v, err)
 	}
-	if err := b.Run(context.Background(), func(context.Context) error { return errBoom }); !errors.Is(err, errBoom) {
+	if err := b.Run(context.Background(), func(context.Context) error { return errBoom }); !errors.Is(err, circuitbreaker.ErrNilBreaker) {
 		t.Fatal(err)
 	}
 	b.ForceOpen()

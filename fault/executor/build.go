@@ -59,7 +59,7 @@ func newEnv(cfg fault.ExecutorConfig) *env {
 			e.logger = slog.Default()
 		}
 	}
-	if cfg.TracingEnabled && cfg.Tracer != nil {
+	if cfg.TracingEnabled && !fault.IsNil(cfg.Tracer) {
 		e.tracer = cfg.Tracer
 	}
 	return e

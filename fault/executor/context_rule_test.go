@@ -98,3 +98,31 @@ func TestRuleDoneContextNeverRunsThroughExecutor(t *testing.T) {
 		}
 	}
 }
+
+// A nil *Executor is a programming error reported clearly: every method that
+// runs or registers returns fault.ErrNilExecutor, the others report nothing.
+func TestRuleNilExecutor(t *testing.T) {
+	var e *executor.Executor[int]
+	op := func(context.Context) (int, error) { return 1, nil }
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"RegisterPolicy":           e.RegisterPolicy(fault.PolicyConfig{Name: "p"}),
+		"Do":                       func() error { _, err := e.Do(ctx, "p", op); return err }(),
+		"ExecuteWithResultContext": e.ExecuteWithResultContext(ctx, "p", op).UnwrapErr(),
+		"ExecuteContext":           e.ExecuteContext(ctx, "p", func(context.Context) error { return nil }),
+		"ExecuteWithResult":        e.ExecuteWithResult(ctx, "p", func() (int, error) { return 1, nil }).UnwrapErr(),
+		"Execute":                  e.Execute(ctx, "p", func() error { return nil }),
+	} {
+		if err != fault.ErrNilExecutor { //nolint:errorlint // the sentinel itself
+			t.Errorf("%s on a nil *Executor = %v, want fault.ErrNilExecutor", name, err)
+		}
+	}
+	e.UnregisterPolicy("p")
+	if e.GetPolicyNames() != nil || e.Registry() != nil {
+		t.Error("accessors of a nil *Executor report something")
+	}
+	var r *executor.Registry
+	if _, ok := r.Patterns("p"); ok || r.Names() != nil {
+		t.Error("a nil *Registry reports a policy")
+	}
+}

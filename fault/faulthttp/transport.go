@@ -112,10 +112,11 @@ func newTransport(name string, run func(context.Context, fault.Operation[*http.R
 			o(t)
 		}
 	}
-	if t.base == nil {
+	// A typed nil (a nil *http.Transport) means the default, as nil does.
+	if fault.IsNil(t.base) {
 		t.base = http.DefaultTransport
 	}
-	if t.classify == nil {
+	if fault.IsNil(t.classify) {
 		t.classify = DefaultClassifier
 	}
 	if t.idempotent == nil {

@@ -14,8 +14,8 @@ import (
 
 // Run calls op until it succeeds, fails with an error that is not retried,
 // the attempts or the time budget run out, or ctx ends; see the package
-// documentation for the exact rules and the errors returned. A nil Retry runs
-// op once. A panic in op is not retried and propagates unchanged.
+// documentation for the exact rules and the errors returned. A nil Retry is
+// a programming error: it returns ErrNilRetry without running op. A panic in op is not retried and propagates unchanged.
 //
 // On the success path Run allocates nothing and reads no clock (one read
 // when MaxElapsed is set).
@@ -33,8 +33,8 @@ func (r *Retry) Run(ctx context.Context, op func(ctx context.Context) error) err
 type View[T any] struct{ r *Retry }
 
 // Policy returns the typed view of r for operations returning T, for the
-// executor's chain and for fault.Chain. A view of a nil Retry runs operations
-// once.
+// executor's chain and for fault.Chain. A view of a nil Retry returns
+// ErrNilRetry.
 func Policy[T any](r *Retry) View[T] { return View[T]{r} }
 
 // Execute runs next under the retry and returns the value and error of the
@@ -70,7 +70,8 @@ func execute[T any](ctx context.Context, r *Retry, op func(context.Context) (T, 
 		return zero, fault.ErrNilContext
 	}
 	if r == nil {
-		return op(ctx)
+		var zero T
+		return zero, ErrNilRetry
 	}
 	if err := ctx.Err(); err != nil {
 		// A context already done never runs the operation
@@ -328,6 +329,11 @@ func (r *Retry) label() string {
 	}
 	return "retry " + strconv.Quote(r.name)
 }
+
+// ErrNilRetry is returned when a nil *Retry (or a view of one) is asked to
+// run an operation; the operation does not run. See docs/ARCHITECTURE.md,
+// "Nil values".
+var ErrNilRetry = errors.New("retry: nil *Retry (use retry.New)")
 
 // deadlineStopError is the cause of a retry that stopped early because the
 // caller's deadline left no room for another attempt: it matches both the

@@ -536,15 +536,15 @@ func TestNilArguments(t *testing.T) {
 	}
 	var nilRetry *retry.Retry
 	calls := 0
-	if err := nilRetry.Run(context.Background(), func(context.Context) error { calls++; return errBoom }); !same(err, errBoom) || calls != 1 {
-		t.Errorf("nil Retry: err=%v calls=%d, want the op's error after one call", err, calls)
+	if err := nilRetry.Run(context.Background(), func(context.Context) error { calls++; return errBoom }); !same(err, retry.ErrNilRetry) || calls != 0 {
+		t.Errorf("nil Retry: err=%v calls=%d, want ErrNilRetry without running", err, calls)
 	}
 	if nilRetry.Backoff(3) != 0 || nilRetry.Config().MaxAttempts != 1 {
 		t.Error("nil Retry accessors")
 	}
 	v, err := retry.Policy[int](nil).Execute(context.Background(), func(context.Context) (int, error) { return 4, nil })
-	if v != 4 || err != nil {
-		t.Errorf("nil view: %d %v", v, err)
+	if v != 0 || !same(err, retry.ErrNilRetry) {
+		t.Errorf("nil view: %d %v, want ErrNilRetry", v, err)
 	}
 }
 

@@ -614,3 +614,24 @@ func TestReentrantCallbacks(t *testing.T) {
 		t.Fatal("deadlock: Shutdown did not return")
 	}
 }
+
+type nilServer struct{}
+
+func (*nilServer) Shutdown(context.Context) error { return nil }
+
+type nilReadiness struct{}
+
+func (*nilReadiness) SetReady(bool) {}
+
+// A typed nil is rejected like an untyped nil.
+func TestRuleTypedNilRejected(t *testing.T) {
+	m := newManager(t)
+	var s *nilServer
+	if err := m.AddServer(s); fault.CodeOf(err) != fault.ErrCodeInvalidPolicy {
+		t.Errorf("AddServer(typed nil) = %v, want INVALID_POLICY", err)
+	}
+	var r *nilReadiness
+	if _, err := shutdown.New(shutdown.WithReadiness(r)); fault.CodeOf(err) != fault.ErrCodeInvalidPolicy {
+		t.Errorf("WithReadiness(typed nil) = %v, want INVALID_POLICY", err)
+	}
+}

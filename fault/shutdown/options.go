@@ -115,8 +115,8 @@ func WithHookTimeout(d time.Duration) Option { return func(s *settings) { s.hook
 func WithReadiness(r ...Readiness) Option {
 	return func(s *settings) {
 		for _, x := range r {
-			if x == nil {
-				s.errs = append(s.errs, fault.NewInvalidPolicyError(s.service, "WithReadiness", nil, "must not be nil"))
+			if fault.IsNil(x) {
+				s.errs = append(s.errs, fault.NewInvalidPolicyError(s.service, "WithReadiness", nil, "must not be nil (also not a typed nil)"))
 				continue
 			}
 			s.readiness = append(s.readiness, x)

@@ -88,8 +88,9 @@ func New(d time.Duration, opts ...Option) (*Timeout, error) {
 
 // FromPolicy returns the two limits of a policy's timeout section, named
 // after the policy: attempt for TimeoutPolicyConfig.Timeout and total for
-// Max. A zero field gives a nil *Timeout, which runs operations without a
-// limit. An invalid section gives its validation error.
+// Max. A zero field gives a nil *Timeout: that limit is off, build nothing
+// for it (a nil *Timeout returns ErrNilTimeout when asked to run an
+// operation). An invalid section gives its validation error.
 func FromPolicy(name string, c fault.TimeoutPolicyConfig, opts ...Option) (attempt, total *Timeout, err error) {
 	if err := c.ValidateFor(name); err != nil {
 		return nil, nil, err
@@ -142,8 +143,8 @@ func (t *Timeout) Name() string {
 // context op received is cancelled when Run returns.
 //
 // Run does not stop an operation that ignores its context: it returns when op
-// does. For such operations wrap them with Detached. A nil Timeout runs op
-// without a limit. A panic in op propagates unchanged, after the context's
+// does. For such operations wrap them with Detached. A nil Timeout returns
+// ErrNilTimeout without running op. A panic in op propagates unchanged, after the context's
 // resources are released.
 func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) error {
 	switch {
@@ -152,7 +153,7 @@ func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) e
 	case ctx == nil:
 		return fault.ErrNilContext
 	case t == nil:
-		return op(ctx)
+		return ErrNilTimeout
 	}
 	if err := ctx.Err(); err != nil {
 		// A context already done never runs the operation
@@ -169,12 +170,17 @@ func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) e
 	return out
 }
 
+// ErrNilTimeout is returned when a nil *Timeout (or a view of one) is asked
+// to run an operation; the operation does not run. See docs/ARCHITECTURE.md,
+// "Nil values".
+var ErrNilTimeout = errors.New("timeout: nil *Timeout (use timeout.New or timeout.FromPolicy)")
+
 // View is the typed face of a Timeout: a fault.Policy[T] (and a
 // fault.Guard) for operations returning T. Make one with Policy.
 type View[T any] struct{ t *Timeout }
 
 // Policy returns the typed view of t for operations returning T. A view of a
-// nil Timeout runs operations without a limit.
+// nil Timeout returns ErrNilTimeout.
 func Policy[T any](t *Timeout) View[T] { return View[T]{t} }
 
 // Execute runs next as Timeout.Run does and returns its value and error; when
@@ -190,7 +196,8 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		var zero T
 		return zero, fault.ErrNilContext
 	case t == nil:
-		return next(ctx)
+		var zero T
+		return zero, ErrNilTimeout
 	}
 	if err := ctx.Err(); err != nil {
 		var zero T
