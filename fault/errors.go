@@ -164,7 +164,7 @@ func (e *ResilienceError) Error() string {
 	}
 	if e.RetryAfter > 0 {
 		buf = append(buf, " (retry after "...)
-		buf = append(buf, e.RetryAfter.String()...)
+		buf = append(buf, readable(e.RetryAfter).String()...)
 		buf = append(buf, ')')
 	}
 	return string(buf)
@@ -351,6 +351,19 @@ func NewBulkheadFullError(service, correlationID, reason string, maxConcurrent, 
 
 // Unwrap returns the embedded *ResilienceError.
 func (e *BulkheadFullError) Unwrap() error { return e.ResilienceError }
+
+// readable rounds a measured duration for a message people read: to the
+// millisecond (to the microsecond below one). The exact value stays in the
+// error's fields.
+func readable(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Millisecond || d <= -time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Microsecond || d <= -time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
 
 // RetryExhaustedError is returned when every attempt failed. It embeds its
 // ResilienceError by value (as the seed defines it); Cause is the last

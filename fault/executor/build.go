@@ -42,15 +42,25 @@ type env struct {
 	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
 	logger   *slog.Logger          // nil unless logging is enabled
 	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
+	own      *ownRecorder          // the in-memory recorder: metrics enabled, no recorder set
 }
 
 func newEnv(cfg fault.ExecutorConfig) *env {
 	e := &env{cfg: cfg}
-	if cfg.MetricsEnabled && !fault.IsNil(cfg.MetricsRecorder) {
-		if _, noop := cfg.MetricsRecorder.(fault.NoOpMetricsRecorder); !noop {
-			// A panicking recorder is contained (see fault.SafeRecorder);
-			// the patterns keep this wrapper as it is.
-			e.recorder = fault.SafeRecorder(cfg.MetricsRecorder, cfg.Logger)
+	if cfg.MetricsEnabled {
+		switch {
+		case fault.IsNil(cfg.MetricsRecorder):
+			// Metrics on and nowhere to send them: keep them here, for
+			// Executor.Metrics.
+			e.own = new(ownRecorder)
+			e.recorder = e.own
+		default:
+			if _, noop := cfg.MetricsRecorder.(fault.NoOpMetricsRecorder); !noop {
+				// A panicking recorder is contained (see
+				// fault.SafeRecorder); the patterns keep this wrapper as
+				// it is.
+				e.recorder = fault.SafeRecorder(cfg.MetricsRecorder, cfg.Logger)
+			}
 		}
 	}
 	if cfg.LoggerEnabled {

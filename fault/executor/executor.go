@@ -40,8 +40,10 @@ func WithRegistry(r *Registry) Option {
 }
 
 // New returns an Executor with no policies. cfg is validated (a negative
-// DefaultTimeout is an INVALID_POLICY error); its nil recorder, logger and
-// tracer mean: record nothing, slog.Default(), no spans.
+// DefaultTimeout is an INVALID_POLICY error). A nil MetricsRecorder with
+// MetricsEnabled means the executor's own in-memory recorder, read with
+// Executor.Metrics (fault.NoOpMetricsRecorder records nothing); a nil logger
+// means slog.Default(), a nil tracer no spans.
 func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -144,8 +144,8 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 	if dl, ok := ctx.Deadline(); ok {
 		if left := dl.Sub(now); left <= delay {
 			return r.exhausted(ctx, s, attempt, now,
-				"stopped early: the context deadline (in "+max(left, 0).String()+") would pass before attempt "+
-					strconv.Itoa(attempt+1)+" could start (after a "+delay.String()+" wait)",
+				"stopped early: the context deadline (in "+readable(max(left, 0)).String()+") would pass before attempt "+
+					strconv.Itoa(attempt+1)+" could start (after a "+readable(delay).String()+" wait)",
 				&deadlineStopError{err: err})
 		}
 	}
@@ -328,6 +328,18 @@ func (r *Retry) label() string {
 		return "retry"
 	}
 	return "retry " + strconv.Quote(r.name)
+}
+
+// readable rounds a measured duration for a message people read: to the
+// millisecond (to the microsecond below one).
+func readable(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
 }
 
 // ErrNilRetry is returned when a nil *Retry (or a view of one) is asked to
