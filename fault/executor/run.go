@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/bulkhead"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
 	"github.com/authcorp/libs/go/src/fault/retry"
 	"github.com/authcorp/libs/go/src/fault/timeout"
@@ -85,27 +86,40 @@ func (c *call[T]) limit(ctx context.Context) (T, error) {
 }
 
 func (c *call[T]) bulkhead(ctx context.Context) (T, error) {
-	if c.p.bulkhead != nil {
-		slot, err := c.p.bulkhead.Acquire(ctx)
-		if err != nil {
-			var zero T
-			return zero, c.notAdmitted(err)
-		}
-		if c.plain == nil {
-			defer slot.Release()
-		} else {
-			// A detached context-less op runs exactly once per attempt
-			// (the time limit and Detached always call it) and releases
-			// the slot when it returns, even after its attempt was
-			// abandoned.
-			plain := c.plain
-			return c.attemptOp(ctx, timeout.Detached(func() (T, error) {
-				defer slot.Release()
-				return plain()
-			}))
-		}
+	if c.p.bulkhead == nil {
+		return c.attempt(ctx)
 	}
-	return c.attempt(ctx)
+	if c.plain != nil {
+		return c.detachedInSlot(ctx)
+	}
+	// The view takes the slot and gives it back by defer (no Slot handle,
+	// nothing pooled); ran tells its admission errors from the attempt's.
+	ran := false
+	v, err := bulkhead.Policy[T](c.p.bulkhead).Execute(ctx, func(ctx context.Context) (T, error) {
+		ran = true
+		return c.attempt(ctx)
+	})
+	if err != nil && !ran {
+		return v, c.notAdmitted(err)
+	}
+	return v, err
+}
+
+// detachedInSlot runs a context-less operation under a time limit in a
+// bulkhead slot: the operation runs exactly once per attempt (the time limit
+// and Detached always call it) and releases the slot when it returns, even
+// after its attempt was abandoned.
+func (c *call[T]) detachedInSlot(ctx context.Context) (T, error) {
+	slot, err := c.p.bulkhead.Acquire(ctx)
+	if err != nil {
+		var zero T
+		return zero, c.notAdmitted(err)
+	}
+	plain := c.plain
+	return c.attemptOp(ctx, timeout.Detached(func() (T, error) {
+		defer slot.Release()
+		return plain()
+	}))
 }
 
 // notAdmitted marks an error of the limiter or the bulkhead, returned before

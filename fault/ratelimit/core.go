@@ -111,6 +111,20 @@ func newCore(p *params) core {
 	return c
 }
 
+// initBucket makes the zero rate.Limiter tb the token bucket newCore would
+// allocate, in place: rate.NewLimiter cannot build one inside another struct
+// (it returns a pointer, and a Limiter holds a mutex that must not be
+// copied). Its last decision is set far enough in the past that the first
+// decision finds it full, as a new limiter is. It reports false when that
+// cannot be arranged exactly (limits so slow that the refill time does not
+// fit in a Duration); the caller then keeps newCore's bucket.
+func (p *params) initBucket(tb *rate.Limiter) bool {
+	past := p.base.Add(-addSat(p.recovery, time.Second))
+	tb.SetBurstAt(past, p.burst)
+	tb.SetLimitAt(past, p.limit)
+	return tb.TokensAt(p.base) >= float64(p.burst)
+}
+
 // allow takes a permit at t if one is free.
 func (c *core) allow(p *params, t time.Time) bool {
 	if c.sw != nil {
