@@ -3,9 +3,11 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/semaphore"
 
@@ -83,13 +85,36 @@ type Bulkhead struct {
 	queueSize    int64
 	queueTimeout time.Duration
 
-	// The gauges are written by every call; keep them off the cache line of
-	// the read-only fields above so that readers don't suffer false sharing.
-	_       [64]byte
-	running atomic.Int64
-	_       [56]byte
-	queued  atomic.Int64
-	_       [56]byte
+	// running is the Running gauge, striped: a call counts itself in the
+	// stripe of its goroutine (see stripe), each on its own cache line, so
+	// that calls on different cores do not write a shared line for it; the
+	// semaphore's lock is then the only line they share.
+	running []paddedCount
+	// queued is written on the slow path only; keep it off the cache line
+	// of the read-only fields above.
+	_      [64]byte
+	queued atomic.Int64
+	_      [56]byte
+}
+
+// paddedCount is a counter alone on its cache line.
+type paddedCount struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+// maxStripes caps the stripes of the Running gauge (64 B each).
+const maxStripes = 64
+
+// stripe returns the index of the Running stripe of the calling goroutine:
+// a hash of the address of a variable on its stack (goroutine stacks are
+// disjoint, so goroutines that run at once mostly land in different stripes,
+// and a goroutine keeps its stripe while its stack does not move). Only the
+// address is used; nothing is read through it.
+func (b *Bulkhead) stripe() int {
+	var x byte
+	a := uintptr(unsafe.Pointer(&x)) //nolint:gosec // an address as a hash, never dereferenced
+	return int((a>>10)^(a>>16)) & (len(b.running) - 1)
 }
 
 // New returns a bulkhead for cfg, or the validation error (code
@@ -98,7 +123,12 @@ func New(cfg Config) (*Bulkhead, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	n := 1
+	for n < 4*runtime.GOMAXPROCS(0) && n < maxStripes {
+		n <<= 1
+	}
 	return &Bulkhead{
+		running:      make([]paddedCount, n),
 		sem:          semaphore.NewWeighted(int64(cfg.MaxConcurrent)),
 		name:         cfg.Name,
 		rec:          fault.SafeRecorder(cfg.Recorder, nil),
@@ -134,12 +164,18 @@ func (b *Bulkhead) Config() Config {
 
 // Running returns how many slots are held right now: calls running under
 // Run or Execute plus slots taken with Acquire or TryAcquire and not yet
-// released. It never exceeds MaxConcurrent. A nil *Bulkhead reports 0.
+// released. It is exact while no call starts or ends; meanwhile it is a sum
+// read stripe by stripe, always within [0, MaxConcurrent]. A nil *Bulkhead
+// reports 0.
 func (b *Bulkhead) Running() int {
 	if b == nil {
 		return 0
 	}
-	return int(b.running.Load())
+	var n int64
+	for i := range b.running {
+		n += b.running[i].n.Load()
+	}
+	return int(min(max(n, 0), int64(b.max)))
 }
 
 // Queued returns how many calls are waiting for a slot right now. It never
@@ -161,10 +197,11 @@ func (b *Bulkhead) Run(ctx context.Context, op func(ctx context.Context) error) 
 	if op == nil {
 		return fault.ErrNilOperation
 	}
-	if err := b.acquire(ctx); err != nil {
+	s, err := b.acquire(ctx)
+	if err != nil {
 		return err
 	}
-	defer b.release()
+	defer b.release(s)
 	return op(ctx)
 }
 
@@ -184,15 +221,16 @@ type Slot struct {
 // was handed, so a second Release of it no longer matches. Holds are pooled,
 // so taking a slot allocates nothing in the steady state.
 type hold struct {
-	b   *Bulkhead
-	gen atomic.Uint64
+	b      *Bulkhead
+	stripe int // the Running stripe the slot was counted in
+	gen    atomic.Uint64
 }
 
 var holds = sync.Pool{New: func() any { return new(hold) }}
 
-func (b *Bulkhead) newSlot() Slot {
+func (b *Bulkhead) newSlot(stripe int) Slot {
 	h := holds.Get().(*hold)
-	h.b = b
+	h.b, h.stripe = b, stripe
 	return Slot{h: h, gen: h.gen.Add(1)}
 }
 
@@ -204,13 +242,13 @@ func (s Slot) Release() {
 	if s.h == nil || s.gen&1 == 0 {
 		panic(errReleaseUnheld)
 	}
-	b := s.h.b
+	b, stripe := s.h.b, s.h.stripe
 	if !s.h.gen.CompareAndSwap(s.gen, s.gen+1) {
 		panic(errReleaseUnheld)
 	}
 	s.h.b = nil
 	holds.Put(s.h)
-	b.release()
+	b.release(stripe)
 }
 
 // Acquire takes a slot, for callers that hold one across code they control;
@@ -227,40 +265,43 @@ func (s Slot) Release() {
 // Waiting calls get slots in arrival order; a call that finds a slot free
 // and nobody waiting takes it without blocking.
 func (b *Bulkhead) Acquire(ctx context.Context) (Slot, error) {
-	if err := b.acquire(ctx); err != nil {
+	s, err := b.acquire(ctx)
+	if err != nil {
 		return Slot{}, err
 	}
-	return b.newSlot(), nil
+	return b.newSlot(s), nil
 }
 
-// acquire takes a slot that the caller gives back with release: the path of
-// Run and Execute, which release by defer and need no Slot.
-func (b *Bulkhead) acquire(ctx context.Context) error {
+// acquire takes a slot that the caller gives back with release, passing the
+// Running stripe it returns: the path of Run and Execute, which release by
+// defer and need no Slot.
+func (b *Bulkhead) acquire(ctx context.Context) (int, error) {
 	if b == nil {
-		return ErrNilBulkhead
+		return 0, ErrNilBulkhead
 	}
 	if ctx == nil {
-		return fault.ErrNilContext
+		return 0, fault.ErrNilContext
 	}
 	// A done context never gets a slot, even a free one (the semaphore's own
 	// rule for Acquire, applied to the fast path too).
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
+	s := b.stripe()
 	if b.sem.TryAcquire(1) {
-		b.running.Add(1)
+		b.running[s].n.Add(1)
 		if b.rec != nil {
 			// A recorder that panics is contained by fault.SafeRecorder
 			// (see New): the slot is held and accounted for either way.
 			b.rec.RecordBulkheadQueue(ctx, b.name, false)
 		}
-		return nil
+		return s, nil
 	}
-	return b.wait(ctx)
+	return s, b.wait(ctx, s)
 }
 
 // wait is acquire's slow path: every slot was busy, or somebody was queued.
-func (b *Bulkhead) wait(ctx context.Context) error {
+func (b *Bulkhead) wait(ctx context.Context, s int) error {
 	// Take a queue place only if one is free: adding first and giving it
 	// back on overflow would let Queued() exceed QueueSize for an instant,
 	// and reject a caller arriving then although the queue had room.
@@ -286,7 +327,7 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		// Count the slot before giving the queue place back, so that
 		// Running()+Queued() never dips while a call moves from one to the
 		// other.
-		b.running.Add(1)
+		b.running[s].n.Add(1)
 		b.queued.Add(-1)
 		if b.rec != nil {
 			b.rec.RecordBulkheadQueue(ctx, b.name, true)
@@ -313,16 +354,18 @@ func (b *Bulkhead) TryAcquire() (Slot, bool) {
 	if b == nil || !b.sem.TryAcquire(1) {
 		return Slot{}, false
 	}
-	b.running.Add(1)
+	s := b.stripe()
+	b.running[s].n.Add(1)
 	if b.rec != nil {
 		b.rec.RecordBulkheadQueue(context.Background(), b.name, false)
 	}
-	return b.newSlot(), true
+	return b.newSlot(s), true
 }
 
-// release gives back a slot taken by acquire (or behind a Slot).
-func (b *Bulkhead) release() {
-	b.running.Add(-1)
+// release gives back a slot taken by acquire (or behind a Slot), counted in
+// Running stripe s.
+func (b *Bulkhead) release(s int) {
+	b.running[s].n.Add(-1)
 	b.sem.Release(1)
 }
 
@@ -351,11 +394,12 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		return zero, fault.ErrNilOperation
 	}
 	b := v.b
-	if err := b.acquire(ctx); err != nil {
+	s, err := b.acquire(ctx)
+	if err != nil {
 		var zero T
 		return zero, err
 	}
-	defer b.release()
+	defer b.release(s)
 	return next(ctx)
 }
 
