@@ -116,3 +116,25 @@ func TestRuleRetryStoppedByDeadlineIs504(t *testing.T) {
 		}
 	}
 }
+
+// A classifier that panics is contained (docs/ARCHITECTURE.md, "Callbacks"):
+// the response counts as a failure (so it is retried, and the last one is
+// delivered as for any exhausted retry), and nothing panics.
+func TestRuleClassifierPanicContained(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec := newExecutor(t, fault.PolicyConfig{Name: "out", Retry: quickRetry(2)})
+		rt := &fakeRT{start: time.Now(), answer: func(_ int, req *http.Request) (*http.Response, error) {
+			return fakeResponse(req, 200, nil, "ok"), nil
+		}}
+		tr := newTransport(t, exec, "out", faulthttp.WithBase(rt),
+			faulthttp.WithClassifier(func(*http.Response, error) bool { panic("classifier broke") }))
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://svc/", nil)
+		resp, err := tr.RoundTrip(req)
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		if err != nil || resp == nil || resp.StatusCode != 200 || len(rt.times()) != 2 {
+			t.Errorf("RoundTrip = %v, %v after %d attempts; want the last response after 2 (each a failure)", resp, err, len(rt.times()))
+		}
+	})
+}

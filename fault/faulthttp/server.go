@@ -64,6 +64,20 @@ func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
 	}
 	if c.failure == nil {
 		c.failure = HandlerFailure
+	} else {
+		// A user classifier runs after the handler answered: its panic is
+		// contained (the status counts as a failure; logged once) rather
+		// than turning the answered request into a panic.
+		f, reported := c.failure, new(atomic.Bool)
+		c.failure = func(status int) (failure bool) {
+			defer func() {
+				if v := recover(); v != nil {
+					fault.LogContainedPanic(nil, reported, "", "faulthttp.WithFailureStatus", v)
+					failure = true
+				}
+			}()
+			return f(status)
+		}
 	}
 	return c
 }

@@ -28,6 +28,22 @@ type Transport struct {
 	idempotent     func(*http.Request) bool
 	errorBodyLimit int64
 	maxRetryAfter  time.Duration
+	// The first panic of the classifier is logged; later ones are not.
+	classifierPanicked atomic.Bool
+}
+
+// classified is the Classifier with its panic contained (see
+// docs/ARCHITECTURE.md, "Callbacks"): a classifier that panics on a response
+// makes it a failure (its body is buffered and closed as for any failure);
+// on a transport error, it makes the error not worth repeating.
+func (t *Transport) classified(resp *http.Response, err error) (failure bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &t.classifierPanicked, "", "faulthttp.Classifier", v)
+			failure = resp != nil
+		}
+	}()
+	return t.classify(resp, err)
 }
 
 // Option configures a Transport.
@@ -263,9 +279,9 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		if resp != nil && resp.Body != nil {
 			_ = resp.Body.Close()
 		}
-		return nil, c.failed(n, nil, err, c.repeat && c.t.classify(nil, err))
+		return nil, c.failed(n, nil, err, c.repeat && c.t.classified(nil, err))
 	}
-	failure := c.t.classify(resp, nil)
+	failure := c.t.classified(resp, nil)
 	buffered := failure && bufferBody(resp, c.t.errorBodyLimit)
 	if !watch() {
 		// The attempt ended (time limit, caller gone) before the round
