@@ -86,10 +86,10 @@ func TestRuleDoneContextNeverRuns(t *testing.T) {
 	cancel()
 	ran := false
 	op := func(context.Context) (int, error) { ran = true; return 1, nil }
-	if _, err := fault.Execute[int](nil, ctx, op); err != context.Canceled || ran { //nolint:errorlint // unwrapped
+	if _, err := fault.Execute[int](nil, ctx, op); err != context.Canceled || ran {
 		t.Errorf("Execute(nil guard) = %v (ran %v), want context.Canceled itself without running", err, ran)
 	}
-	if _, err := fault.Chain[int]().Execute(ctx, op); err != context.Canceled || ran { //nolint:errorlint // unwrapped
+	if _, err := fault.Chain[int]().Execute(ctx, op); err != context.Canceled || ran {
 		t.Errorf("Chain() = %v (ran %v), want context.Canceled itself without running", err, ran)
 	}
 }

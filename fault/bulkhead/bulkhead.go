@@ -229,7 +229,7 @@ type hold struct {
 var holds = sync.Pool{New: func() any { return new(hold) }}
 
 func (b *Bulkhead) newSlot(stripe int) Slot {
-	h := holds.Get().(*hold)
+	h, _ := holds.Get().(*hold)
 	h.b, h.stripe = b, stripe
 	return Slot{h: h, gen: h.gen.Add(1)}
 }

@@ -33,7 +33,7 @@ func mustNew(t testing.TB, cfg bulkhead.Config) *bulkhead.Bulkhead {
 func mustFull(t testing.TB, cfg bulkhead.Config) *bulkhead.Bulkhead {
 	t.Helper()
 	b := mustNew(t, cfg)
-	if err := acquire(b, context.Background()); err != nil {
+	if err := acquire(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -183,7 +183,7 @@ func TestQueueSizeZeroFailsFast(t *testing.T) {
 		b := mustNew(t, cfg)
 		ctx := fault.WithCorrelationID(context.Background(), "req-1")
 		for range 2 {
-			if err := acquire(b, ctx); err != nil {
+			if err := acquire(ctx, b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -244,7 +244,7 @@ func TestQueueTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := bulkhead.Config{Name: "slow", MaxConcurrent: 1, QueueSize: 1, QueueTimeout: 5 * time.Second}
 		b := mustNew(t, cfg)
-		if err := acquire(b, context.Background()); err != nil {
+		if err := acquire(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
@@ -297,7 +297,7 @@ func TestCallerContextWhileQueued(t *testing.T) {
 			}
 			// The place is usable again: another caller can queue.
 			time.AfterFunc(time.Second, func() { release(b) })
-			if err := acquire(b, context.Background()); err != nil {
+			if err := acquire(context.Background(), b); err != nil {
 				t.Errorf("Acquire after a cancelled waiter: %v", err)
 			}
 		})
@@ -309,7 +309,7 @@ func TestCallerContextWhileQueued(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			start := time.Now()
-			err := acquire(b, ctx)
+			err := acquire(ctx, b)
 			if !errors.Is(err, context.DeadlineExceeded) || fault.CodeOf(err) != "" || time.Since(start) != time.Second {
 				t.Errorf("error = %v after %v, want context.DeadlineExceeded after 1s", err, time.Since(start))
 			}
@@ -322,7 +322,7 @@ func TestCallerContextWhileQueued(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
 			start := time.Now()
-			if err := acquire(b, ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Hour {
+			if err := acquire(ctx, b); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Hour {
 				t.Errorf("error = %v after %v, want context.DeadlineExceeded after 1h", err, time.Since(start))
 			}
 		})
@@ -338,7 +338,7 @@ func TestDoneContextNeverAdmitted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Errorf("Run with a done context = %v (ran %v), want context.Canceled without running", err, ran)
 	}
-	if err := acquire(b, ctx); !errors.Is(err, context.Canceled) || b.Running() != 0 {
+	if err := acquire(ctx, b); !errors.Is(err, context.Canceled) || b.Running() != 0 {
 		t.Errorf("Acquire with a done context = %v, Running %d", err, b.Running())
 	}
 }
@@ -408,7 +408,7 @@ func TestFIFO(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := mustNew(t, bulkhead.Config{MaxConcurrent: 2, QueueSize: 10})
 		for range 2 {
-			if err := acquire(b, context.Background()); err != nil {
+			if err := acquire(context.Background(), b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -417,7 +417,7 @@ func TestFIFO(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 5 {
 			wg.Go(func() {
-				if err := acquire(b, context.Background()); err != nil {
+				if err := acquire(context.Background(), b); err != nil {
 					t.Error(err)
 					return
 				}
@@ -545,7 +545,7 @@ func TestNilArguments(t *testing.T) {
 		t.Errorf("Run(nil op) = %v", err)
 	}
 	//nolint:staticcheck // testing the nil-context guard
-	if err := acquire(b, nil); !errors.Is(err, fault.ErrNilContext) {
+	if _, err := b.Acquire(nil); !errors.Is(err, fault.ErrNilContext) {
 		t.Errorf("Acquire(nil ctx) = %v", err)
 	}
 	if _, err := bulkhead.Policy[int](b).Execute(context.Background(), nil); !errors.Is(err, fault.ErrNilOperation) {
@@ -608,7 +608,7 @@ func TestRecorder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
 		b := mustNew(t, bulkhead.Config{Name: "rec", MaxConcurrent: 1, QueueSize: 1, QueueTimeout: 2 * time.Second, Recorder: rec})
-		if err := acquire(b, context.Background()); err != nil { // immediate
+		if err := acquire(context.Background(), b); err != nil { // immediate
 			t.Fatal(err)
 		}
 		time.AfterFunc(time.Second, func() { release(b) })

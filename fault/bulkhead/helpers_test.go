@@ -22,7 +22,7 @@ func stackOf(b *bulkhead.Bulkhead) *slotStack {
 	return s.(*slotStack)
 }
 
-func acquire(b *bulkhead.Bulkhead, ctx context.Context) error {
+func acquire(ctx context.Context, b *bulkhead.Bulkhead) error {
 	s, err := b.Acquire(ctx)
 	if err == nil {
 		st := stackOf(b)

@@ -361,7 +361,7 @@ func TestCallerCancellationIsExcluded(t *testing.T) {
 		}
 		done, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := p.Execute(done, fail); err != context.Canceled { //nolint:errorlint // unwrapped
+		if _, err := p.Execute(done, fail); err != context.Canceled {
 			t.Fatalf("done context: err = %v, want context.Canceled itself", err)
 		}
 		if m := b.Metrics(); m.State != circuitbreaker.StateClosed || m.Exclusions != 10 || m.Failures != 0 || m.Requests != 10 {

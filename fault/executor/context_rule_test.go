@@ -74,7 +74,7 @@ func TestRuleDoneContextNeverRunsThroughExecutor(t *testing.T) {
 			}
 			for form, call := range forms {
 				for _, ctx := range []context.Context{cancelled, expired} {
-					if err := call(ctx); err != ctx.Err() { //nolint:errorlint // the rule: ctx.Err() itself
+					if err := call(ctx); err != ctx.Err() {
 						t.Errorf("%s/%s (observed %v): error %v, want %v itself", name, form, observed, err, ctx.Err())
 					}
 				}
@@ -113,7 +113,7 @@ func TestRuleNilExecutor(t *testing.T) {
 		"ExecuteWithResult":        e.ExecuteWithResult(ctx, "p", func() (int, error) { return 1, nil }).UnwrapErr(),
 		"Execute":                  e.Execute(ctx, "p", func() error { return nil }),
 	} {
-		if err != fault.ErrNilExecutor { //nolint:errorlint // the sentinel itself
+		if err != fault.ErrNilExecutor {
 			t.Errorf("%s on a nil *Executor = %v, want fault.ErrNilExecutor", name, err)
 		}
 	}

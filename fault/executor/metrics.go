@@ -62,10 +62,12 @@ type policyCounters struct {
 
 func (r *ownRecorder) of(name string) *policyCounters {
 	if c, ok := r.policies.Load(name); ok {
-		return c.(*policyCounters)
+		pc, _ := c.(*policyCounters)
+		return pc
 	}
 	c, _ := r.policies.LoadOrStore(name, new(policyCounters))
-	return c.(*policyCounters)
+	pc, _ := c.(*policyCounters)
+	return pc
 }
 
 func (r *ownRecorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
@@ -110,9 +112,10 @@ func (r *ownRecorder) RecordTimeout(_ context.Context, name, _ string, _ time.Du
 func (r *ownRecorder) snapshot() Metrics {
 	m := Metrics{Enabled: true}
 	r.policies.Range(func(k, v any) bool {
-		c := v.(*policyCounters)
+		c, _ := v.(*policyCounters)
+		name, _ := k.(string)
 		p := PolicyMetrics{
-			Name:          k.(string),
+			Name:          name,
 			Executions:    c.executions.Load(),
 			Successes:     c.successes.Load(),
 			Failures:      c.failures.Load(),

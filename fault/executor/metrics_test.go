@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
-	"github.com/authcorp/libs/go/src/fault/executor"
 )
 
 // With MetricsEnabled and no recorder (DefaultExecutorConfig), the executor
@@ -27,7 +26,7 @@ func TestOwnMetrics(t *testing.T) {
 	_, _ = e.Do(ctx, "a", func(context.Context) (int, error) { return 0, errDown })
 	_, _ = e.Do(ctx, "b", func(context.Context) (int, error) { return 1, nil })
 	_, _ = e.Do(ctx, "b", func(context.Context) (int, error) { return 1, nil })
-	var m executor.Metrics = e.Metrics()
+	m := e.Metrics()
 	if !m.Enabled || len(m.Policies) != 2 {
 		t.Fatalf("Metrics = %+v, want two policies", m)
 	}

@@ -133,7 +133,7 @@ func TestRuleClassifierPanicContained(t *testing.T) {
 		if resp != nil {
 			_ = resp.Body.Close()
 		}
-		if err != nil || resp == nil || resp.StatusCode != 200 || len(rt.times()) != 2 {
+		if err != nil || resp == nil || resp.StatusCode != http.StatusOK || len(rt.times()) != 2 {
 			t.Errorf("RoundTrip = %v, %v after %d attempts; want the last response after 2 (each a failure)", resp, err, len(rt.times()))
 		}
 	})

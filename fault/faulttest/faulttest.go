@@ -190,12 +190,12 @@ var checks = []struct {
 	{"CancelledContext", func(t *testing.T, exec executeFunc) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		doneContext(t, exec, ctx, context.Canceled)
+		doneContext(ctx, t, exec, context.Canceled)
 	}},
 	{"ExpiredContext", func(t *testing.T, exec executeFunc) {
 		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 		defer cancel()
-		doneContext(t, exec, ctx, context.DeadlineExceeded)
+		doneContext(ctx, t, exec, context.DeadlineExceeded)
 	}},
 	{"CancelDuringOperation", func(t *testing.T, exec executeFunc) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -263,7 +263,7 @@ var checks = []struct {
 // doneContext checks a call under a context already done: the operation
 // never runs, the error is ctx.Err() itself (unwrapped), and it returns at
 // once. Run then checks that nothing is held.
-func doneContext(t *testing.T, exec executeFunc, ctx context.Context, want error) {
+func doneContext(ctx context.Context, t *testing.T, exec executeFunc, want error) {
 	t.Helper()
 	start := time.Now()
 	ran := false
@@ -348,15 +348,15 @@ var callbackChecks = []struct {
 // else panics.
 func hostileSequence(t *testing.T, exec executeFunc) {
 	t.Helper()
-	call := func(i int, op fault.Operation[int]) (v int, err error, p any) {
+	call := func(_ int, op fault.Operation[int]) (v int, p any, err error) {
 		defer func() { p = recover() }()
 		v, err = exec(context.Background(), op)
-		return v, err, nil
+		return v, nil, err
 	}
 	for i := range 12 {
 		switch i % 3 {
 		case 0:
-			v, err, p := call(i, func(context.Context) (int, error) { return i, nil })
+			v, p, err := call(i, func(context.Context) (int, error) { return i, nil })
 			if p != nil {
 				t.Fatalf("call %d: a successful operation's call panicked with %v", i, p)
 			}
@@ -367,7 +367,7 @@ func hostileSequence(t *testing.T, exec executeFunc) {
 				t.Errorf("call %d: a successful operation's call failed with %v", i, err)
 			}
 		case 1:
-			_, err, p := call(i, func(context.Context) (int, error) { return 0, errSentinel })
+			_, p, err := call(i, func(context.Context) (int, error) { return 0, errSentinel })
 			if p != nil {
 				t.Fatalf("call %d: a failed operation's call panicked with %v", i, p)
 			}
@@ -376,8 +376,8 @@ func hostileSequence(t *testing.T, exec executeFunc) {
 			}
 		case 2:
 			want := &panicValue{i}
-			_, err, p := call(i, func(context.Context) (int, error) { panic(want) })
-			if p != nil && p != want { //nolint:errorlint // identity of the panic value
+			_, p, err := call(i, func(context.Context) (int, error) { panic(want) })
+			if p != nil && p != want {
 				t.Fatalf("call %d: recovered %v, want the operation's own panic value", i, p)
 			}
 			if p == nil && !fault.CodeOf(err).Rejection() {

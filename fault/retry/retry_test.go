@@ -180,7 +180,7 @@ func TestAlreadyCancelled(t *testing.T) {
 		cancel()
 		r := mustNew(t, fixed())
 		at, took, err := instants(t, ctx, r, func(int) error { return errBoom })
-		if err != context.Canceled || len(at) != 0 || took != 0 { //nolint:errorlint // unwrapped
+		if err != context.Canceled || len(at) != 0 || took != 0 {
 			t.Errorf("err=%v attempts=%d took=%v, want context.Canceled itself, no attempt, 0s", err, len(at), took)
 		}
 	})
