@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/bulkhead"
@@ -70,7 +71,7 @@ func newEnv(cfg fault.ExecutorConfig) *env {
 		}
 	}
 	if cfg.TracingEnabled && !fault.IsNil(cfg.Tracer) {
-		e.tracer = cfg.Tracer
+		e.tracer = safeTracer{t: cfg.Tracer, logger: cfg.Logger, reported: new(atomic.Bool)}
 	}
 	return e
 }
@@ -177,4 +178,58 @@ func (e *env) logStateChange(name string, from, to circuitbreaker.State) {
 	}
 	e.logger.LogAttrs(context.Background(), level, "fault: circuit breaker state changed",
 		slog.String("policy", name), slog.String("from", from.String()), slog.String("to", to.String()))
+}
+
+// safeTracer contains panics of a user Tracer and its spans, as
+// fault.SafeRecorder does for recorders (docs/ARCHITECTURE.md, "Callbacks"):
+// a tracer that panics loses its span, never the call's result; the first
+// panic is logged through the executor's logger.
+type safeTracer struct {
+	t        fault.Tracer
+	logger   *slog.Logger
+	reported *atomic.Bool
+}
+
+func (s safeTracer) contain(method string) {
+	if v := recover(); v != nil {
+		fault.LogContainedPanic(s.logger, s.reported, "", method, v)
+	}
+}
+
+func (s safeTracer) Start(ctx context.Context, policyName string) (out context.Context, span fault.Span) {
+	out = ctx
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(s.logger, s.reported, policyName, "Tracer.Start", v)
+			out, span = ctx, nil
+		}
+	}()
+	out, sp := s.t.Start(ctx, policyName)
+	if out == nil {
+		out = ctx
+	}
+	if fault.IsNil(sp) {
+		return out, nil
+	}
+	return out, safeSpan{sp, s}
+}
+
+type safeSpan struct {
+	s fault.Span
+	t safeTracer
+}
+
+func (s safeSpan) TraceID() (id string) {
+	defer s.t.contain("Span.TraceID")
+	return s.s.TraceID()
+}
+
+func (s safeSpan) Attempt(attempt int, err error) {
+	defer s.t.contain("Span.Attempt")
+	s.s.Attempt(attempt, err)
+}
+
+func (s safeSpan) End(m fault.ExecutionMetrics) {
+	defer s.t.contain("Span.End")
+	s.s.End(m)
 }

@@ -219,6 +219,7 @@ func observe[T any](ctx context.Context, env *env, c *call[T]) (T, error) {
 	start := time.Now()
 	if env.tracer != nil {
 		ctx, c.span = env.tracer.Start(ctx, c.p.name)
+		// c.span is nil when the tracer gave no span (or panicked).
 	}
 	returned := false
 	defer func() {

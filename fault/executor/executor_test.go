@@ -1097,6 +1097,7 @@ func TestConformance(t *testing.T) {
 			WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
 				cfg := quietConfig()
 				cfg.MetricsEnabled, cfg.MetricsRecorder = true, cb.Recorder
+				cfg.TracingEnabled, cfg.Tracer = true, hostileTracer{cb.After}
 				e, err := executor.New[int](cfg)
 				if err != nil {
 					t.Fatal(err)

@@ -69,3 +69,17 @@ func TestLogOmitsEmptyAttributes(t *testing.T) {
 		t.Errorf("log:\n%s\nwant correlation_id=req-1", out)
 	}
 }
+
+// hostileTracer calls after from every method of the tracer and its spans.
+type hostileTracer struct{ after func() }
+
+func (h hostileTracer) Start(ctx context.Context, _ string) (context.Context, fault.Span) {
+	h.after()
+	return ctx, hostileSpan(h)
+}
+
+type hostileSpan hostileTracer
+
+func (h hostileSpan) TraceID() string            { h.after(); return "t" }
+func (h hostileSpan) Attempt(int, error)         { h.after() }
+func (h hostileSpan) End(fault.ExecutionMetrics) { h.after() }
