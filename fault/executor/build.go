@@ -196,22 +196,27 @@ func (s safeTracer) contain(method string) {
 	}
 }
 
-func (s safeTracer) Start(ctx context.Context, policyName string) (out context.Context, span fault.Span) {
-	out = ctx
+func (s safeTracer) Start(ctx context.Context, policyName string) (context.Context, fault.Span) {
+	sctx, sp, ok := s.start(ctx, policyName)
+	if !ok || sctx == nil {
+		sctx = ctx
+	}
+	if !ok || fault.IsNil(sp) {
+		return sctx, nil
+	}
+	return sctx, safeSpan{sp, s}
+}
+
+// start calls the tracer's Start; ok is false when it panicked.
+func (s safeTracer) start(ctx context.Context, policyName string) (sctx context.Context, sp fault.Span, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			fault.LogContainedPanic(s.logger, s.reported, policyName, "Tracer.Start", v)
-			out, span = ctx, nil
+			ok = false
 		}
 	}()
-	out, sp := s.t.Start(ctx, policyName)
-	if out == nil {
-		out = ctx
-	}
-	if fault.IsNil(sp) {
-		return out, nil
-	}
-	return out, safeSpan{sp, s}
+	sctx, sp = s.t.Start(ctx, policyName)
+	return sctx, sp, true
 }
 
 type safeSpan struct {
