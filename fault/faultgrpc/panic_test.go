@@ -2,7 +2,10 @@ package faultgrpc_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -273,4 +276,65 @@ func TestRegressionUnaryClassifierPanicReachesCaller(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestStressStreamPanicsBalance: many concurrent streams, half of them
+// ending in a panicking classifier, the others read to the end or
+// abandoned: each panicking stream's caller gets the panic, the others see
+// their own ending, and no slot is left held.
+func TestStressStreamPanicsBalance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 40
+		svc := &service{byKind: []answer{
+			{msgs: 2},
+			{msgs: 1, err: status.Error(codes.DataLoss, "x")},
+			{msgs: 2, sleep: time.Hour},
+		}}
+		pol := streamPolicy()
+		pol.Bulkhead.MaxConcurrent = n
+		pol.CircuitBreaker.FailureThreshold = 1000
+		exec := newExecutor(t, pol)
+		e := start(t, svc, false, nil, newClient(t, exec, "s", faultgrpc.WithClassifier(panicOn(codes.DataLoss))).DialOptions()...)
+		var panics atomic.Int64
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				kind := int32(i % 3)
+				req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: kind}}}
+				s, err := e.client.StreamingOutputCall(ctx, req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if kind == 2 {
+					if _, err := s.Recv(); err != nil {
+						t.Error(err)
+					}
+					return // abandoned: cancel
+				}
+				p := catch(func() {
+					for err == nil {
+						_, err = s.Recv()
+					}
+				})
+				switch {
+				case kind == 1 && p == "classifier: DataLoss":
+					panics.Add(1)
+				case kind == 0 && p == nil && errors.Is(err, io.EOF):
+				default:
+					t.Errorf("stream %d (kind %d): panic %v, err %v", i, kind, p, err)
+				}
+			})
+		}
+		wg.Wait()
+		synctest.Wait()
+		if got, want := panics.Load(), int64((n+1)/3); got != want {
+			t.Errorf("panics = %d, want %d", got, want)
+		}
+		if r := running(t, exec); r != 0 {
+			t.Fatalf("slots held: %d", r)
+		}
+	})
 }
