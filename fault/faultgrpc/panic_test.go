@@ -19,6 +19,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/executor"
 	"github.com/authcorp/libs/go/src/fault/faultgrpc"
+	"github.com/authcorp/libs/go/src/functional"
 )
 
 // panicOn is DefaultClassifier, except that it panics on code c.
@@ -335,6 +336,40 @@ func TestStressStreamPanicsBalance(t *testing.T) {
 		}
 		if r := running(t, exec); r != 0 {
 			t.Fatalf("slots held: %d", r)
+		}
+	})
+}
+
+// abandoning is a context-less executor that runs the operation on a
+// goroutine of its own, gives up on it after a second and panics.
+type abandoning struct{ seedOnly }
+
+func (abandoning) ExecuteWithResult(_ context.Context, _ string, op func() (struct{}, error)) functional.Result[struct{}] {
+	go func() { _, _ = op() }()
+	time.Sleep(time.Second)
+	panic("executor")
+}
+
+// TestRegressionUnaryExecutorPanicStopsAbandonedAttempt: when a
+// context-less executor panics while an attempt it abandoned is still
+// running, the panic reaches the caller only after that attempt was
+// cancelled and has returned, so it cannot write the reply afterwards.
+func TestRegressionUnaryExecutorPanicStopsAbandonedAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &service{script: []answer{{sleep: time.Hour}}}
+		exec := newExecutor(t, fault.PolicyConfig{Name: "p"})
+		var returned atomic.Bool
+		below := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			defer returned.Store(true)
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		c := newClient(t, abandoning{seedOnly{exec}}, "p")
+		e := start(t, svc, false, nil, grpc.WithChainUnaryInterceptor(c.Unary, below))
+		if p := catch(func() { _ = e.unary(context.Background()) }); p != "executor" {
+			t.Fatalf("recovered %v, want the executor's panic", p)
+		}
+		if !returned.Load() {
+			t.Fatal("the abandoned attempt was still running when the panic reached the caller")
 		}
 	})
 }
