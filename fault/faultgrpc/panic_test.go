@@ -373,3 +373,34 @@ func TestRegressionUnaryExecutorPanicStopsAbandonedAttempt(t *testing.T) {
 		}
 	})
 }
+
+// TestRegressionContextlessStreamEndsAtTimeLimit: under a context-less
+// executor a time limit abandons the attempt; the attempt's stream is now
+// cancelled when the policy returns, so a caller blocked in RecvMsg gets
+// DEADLINE_EXCEEDED at the limit instead of reading on past it.
+func TestRegressionContextlessStreamEndsAtTimeLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &service{script: []answer{{msgs: 1, sleep: time.Hour}}}
+		pol := streamPolicy()
+		pol.Retry = nil
+		pol.Timeout = &fault.TimeoutPolicyConfig{Timeout: time.Second}
+		exec := newExecutor(t, pol)
+		e := start(t, svc, false, nil, newClient(t, seedOnly{exec}, "s").DialOptions()...)
+		begin := time.Now()
+		s, err := e.client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Recv()
+		if status.Code(err) != codes.DeadlineExceeded || time.Since(begin) != time.Second {
+			t.Fatalf("Recv: %v after %v, want DEADLINE_EXCEEDED after 1s", err, time.Since(begin))
+		}
+		synctest.Wait()
+		if n := running(t, exec); n != 0 {
+			t.Fatalf("slots held: %d", n)
+		}
+	})
+}

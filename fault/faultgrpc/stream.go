@@ -156,6 +156,12 @@ func (s *clientStream) runPolicy() {
 		}
 		s.mu.Lock()
 		s.final, s.finalErr = true, err
+		if s.cur != nil {
+			// An attempt the policy gave up on (a detached runner's time
+			// limit) is still open: end it, so the stream ends with the
+			// policy. Any other attempt has returned and ended already.
+			s.cur.cancel()
+		}
 		if p != nil {
 			s.panicked, s.panicVal = true, p
 		}
