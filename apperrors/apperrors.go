@@ -1,6 +1,7 @@
 package apperrors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -148,8 +149,10 @@ func (e *AppError) HTTPStatus() int {
 	return e.Code.HTTPStatus()
 }
 
-// CodeOf returns the code of the first AppError in err's chain, or
-// ErrCodeInternal when there is none; nil gives "".
+// CodeOf returns the code of the first AppError in err's chain; without
+// one, ErrCodeTimeout for an error matching context.DeadlineExceeded,
+// ErrCodeCanceled for one matching context.Canceled, else ErrCodeInternal;
+// nil gives "".
 func CodeOf(err error) Code {
 	if err == nil {
 		return ""
@@ -158,12 +161,26 @@ func CodeOf(err error) Code {
 	if errors.As(err, &ae) && ae.Code != "" {
 		return ae.Code
 	}
+	return contextCode(err)
+}
+
+// contextCode is the code of an error that carries no AppError: a context
+// error's own (504, 499), else ErrCodeInternal.
+func contextCode(err error) Code {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return ErrCodeTimeout
+	case errors.Is(err, context.Canceled):
+		return ErrCodeCanceled
+	}
 	return ErrCodeInternal
 }
 
 // HTTPStatusOf returns the HTTP status for err: the status of an error in its
 // chain that has an HTTPStatus() int method (AppError and types that embed
-// it), else 500; nil gives 200.
+// it); else 504 for an error matching context.DeadlineExceeded, 499
+// (StatusClientClosedRequest) for one matching context.Canceled, and 500 for
+// anything else; nil gives 200.
 func HTTPStatusOf(err error) int {
 	if err == nil {
 		return http.StatusOK
@@ -172,5 +189,5 @@ func HTTPStatusOf(err error) int {
 	if errors.As(err, &s) {
 		return s.HTTPStatus()
 	}
-	return http.StatusInternalServerError
+	return contextCode(err).HTTPStatus()
 }

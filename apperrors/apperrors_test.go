@@ -107,3 +107,26 @@ func TestCodeOfAndHTTPStatusOf(t *testing.T) {
 		t.Fatal("empty code")
 	}
 }
+
+// A bare (or wrapped) context error derives its own status wherever a status
+// is derived: 504 for the deadline, 499 for the cancellation, never 500.
+func TestRuleContextErrorStatus(t *testing.T) {
+	cases := []struct {
+		err    error
+		code   apperrors.Code
+		status int
+	}{
+		{context.DeadlineExceeded, apperrors.ErrCodeTimeout, 504},
+		{context.Canceled, apperrors.ErrCodeCanceled, apperrors.StatusClientClosedRequest},
+		{fmt.Errorf("call: %w", context.DeadlineExceeded), apperrors.ErrCodeTimeout, 504},
+		{fmt.Errorf("call: %w", context.Canceled), apperrors.ErrCodeCanceled, 499},
+	}
+	for _, c := range cases {
+		if got := apperrors.CodeOf(c.err); got != c.code {
+			t.Errorf("CodeOf(%v) = %s, want %s", c.err, got, c.code)
+		}
+		if got := apperrors.HTTPStatusOf(c.err); got != c.status {
+			t.Errorf("HTTPStatusOf(%v) = %d, want %d", c.err, got, c.status)
+		}
+	}
+}

@@ -165,7 +165,7 @@ func (e *ResilienceError) Error() string {
 	}
 	if e.RetryAfter > 0 {
 		buf = append(buf, " (retry after "...)
-		buf = append(buf, e.RetryAfter.String()...)
+		buf = append(buf, readable(e.RetryAfter).String()...)
 		buf = append(buf, ')')
 	}
 	return string(buf)
@@ -354,6 +354,19 @@ func NewBulkheadFullError(service, correlationID, reason string, maxConcurrent, 
 // Unwrap returns the embedded *ResilienceError.
 func (e *BulkheadFullError) Unwrap() error { return e.ResilienceError }
 
+// readable rounds a measured duration for a message people read: to the
+// millisecond (to the microsecond below one). The exact value stays in the
+// error's fields.
+func readable(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Millisecond || d <= -time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Microsecond || d <= -time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
 // RetryExhaustedError is returned when every attempt failed. It embeds its
 // ResilienceError by value (unlike the other types); Cause is the last
 // attempt's error, so errors.Is(err, lastErr) holds.
@@ -400,6 +413,17 @@ func (e *RetryExhaustedError) Is(target error) bool {
 		return e != nil && e.BudgetRefused
 	}
 	return e != nil && e.ResilienceError.Is(target)
+}
+
+// HTTPStatus is 504 (Gateway Timeout) when the retry ended on a deadline: it
+// stopped early because the caller's deadline left no room for another
+// attempt, or its last attempt hit a time limit (the error then matches
+// context.DeadlineExceeded), as a timeout is; otherwise 502.
+func (e *RetryExhaustedError) HTTPStatus() int {
+	if e.Cause != nil && errors.Is(e.Cause, context.DeadlineExceeded) {
+		return http.StatusGatewayTimeout
+	}
+	return e.ResilienceError.HTTPStatus()
 }
 
 // InvalidPolicyError reports a configuration value that breaks a rule. It is

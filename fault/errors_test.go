@@ -288,3 +288,20 @@ func TestRetryExhaustedBudgetRefused(t *testing.T) {
 		t.Fatal("errors.As must reach the RetryExhaustedError")
 	}
 }
+
+// Messages round the durations people read to the millisecond; the fields
+// keep the exact values.
+func TestRuleMessagesRoundDurations(t *testing.T) {
+	d := 29*time.Second + 999997725*time.Nanosecond
+	e := fault.NewRateLimitError("api", "", d, 10, time.Minute, 10)
+	if msg := e.Error(); !strings.Contains(msg, "retry after 30s") {
+		t.Errorf("message %q, want the retry-after rounded to 30s", msg)
+	}
+	if e.RetryAfter != d {
+		t.Errorf("RetryAfter = %v, want the exact %v", e.RetryAfter, d)
+	}
+	e = fault.NewRateLimitError("api", "", 1500*time.Nanosecond, 10, time.Minute, 10)
+	if msg := e.Error(); !strings.Contains(msg, "retry after 2µs") {
+		t.Errorf("message %q, want a sub-millisecond retry-after rounded to the microsecond", msg)
+	}
+}

@@ -82,7 +82,9 @@ type ExecutorConfig struct {
 	// LoggerEnabled turns on log records for rejections and state changes.
 	LoggerEnabled bool
 	// MetricsRecorder receives one ExecutionMetrics per execution and the
-	// patterns' events. nil: NoOpMetricsRecorder (nothing is recorded).
+	// patterns' events. nil with MetricsEnabled: the executor module keeps
+	// its own in-memory recorder (Executor.Metrics); NoOpMetricsRecorder
+	// records nothing.
 	MetricsRecorder MetricsRecorder
 	// Logger receives the log records. nil: slog.Default().
 	Logger *slog.Logger

@@ -53,7 +53,8 @@ type Guard interface {
 //
 // When guard also implements Policy[T] (every pattern's typed view does), its
 // Execute is used directly; otherwise fn runs through guard.Run. A nil guard
-// runs fn unguarded; a nil fn is an error result, never a panic.
+// runs fn unguarded; a nil fn is an error result, never a panic. A ctx
+// already done returns ctx.Err() without running fn.
 func ExecuteWithResult[T any](guard Guard, ctx context.Context, fn func(ctx context.Context) (T, error)) functional.Result[T] {
 	v, err := Execute(guard, ctx, fn)
 	return functional.From(v, err)
@@ -68,6 +69,12 @@ func Execute[T any](guard Guard, ctx context.Context, fn func(ctx context.Contex
 	if ctx == nil {
 		var zero T
 		return zero, ErrNilContext
+	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation, whatever
+		// guards it (docs/ARCHITECTURE.md, "Context").
+		var zero T
+		return zero, err
 	}
 	if p, ok := guard.(Policy[T]); ok {
 		return p.Execute(ctx, fn)
@@ -105,7 +112,9 @@ func (p guardPolicy[T]) Execute(ctx context.Context, next Operation[T]) (T, erro
 
 // Chain composes policies into one: Chain(a, b, c).Execute(ctx, op) runs
 // a(b(c(op))), so the first policy is the outermost. Nil policies are
-// skipped; Chain() passes operations through unchanged.
+// skipped; Chain() passes operations through unchanged. Like every
+// policy, a chain never runs the operation under a context already done: it
+// returns ctx.Err().
 //
 // Chain builds the nested operations per call, a few small allocations; the
 // executor module composes its chains without them.
@@ -125,6 +134,10 @@ func (c chain[T]) Execute(ctx context.Context, next Operation[T]) (T, error) {
 	if next == nil {
 		var zero T
 		return zero, ErrNilOperation
+	}
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
 	}
 	for i := len(c) - 1; i >= 0; i-- {
 		p, inner := c[i], next

@@ -199,10 +199,11 @@ func TestStandaloneObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &fixture{h: h}
-	if err := bh.Acquire(context.Background()); err != nil {
+	slot, err := bh.Acquire(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer bh.Release()
+	defer slot.Release()
 	_ = k.Allow("user-1")
 	doc := decode[admin.Overview](t, f.do(t, "GET", "/api/v1/policies", nil).body)
 	if len(doc.Policies) != 2 || doc.Events {

@@ -44,13 +44,13 @@ func benchCases(b *testing.B) []benchCase {
 		// operation and release by defer.
 		{"impl=raw+op", func() { _, _ = rawExecute(ctx, sem, op) }},
 		{"impl=TryAcquire", func() {
-			if bh.TryAcquire() {
-				bh.Release()
+			if s, ok := bh.TryAcquire(); ok {
+				s.Release()
 			}
 		}},
 		{"impl=Acquire", func() {
-			if bh.Acquire(ctx) == nil {
-				bh.Release()
+			if s, err := bh.Acquire(ctx); err == nil {
+				s.Release()
 			}
 		}},
 		{"impl=Run", func() { _ = bh.Run(ctx, run) }},

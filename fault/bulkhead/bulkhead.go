@@ -3,8 +3,11 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/semaphore"
 
@@ -31,7 +34,8 @@ type Config struct {
 	// rejected. 0: it waits until its own context ends.
 	QueueTimeout time.Duration
 	// Recorder receives RecordBulkheadQueue once per admitted call. nil:
-	// nothing is recorded.
+	// nothing is recorded. A panic in it is contained (the slot stays
+	// accounted for; the first panic is logged through slog.Default()).
 	Recorder fault.MetricsRecorder
 }
 
@@ -75,18 +79,42 @@ func (c Config) Validate() error {
 type Bulkhead struct {
 	sem          *semaphore.Weighted
 	name         string
-	rec          fault.MetricsRecorder
+	rec          fault.MetricsRecorder // cfgRec behind fault.SafeRecorder
+	cfgRec       fault.MetricsRecorder
 	max          int
 	queueSize    int64
 	queueTimeout time.Duration
 
-	// The gauges are written by every call; keep them off the cache line of
-	// the read-only fields above so that readers don't suffer false sharing.
-	_       [64]byte
-	running atomic.Int64
-	_       [56]byte
-	queued  atomic.Int64
-	_       [56]byte
+	// running is the Running gauge, striped: a call counts itself in the
+	// stripe of its goroutine (see stripe), each on its own cache line, so
+	// that calls on different cores do not write a shared line for it; the
+	// semaphore's lock is then the only line they share.
+	running []paddedCount
+	// queued is written on the slow path only; keep it off the cache line
+	// of the read-only fields above.
+	_      [64]byte
+	queued atomic.Int64
+	_      [56]byte
+}
+
+// paddedCount is a counter alone on its cache line.
+type paddedCount struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+// maxStripes caps the stripes of the Running gauge (64 B each).
+const maxStripes = 64
+
+// stripe returns the index of the Running stripe of the calling goroutine:
+// a hash of the address of a variable on its stack (goroutine stacks are
+// disjoint, so goroutines that run at once mostly land in different stripes,
+// and a goroutine keeps its stripe while its stack does not move). Only the
+// address is used; nothing is read through it.
+func (b *Bulkhead) stripe() int {
+	var x byte
+	a := uintptr(unsafe.Pointer(&x)) //nolint:gosec // an address as a hash, never dereferenced
+	return int((a>>10)^(a>>16)) & (len(b.running) - 1)
 }
 
 // New returns a bulkhead for cfg, or the validation error (code
@@ -95,10 +123,16 @@ func New(cfg Config) (*Bulkhead, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	n := 1
+	for n < 4*runtime.GOMAXPROCS(0) && n < maxStripes {
+		n <<= 1
+	}
 	return &Bulkhead{
+		running:      make([]paddedCount, n),
 		sem:          semaphore.NewWeighted(int64(cfg.MaxConcurrent)),
 		name:         cfg.Name,
-		rec:          cfg.Recorder,
+		rec:          fault.SafeRecorder(cfg.Recorder, nil),
+		cfgRec:       cfg.Recorder,
 		max:          cfg.MaxConcurrent,
 		queueSize:    int64(cfg.QueueSize),
 		queueTimeout: cfg.QueueTimeout,
@@ -124,18 +158,24 @@ func (b *Bulkhead) Config() Config {
 		MaxConcurrent: b.max,
 		QueueSize:     int(b.queueSize),
 		QueueTimeout:  b.queueTimeout,
-		Recorder:      b.rec,
+		Recorder:      b.cfgRec,
 	}
 }
 
 // Running returns how many slots are held right now: calls running under
 // Run or Execute plus slots taken with Acquire or TryAcquire and not yet
-// released. It never exceeds MaxConcurrent. A nil *Bulkhead reports 0.
+// released. It is exact while no call starts or ends; meanwhile it is a sum
+// read stripe by stripe, always within [0, MaxConcurrent]. A nil *Bulkhead
+// reports 0.
 func (b *Bulkhead) Running() int {
 	if b == nil {
 		return 0
 	}
-	return int(b.running.Load())
+	var n int64
+	for i := range b.running {
+		n += b.running[i].n.Load()
+	}
+	return int(min(max(n, 0), int64(b.max)))
 }
 
 // Queued returns how many calls are waiting for a slot right now. It never
@@ -157,16 +197,63 @@ func (b *Bulkhead) Run(ctx context.Context, op func(ctx context.Context) error) 
 	if op == nil {
 		return fault.ErrNilOperation
 	}
-	if err := b.Acquire(ctx); err != nil {
+	s, err := b.acquire(ctx)
+	if err != nil {
 		return err
 	}
-	defer b.Release()
+	defer b.release(s)
 	return op(ctx)
 }
 
+// Slot is a slot held by the caller that took it with [Bulkhead.Acquire] or
+// [Bulkhead.TryAcquire]. Its Release gives the slot back. A Slot is a small
+// value; copies of it are the same hold, and only the first Release of a hold
+// counts: releasing it again, or releasing the zero Slot, panics and leaves
+// the bulkhead unchanged, so no sequence of Release calls can let more than
+// MaxConcurrent calls run.
+type Slot struct {
+	h   *hold
+	gen uint64
+}
+
+// hold is the record behind a Slot. Its generation is odd while the slot is
+// held and even while the hold is free; a Slot remembers the generation it
+// was handed, so a second Release of it no longer matches. Holds are pooled,
+// so taking a slot allocates nothing in the steady state.
+type hold struct {
+	b      *Bulkhead
+	stripe int // the Running stripe the slot was counted in
+	gen    atomic.Uint64
+}
+
+var holds = sync.Pool{New: func() any { return new(hold) }}
+
+func (b *Bulkhead) newSlot(stripe int) Slot {
+	h, _ := holds.Get().(*hold)
+	h.b, h.stripe = b, stripe
+	return Slot{h: h, gen: h.gen.Add(1)}
+}
+
+// Release gives the slot back; the oldest waiting call, if any, gets it.
+// Releasing a Slot that was already released (through any copy), or the
+// zero Slot, is a programming error: it panics, like unlocking an unlocked
+// sync.Mutex, and the bulkhead is left unchanged.
+func (s Slot) Release() {
+	if s.h == nil || s.gen&1 == 0 {
+		panic(errReleaseUnheld)
+	}
+	b, stripe := s.h.b, s.h.stripe
+	if !s.h.gen.CompareAndSwap(s.gen, s.gen+1) {
+		panic(errReleaseUnheld)
+	}
+	s.h.b = nil
+	holds.Put(s.h)
+	b.release(stripe)
+}
+
 // Acquire takes a slot, for callers that hold one across code they control;
-// every successful Acquire must be followed by exactly one Release (use
-// defer). It returns nil when the slot is held, or:
+// release it with the returned Slot's Release exactly once (use defer). It
+// returns the held slot, or the zero Slot and:
 //   - the context's error, without taking a slot, when ctx is already done
 //     or ends while the call waits in the queue (the queue place is given
 //     back);
@@ -177,30 +264,44 @@ func (b *Bulkhead) Run(ctx context.Context, op func(ctx context.Context) error) 
 //
 // Waiting calls get slots in arrival order; a call that finds a slot free
 // and nobody waiting takes it without blocking.
-func (b *Bulkhead) Acquire(ctx context.Context) error {
+func (b *Bulkhead) Acquire(ctx context.Context) (Slot, error) {
+	s, err := b.acquire(ctx)
+	if err != nil {
+		return Slot{}, err
+	}
+	return b.newSlot(s), nil
+}
+
+// acquire takes a slot that the caller gives back with release, passing the
+// Running stripe it returns: the path of Run and Execute, which release by
+// defer and need no Slot.
+func (b *Bulkhead) acquire(ctx context.Context) (int, error) {
 	if b == nil {
-		return ErrNilBulkhead
+		return 0, ErrNilBulkhead
 	}
 	if ctx == nil {
-		return fault.ErrNilContext
+		return 0, fault.ErrNilContext
 	}
 	// A done context never gets a slot, even a free one (the semaphore's own
 	// rule for Acquire, applied to the fast path too).
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
+	s := b.stripe()
 	if b.sem.TryAcquire(1) {
-		b.running.Add(1)
+		b.running[s].n.Add(1)
 		if b.rec != nil {
+			// A recorder that panics is contained by fault.SafeRecorder
+			// (see New): the slot is held and accounted for either way.
 			b.rec.RecordBulkheadQueue(ctx, b.name, false)
 		}
-		return nil
+		return s, nil
 	}
-	return b.wait(ctx)
+	return s, b.wait(ctx, s)
 }
 
-// wait is Acquire's slow path: every slot was busy, or somebody was queued.
-func (b *Bulkhead) wait(ctx context.Context) error {
+// wait is acquire's slow path: every slot was busy, or somebody was queued.
+func (b *Bulkhead) wait(ctx context.Context, s int) error {
 	// Take a queue place only if one is free: adding first and giving it
 	// back on overflow would let Queued() exceed QueueSize for an instant,
 	// and reject a caller arriving then although the queue had room.
@@ -226,7 +327,7 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		// Count the slot before giving the queue place back, so that
 		// Running()+Queued() never dips while a call moves from one to the
 		// other.
-		b.running.Add(1)
+		b.running[s].n.Add(1)
 		b.queued.Add(-1)
 		if b.rec != nil {
 			b.rec.RecordBulkheadQueue(ctx, b.name, true)
@@ -247,41 +348,29 @@ func (b *Bulkhead) reject(ctx context.Context, reason string) error {
 }
 
 // TryAcquire takes a slot if one is free and nobody is waiting, without
-// blocking and without queueing. It reports whether it took one; a true
-// result must be followed by exactly one Release.
-func (b *Bulkhead) TryAcquire() bool {
+// blocking and without queueing. It reports whether it took one; when it
+// did, release the returned Slot exactly once.
+func (b *Bulkhead) TryAcquire() (Slot, bool) {
 	if b == nil || !b.sem.TryAcquire(1) {
-		return false
+		return Slot{}, false
 	}
-	b.running.Add(1)
+	s := b.stripe()
+	b.running[s].n.Add(1)
 	if b.rec != nil {
 		b.rec.RecordBulkheadQueue(context.Background(), b.name, false)
 	}
-	return true
+	return b.newSlot(s), true
 }
 
-// Release gives back a slot taken with Acquire or TryAcquire; the oldest
-// waiting call, if any, gets it. Releasing a slot that is not held is a
-// programming error and panics, like unlocking an unlocked sync.Mutex; the
-// bulkhead is left unchanged. (A nil *Bulkhead never hands out a slot, so
-// Release on it panics the same way.)
-func (b *Bulkhead) Release() {
-	if b == nil {
-		panic(errReleaseUnheld)
-	}
-	if b.running.Add(-1) < 0 {
-		b.releaseUnheld()
-	}
+// release gives back a slot taken by acquire (or behind a Slot), counted in
+// Running stripe s.
+func (b *Bulkhead) release(s int) {
+	b.running[s].n.Add(-1)
 	b.sem.Release(1)
 }
 
-func (b *Bulkhead) releaseUnheld() {
-	b.running.Add(1)
-	panic(errReleaseUnheld)
-}
-
-// errReleaseUnheld is the panic value of Release without a held slot.
-const errReleaseUnheld = "bulkhead: Release without a matching Acquire"
+// errReleaseUnheld is the panic value of a Release without a held slot.
+const errReleaseUnheld = "bulkhead: Release of a Slot that is not held (released twice, or the zero Slot)"
 
 // View is the typed face of a Bulkhead: a fault.Policy[T] for the executor
 // and for fault.Execute. It is a small value holding the *Bulkhead; any
@@ -305,11 +394,12 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		return zero, fault.ErrNilOperation
 	}
 	b := v.b
-	if err := b.Acquire(ctx); err != nil {
+	s, err := b.acquire(ctx)
+	if err != nil {
 		var zero T
 		return zero, err
 	}
-	defer b.Release()
+	defer b.release(s)
 	return next(ctx)
 }
 

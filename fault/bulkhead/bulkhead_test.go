@@ -33,7 +33,7 @@ func mustNew(t testing.TB, cfg bulkhead.Config) *bulkhead.Bulkhead {
 func mustFull(t testing.TB, cfg bulkhead.Config) *bulkhead.Bulkhead {
 	t.Helper()
 	b := mustNew(t, cfg)
-	if err := b.Acquire(context.Background()); err != nil {
+	if err := acquire(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -63,14 +63,23 @@ func TestConformance(t *testing.T) {
 	}
 	for name, cfg := range configs {
 		t.Run(name, func(t *testing.T) {
-			faulttest.Run(t, func() faulttest.Instance {
-				b := mustNew(t, cfg)
+			var instance func(cb *faulttest.Callbacks) faulttest.Instance
+			instance = func(cb *faulttest.Callbacks) faulttest.Instance {
+				c := cfg
+				if cb != nil {
+					c.Recorder = cb.Recorder
+				}
+				b := mustNew(t, c)
 				return faulttest.Instance{
 					Policy: bulkhead.Policy[int](b),
 					Guard:  b,
 					Held:   func() int { return b.Running() + b.Queued() },
+					WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+						return instance(&cb)
+					},
 				}
-			})
+			}
+			faulttest.Run(t, func() faulttest.Instance { return instance(nil) })
 			// The view is a Guard too; fault.Execute then uses its Execute.
 			faulttest.Run(t, func() faulttest.Instance {
 				b := mustNew(t, cfg)
@@ -174,7 +183,7 @@ func TestQueueSizeZeroFailsFast(t *testing.T) {
 		b := mustNew(t, cfg)
 		ctx := fault.WithCorrelationID(context.Background(), "req-1")
 		for range 2 {
-			if err := b.Acquire(ctx); err != nil {
+			if err := acquire(ctx, b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -189,11 +198,11 @@ func TestQueueSizeZeroFailsFast(t *testing.T) {
 		if errors.As(err, &bf); bf.CorrelationID != "req-1" {
 			t.Errorf("CorrelationID = %q, want req-1", bf.CorrelationID)
 		}
-		if b.TryAcquire() {
+		if tryAcquire(b) {
 			t.Error("TryAcquire succeeded with every slot busy")
 		}
-		b.Release()
-		b.Release()
+		release(b)
+		release(b)
 		if b.Running() != 0 {
 			t.Errorf("Running = %d after releasing everything", b.Running())
 		}
@@ -235,7 +244,7 @@ func TestQueueTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := bulkhead.Config{Name: "slow", MaxConcurrent: 1, QueueSize: 1, QueueTimeout: 5 * time.Second}
 		b := mustNew(t, cfg)
-		if err := b.Acquire(context.Background()); err != nil {
+		if err := acquire(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
@@ -252,18 +261,18 @@ func TestQueueTimeout(t *testing.T) {
 		}
 		// The slot is still held by the first caller; releasing it frees the
 		// bulkhead entirely.
-		b.Release()
-		if !b.TryAcquire() {
+		release(b)
+		if !tryAcquire(b) {
 			t.Fatal("slot not free after Release")
 		}
-		b.Release()
+		release(b)
 	})
 }
 
 func TestQueueTimeoutAdmitsInTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1, QueueTimeout: 5 * time.Second})
-		time.AfterFunc(4*time.Second, b.Release)
+		time.AfterFunc(4*time.Second, func() { release(b) })
 		start := time.Now()
 		err := b.Run(context.Background(), func(context.Context) error { return nil })
 		if err != nil || time.Since(start) != 4*time.Second {
@@ -276,7 +285,7 @@ func TestCallerContextWhileQueued(t *testing.T) {
 	t.Run("Cancel", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1})
-			defer b.Release()
+			defer release(b)
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(time.Second, cancel)
 			err := b.Run(ctx, func(context.Context) error { return nil })
@@ -287,8 +296,8 @@ func TestCallerContextWhileQueued(t *testing.T) {
 				t.Errorf("Queued = %d: the queue place was not given back", b.Queued())
 			}
 			// The place is usable again: another caller can queue.
-			time.AfterFunc(time.Second, b.Release)
-			if err := b.Acquire(context.Background()); err != nil {
+			time.AfterFunc(time.Second, func() { release(b) })
+			if err := acquire(context.Background(), b); err != nil {
 				t.Errorf("Acquire after a cancelled waiter: %v", err)
 			}
 		})
@@ -296,11 +305,11 @@ func TestCallerContextWhileQueued(t *testing.T) {
 	t.Run("DeadlineBeforeQueueTimeout", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1, QueueTimeout: time.Minute})
-			defer b.Release()
+			defer release(b)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			start := time.Now()
-			err := b.Acquire(ctx)
+			err := acquire(ctx, b)
 			if !errors.Is(err, context.DeadlineExceeded) || fault.CodeOf(err) != "" || time.Since(start) != time.Second {
 				t.Errorf("error = %v after %v, want context.DeadlineExceeded after 1s", err, time.Since(start))
 			}
@@ -309,11 +318,11 @@ func TestCallerContextWhileQueued(t *testing.T) {
 	t.Run("NoQueueTimeoutWaitsForContext", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := mustFull(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: 1})
-			defer b.Release()
+			defer release(b)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
 			start := time.Now()
-			if err := b.Acquire(ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Hour {
+			if err := acquire(ctx, b); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Hour {
 				t.Errorf("error = %v after %v, want context.DeadlineExceeded after 1h", err, time.Since(start))
 			}
 		})
@@ -329,7 +338,7 @@ func TestDoneContextNeverAdmitted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Errorf("Run with a done context = %v (ran %v), want context.Canceled without running", err, ran)
 	}
-	if err := b.Acquire(ctx); !errors.Is(err, context.Canceled) || b.Running() != 0 {
+	if err := acquire(ctx, b); !errors.Is(err, context.Canceled) || b.Running() != 0 {
 		t.Errorf("Acquire with a done context = %v, Running %d", err, b.Running())
 	}
 }
@@ -375,11 +384,11 @@ func TestCancelledHeadWaiterDoesNotStall(t *testing.T) {
 				if same {
 					// The slot goes to the head while its context is
 					// already done: it must hand the slot on.
-					time.AfterFunc(time.Second, func() { cancelHead(); b.Release() })
+					time.AfterFunc(time.Second, func() { cancelHead(); release(b) })
 				} else {
 					cancelHead()
 					synctest.Wait()
-					b.Release()
+					release(b)
 				}
 				wg.Wait()
 				if len(order) != 2 || order[0] != "second" || order[1] != "third" {
@@ -399,7 +408,7 @@ func TestFIFO(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := mustNew(t, bulkhead.Config{MaxConcurrent: 2, QueueSize: 10})
 		for range 2 {
-			if err := b.Acquire(context.Background()); err != nil {
+			if err := acquire(context.Background(), b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -408,7 +417,7 @@ func TestFIFO(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 5 {
 			wg.Go(func() {
-				if err := b.Acquire(context.Background()); err != nil {
+				if err := acquire(context.Background(), b); err != nil {
 					t.Error(err)
 					return
 				}
@@ -418,11 +427,11 @@ func TestFIFO(t *testing.T) {
 			})
 			synctest.Wait()
 		}
-		if b.TryAcquire() {
+		if tryAcquire(b) {
 			t.Fatal("TryAcquire overtook the queue")
 		}
 		for range 5 {
-			b.Release()
+			release(b)
 			synctest.Wait()
 		}
 		wg.Wait()
@@ -431,8 +440,8 @@ func TestFIFO(t *testing.T) {
 				t.Fatalf("admission order %v, want arrival order", order)
 			}
 		}
-		b.Release()
-		b.Release()
+		release(b)
+		release(b)
 		if b.Running() != 0 {
 			t.Errorf("Running = %d", b.Running())
 		}
@@ -461,16 +470,73 @@ func TestReleaseWithoutAcquirePanics(t *testing.T) {
 	func() {
 		defer func() {
 			if recover() == nil {
-				t.Error("Release without Acquire did not panic")
+				t.Error("Release of the zero Slot did not panic")
 			}
 		}()
-		b.Release()
+		var s bulkhead.Slot
+		s.Release()
 	}()
 	// The bulkhead is unchanged: exactly one slot.
-	if !b.TryAcquire() || b.TryAcquire() {
+	if !tryAcquire(b) || tryAcquire(b) {
 		t.Error("bulkhead capacity changed by a bad Release")
 	}
-	b.Release()
+	release(b)
+}
+
+// Bug: Release was a method of the bulkhead, so a stray Release (one too
+// many, from a caller that held nothing) was only caught when no slot was
+// held at all; while another caller held one it was silently accepted, and
+// MaxConcurrent+1 calls then ran. Each Acquire now hands out its own Slot, and
+// only the first Release of a Slot counts: a second one, through any copy,
+// panics and leaves the bulkhead unchanged, also after the hold behind it has
+// been reused by another caller.
+func TestRegressionStrayReleaseCannotExceedBound(t *testing.T) {
+	b := mustNew(t, bulkhead.Config{MaxConcurrent: 2})
+	first, err := b.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, ok := b.TryAcquire()
+	if !ok {
+		t.Fatal("TryAcquire failed with a slot free")
+	}
+	first.Release()
+	copyOfFirst := first
+	strays := []struct {
+		name string
+		s    bulkhead.Slot
+	}{{"second Release", first}, {"a copy", copyOfFirst}, {"zero Slot", bulkhead.Slot{}}}
+	for _, stray := range strays {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: stray Release accepted while another caller holds a slot", stray.name)
+				}
+			}()
+			stray.s.Release()
+		}()
+		if b.Running() != 1 {
+			t.Fatalf("%s: Running = %d after a stray Release, want 1", stray.name, b.Running())
+		}
+	}
+	// Reuse: the next hold may be the one first had; first still cannot
+	// release it.
+	third, ok := b.TryAcquire()
+	if !ok {
+		t.Fatal("TryAcquire failed with a slot free")
+	}
+	func() {
+		defer func() { _ = recover() }()
+		first.Release()
+	}()
+	if _, ok := b.TryAcquire(); ok || b.Running() != 2 {
+		t.Fatalf("a third slot was handed out (Running %d): the bound was exceeded", b.Running())
+	}
+	second.Release()
+	third.Release()
+	if b.Running() != 0 {
+		t.Errorf("Running = %d at the end, want 0", b.Running())
+	}
 }
 
 func TestNilArguments(t *testing.T) {
@@ -479,7 +545,7 @@ func TestNilArguments(t *testing.T) {
 		t.Errorf("Run(nil op) = %v", err)
 	}
 	//nolint:staticcheck // testing the nil-context guard
-	if err := b.Acquire(nil); !errors.Is(err, fault.ErrNilContext) {
+	if _, err := b.Acquire(nil); !errors.Is(err, fault.ErrNilContext) {
 		t.Errorf("Acquire(nil ctx) = %v", err)
 	}
 	if _, err := bulkhead.Policy[int](b).Execute(context.Background(), nil); !errors.Is(err, fault.ErrNilOperation) {
@@ -496,10 +562,10 @@ func TestNilArguments(t *testing.T) {
 		t.Error("View.Bulkhead does not return the viewed bulkhead")
 	}
 	var nb *bulkhead.Bulkhead
-	if nb.TryAcquire() {
+	if tryAcquire(nb) {
 		t.Error("nil TryAcquire succeeded")
 	}
-	if err := nb.Acquire(context.Background()); !errors.Is(err, bulkhead.ErrNilBulkhead) {
+	if s, err := nb.Acquire(context.Background()); !errors.Is(err, bulkhead.ErrNilBulkhead) || s != (bulkhead.Slot{}) {
 		t.Errorf("nil Acquire = %v", err)
 	}
 	if b.Running() != 0 {
@@ -510,19 +576,15 @@ func TestNilArguments(t *testing.T) {
 // Bug: the read-only methods of a nil *Bulkhead (what executor.Patterns holds
 // for a policy without a bulkhead section) panicked with a nil dereference,
 // although ErrNilBulkhead promises that methods handle a nil receiver. They
-// report zero values now; Release on it panics with the documented message,
-// as for any Release without a held slot.
+// report zero values now; it hands out no Slot.
 func TestNilBulkheadReadsDoNotPanic(t *testing.T) {
 	var nb *bulkhead.Bulkhead
 	if nb.Running() != 0 || nb.Queued() != 0 || nb.Name() != "" || nb.Config() != (bulkhead.Config{}) {
 		t.Errorf("nil bulkhead: Running %d Queued %d Name %q Config %+v", nb.Running(), nb.Queued(), nb.Name(), nb.Config())
 	}
-	defer func() {
-		if r := recover(); r != "bulkhead: Release without a matching Acquire" {
-			t.Errorf("nil Release panicked with %v, want the documented message", r)
-		}
-	}()
-	nb.Release()
+	if s, ok := nb.TryAcquire(); ok || s != (bulkhead.Slot{}) {
+		t.Error("nil TryAcquire handed out a slot")
+	}
 }
 
 type recorder struct {
@@ -546,21 +608,21 @@ func TestRecorder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
 		b := mustNew(t, bulkhead.Config{Name: "rec", MaxConcurrent: 1, QueueSize: 1, QueueTimeout: 2 * time.Second, Recorder: rec})
-		if err := b.Acquire(context.Background()); err != nil { // immediate
+		if err := acquire(context.Background(), b); err != nil { // immediate
 			t.Fatal(err)
 		}
-		time.AfterFunc(time.Second, b.Release)
+		time.AfterFunc(time.Second, func() { release(b) })
 		if err := b.Run(context.Background(), func(context.Context) error { return nil }); err != nil { // queued
 			t.Fatal(err)
 		}
-		if !b.TryAcquire() { // immediate
+		if !tryAcquire(b) { // immediate
 			t.Fatal("TryAcquire failed")
 		}
 		// Rejections are not admissions: nothing is recorded for them.
 		if err := b.Run(context.Background(), func(context.Context) error { return nil }); fault.CodeOf(err) != fault.ErrCodeBulkheadFull {
 			t.Fatalf("Run = %v, want a queue timeout", err)
 		}
-		b.Release()
+		release(b)
 		if rec.queued[false] != 2 || rec.queued[true] != 1 || rec.names["rec"] != 3 {
 			t.Errorf("recorded %v (names %v), want 2 immediate and 1 queued admission", rec.queued, rec.names)
 		}
@@ -625,15 +687,15 @@ func TestStressInvariants(t *testing.T) {
 			t.Errorf("Running %d Queued %d after every caller returned", b.Running(), b.Queued())
 		}
 		for i := range slots {
-			if !b.TryAcquire() {
+			if !tryAcquire(b) {
 				t.Fatalf("slot %d of %d not free afterwards", i+1, slots)
 			}
 		}
-		if b.TryAcquire() {
+		if tryAcquire(b) {
 			t.Error("an 11th slot was free")
 		}
 		for range slots {
-			b.Release()
+			release(b)
 		}
 	}
 }
@@ -699,13 +761,13 @@ func TestNoAllocs(t *testing.T) {
 		"Policy":        func() { _, _ = p.Execute(ctx, op) },
 		"fault.Execute": func() { _, _ = fault.Execute[int](v, ctx, op) },
 		"AcquireRelease": func() {
-			if b.Acquire(ctx) == nil {
-				b.Release()
+			if s, err := b.Acquire(ctx); err == nil {
+				s.Release()
 			}
 		},
 		"TryAcquireRelease": func() {
-			if b.TryAcquire() {
-				b.Release()
+			if s, ok := b.TryAcquire(); ok {
+				s.Release()
 			}
 		},
 	}
@@ -714,6 +776,45 @@ func TestNoAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocs per call, want 0", name, n)
 		}
 	}
+}
+
+// panicky is a recorder whose RecordBulkheadQueue panics.
+type panicky struct{ fault.NoOpMetricsRecorder }
+
+func (panicky) RecordBulkheadQueue(context.Context, string, bool) { panic("recorder broke") }
+
+// Bug: a recorder that panicked in RecordBulkheadQueue panicked out of
+// Acquire after the slot was taken and before the caller's deferred release
+// existed: the slot leaked for good (Running stayed 1, every later call was
+// BULKHEAD_FULL), on the immediate path, the queued path and TryAcquire. The
+// recorder's panic is now contained: the call runs and returns its result,
+// and the slot is given back.
+func TestRegressionPanickingRecorderKeepsBulkheadSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, bulkhead.Config{Name: "rec", MaxConcurrent: 1, QueueSize: 1, Recorder: panicky{}})
+		for i := range 3 {
+			if err := b.Run(context.Background(), func(context.Context) error { return nil }); err != nil {
+				t.Fatalf("Run %d = %v, want nil: the slot leaked", i, err)
+			}
+		}
+		// Queued path: a second caller waits for the slot.
+		s, err := b.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(time.Second, s.Release)
+		if v, err := bulkhead.Policy[int](b).Execute(context.Background(), func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
+			t.Fatalf("queued Execute = (%d, %v), want (7, nil)", v, err)
+		}
+		if s, ok := b.TryAcquire(); !ok {
+			t.Fatal("TryAcquire failed on a free bulkhead")
+		} else {
+			s.Release()
+		}
+		if b.Running() != 0 || b.Queued() != 0 {
+			t.Errorf("Running %d Queued %d after every call returned, want 0 0", b.Running(), b.Queued())
+		}
+	})
 }
 
 // reentrant is a recorder that calls back into the bulkhead it records for.
@@ -728,8 +829,8 @@ func (r *reentrant) RecordBulkheadQueue(context.Context, string, bool) {
 		return
 	}
 	_ = r.b.Running() + r.b.Queued()
-	if r.b.TryAcquire() {
-		r.b.Release()
+	if s, ok := r.b.TryAcquire(); ok {
+		s.Release()
 	}
 }
 

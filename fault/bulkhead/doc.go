@@ -26,8 +26,10 @@
 // A Bulkhead is untyped: one bulkhead guards calls of every result type at
 // once. [Bulkhead.Run] makes it a fault.Guard (so fault.ExecuteWithResult
 // works with it); [Policy] returns a typed [View] that implements
-// fault.Policy[T] for the executor. [Bulkhead.Acquire], [Bulkhead.TryAcquire]
-// and [Bulkhead.Release] hold a slot across code the caller controls.
+// fault.Policy[T] for the executor. [Bulkhead.Acquire] and [Bulkhead.TryAcquire]
+// hand out a [Slot] held across code the caller controls; only its first
+// [Slot.Release] counts, so a stray release cannot push the bulkhead past
+// MaxConcurrent.
 // [Bulkhead.Running] and [Bulkhead.Queued] are live gauges.
 //
 // # Underneath

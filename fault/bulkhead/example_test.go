@@ -57,8 +57,8 @@ func ExamplePolicy() {
 // call is rejected at once with a *fault.BulkheadFullError saying why.
 func Example_queueFull() {
 	b, _ := bulkhead.New(bulkhead.Config{Name: "search", MaxConcurrent: 1})
-	_ = b.Acquire(context.Background()) // the only slot
-	defer b.Release()
+	slot, _ := b.Acquire(context.Background()) // the only slot
+	defer slot.Release()
 
 	err := b.Run(context.Background(), func(ctx context.Context) error { return nil })
 	var full *fault.BulkheadFullError
@@ -71,18 +71,24 @@ func Example_queueFull() {
 	// true
 }
 
-// Acquire and Release hold a slot across code the caller controls, such as
-// streaming a response; TryAcquire takes one only if it is free now.
+// Acquire hands out a Slot held across code the caller controls, such as
+// streaming a response; its Release gives it back, once. TryAcquire takes one
+// only if it is free now.
 func ExampleBulkhead_Acquire() {
 	b, _ := bulkhead.New(bulkhead.Config{Name: "exports", MaxConcurrent: 1, QueueSize: 5})
-	if err := b.Acquire(context.Background()); err != nil {
+	slot, err := b.Acquire(context.Background())
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("holding:", b.Running(), "free now:", b.TryAcquire())
-	b.Release()
-	fmt.Println("holding:", b.Running(), "free now:", b.TryAcquire())
-	b.Release()
+	n := b.Running()
+	_, free := b.TryAcquire()
+	fmt.Println("holding:", n, "free now:", free)
+	slot.Release()
+	n = b.Running()
+	again, free := b.TryAcquire()
+	fmt.Println("holding:", n, "free now:", free)
+	again.Release()
 	// Output:
 	// holding: 1 free now: false
 	// holding: 0 free now: true

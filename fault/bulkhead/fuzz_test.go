@@ -43,10 +43,10 @@ func FuzzConfig(f *testing.F) {
 		if err := b.Run(context.Background(), func(context.Context) error { ran = true; return nil }); err != nil || !ran {
 			t.Fatalf("Run on a fresh bulkhead: %v (ran %v)", err, ran)
 		}
-		if !b.TryAcquire() {
+		if !tryAcquire(b) {
 			t.Fatal("TryAcquire failed on a free bulkhead")
 		}
-		b.Release()
+		release(b)
 		if b.Running() != 0 || b.Queued() != 0 {
 			t.Fatalf("gauges %d %d", b.Running(), b.Queued())
 		}

@@ -20,14 +20,14 @@ import (
 func TestQueuedNeverExceedsQueueSizeWhileRejecting(t *testing.T) {
 	for _, queueSize := range []int{0, 1, 3} {
 		b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, QueueSize: queueSize})
-		if err := b.Acquire(context.Background()); err != nil {
+		if err := acquire(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
 		// Fill the queue with waiters that stay until the end.
 		ctx, cancel := context.WithCancel(context.Background())
 		var waiters sync.WaitGroup
 		for range queueSize {
-			waiters.Go(func() { _ = b.Acquire(ctx) })
+			waiters.Go(func() { _ = acquire(ctx, b) })
 		}
 		for deadline := time.Now().Add(10 * time.Second); b.Queued() != queueSize; {
 			if time.Now().After(deadline) {
@@ -49,7 +49,7 @@ func TestQueuedNeverExceedsQueueSizeWhileRejecting(t *testing.T) {
 		for range 4 {
 			storm.Go(func() {
 				for range 20_000 {
-					if err := b.Acquire(context.Background()); fault.CodeOf(err) != fault.ErrCodeBulkheadFull {
+					if err := acquire(context.Background(), b); fault.CodeOf(err) != fault.ErrCodeBulkheadFull {
 						t.Errorf("Acquire with a full queue = %v, want queue_full", err)
 						return
 					}
@@ -65,7 +65,7 @@ func TestQueuedNeverExceedsQueueSizeWhileRejecting(t *testing.T) {
 		}
 		cancel()
 		waiters.Wait()
-		b.Release()
+		release(b)
 		if p := peak.Load(); p > int64(queueSize) {
 			t.Errorf("QueueSize %d: Queued() reached %d while full callers were rejected", queueSize, p)
 		}

@@ -46,6 +46,11 @@ var (
 	errExcluded = errors.New("circuitbreaker: excluded")
 )
 
+// ErrNilBreaker is returned when a nil *Breaker (or a view of one) is asked
+// to run an operation; the operation does not run. See docs/ARCHITECTURE.md,
+// "Nil values".
+var ErrNilBreaker = errors.New("circuitbreaker: nil *Breaker (use circuitbreaker.New)")
+
 // background is the context of transitions delivered by Metrics and the
 // manual controls, which take none.
 var background = context.Background()
@@ -59,9 +64,10 @@ const (
 
 // Breaker is a circuit breaker that guards operations of every result type at
 // once. It is safe for concurrent use and holds no goroutine: there is
-// nothing to close. Build it with New. A nil *Breaker guards nothing (calls
-// run directly, as under a nil fault.Guard), reports closed and ignores the
-// manual controls.
+// nothing to close. Build it with New. A nil *Breaker is a programming
+// error: Run and Execute return ErrNilBreaker without running the
+// operation; the accessors report a closed, empty breaker and the manual
+// controls do nothing.
 //
 // Run (fault.Guard) guards an operation that returns only an error;
 // fault.ExecuteWithResult(b, ctx, fn) guards a typed one; Policy[T](b) is the
@@ -87,7 +93,11 @@ type Breaker struct {
 	interval         time.Duration
 	bucket           time.Duration
 	onChange         func(name string, from, to State)
-	recorder         fault.MetricsRecorder
+	recorder         fault.MetricsRecorder // behind fault.SafeRecorder
+
+	// The first panic of each user callback is logged; later ones are not
+	// (see containedPanic).
+	hookPanicked, classifierPanicked atomic.Bool
 
 	// Transition delivery (see events.go). Lock order: a gobreaker instance's
 	// mutex, then evMu; nothing here calls into gobreaker while holding evMu.
@@ -151,7 +161,7 @@ func New(cfg Config) (*Breaker, error) {
 		rate:             c.FailureRateThreshold,
 		minCalls:         uint64(c.MinimumCalls),
 		onChange:         c.OnStateChange,
-		recorder:         c.Recorder,
+		recorder:         fault.SafeRecorder(c.Recorder, nil),
 	}
 	if b.rateMode {
 		w := min(c.Window, MaxWindow)
@@ -443,7 +453,12 @@ func execute[T any](ctx context.Context, b *Breaker, next fault.Operation[T]) (T
 		return v, fault.ErrNilContext
 	}
 	if b == nil {
-		return next(ctx) // a nil breaker guards nothing, like a nil fault.Guard
+		return v, ErrNilBreaker
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		// A context already done never runs the operation and is not
+		// counted (docs/ARCHITECTURE.md, "Context").
+		return v, cerr
 	}
 	// Deliver the transitions this call caused (or found waiting), also when
 	// next panics; gobreaker has already counted the panic as a failure.
@@ -481,8 +496,19 @@ func execute[T any](ctx context.Context, b *Breaker, next fault.Operation[T]) (T
 	}
 }
 
-// classify turns an operation's outcome into what gobreaker counts.
-func (b *Breaker) classify(ctx context.Context, err error, start time.Time) error {
+// classify turns an operation's outcome into what gobreaker counts. A
+// classifier (IsExcluded, IsFailure) that panics is contained: the call
+// counts as a failure, the caller still gets the operation's own result, and
+// the first such panic is logged.
+func (b *Breaker) classify(ctx context.Context, err error, start time.Time) (out error) {
+	if err != nil && (b.isExcluded != nil || b.isFailure != nil) {
+		defer func() {
+			if v := recover(); v != nil {
+				fault.LogContainedPanic(nil, &b.classifierPanicked, b.name, "IsFailure/IsExcluded", v)
+				out = errFailure
+			}
+		}()
+	}
 	if err != nil {
 		if ctx.Err() == context.Canceled || (b.isExcluded != nil && b.isExcluded(err)) {
 			return errExcluded

@@ -346,20 +346,25 @@ func TestExcludedAndCancelledTrialsFreeTheirSlot(t *testing.T) {
 }
 
 // The caller's own cancellation never counts; the dependency returning
-// context.Canceled on its own, or the caller's deadline expiring, does.
+// context.Canceled on its own, or the caller's deadline expiring, does. A
+// context already done at the start is not even admitted.
 func TestCallerCancellationIsExcluded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := mustNew(t, circuitbreaker.Config{FailureThreshold: 2})
 		p := circuitbreaker.Policy[int](b)
 		for range 10 {
 			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_, err := p.Execute(ctx, func(ctx context.Context) (int, error) { return 0, ctx.Err() })
+			_, err := p.Execute(ctx, func(ctx context.Context) (int, error) { cancel(); return 0, ctx.Err() })
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("err = %v", err)
 			}
 		}
-		if m := b.Metrics(); m.State != circuitbreaker.StateClosed || m.Exclusions != 10 || m.Failures != 0 {
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := p.Execute(done, fail); err != context.Canceled {
+			t.Fatalf("done context: err = %v, want context.Canceled itself", err)
+		}
+		if m := b.Metrics(); m.State != circuitbreaker.StateClosed || m.Exclusions != 10 || m.Failures != 0 || m.Requests != 10 {
 			t.Fatalf("caller cancellations counted: %+v", m)
 		}
 		// The dependency's own context.Canceled (caller still live) is a failure.
@@ -585,10 +590,10 @@ func TestNilInputsDoNotPanic(t *testing.T) {
 
 func TestNilBreaker(t *testing.T) {
 	var b *circuitbreaker.Breaker
-	if v, err := call(b, ok); v != 1 || err != nil {
-		t.Fatalf("nil breaker: (%d, %v), want the operation's result", v, err)
+	if v, err := call(b, ok); v != 0 || !errors.Is(err, circuitbreaker.ErrNilBreaker) {
+		t.Fatalf("nil breaker: (%d, %v), want ErrNilBreaker", v, err)
 	}
-	if err := b.Run(context.Background(), func(context.Context) error { return errBoom }); !errors.Is(err, errBoom) {
+	if err := b.Run(context.Background(), func(context.Context) error { return errBoom }); !errors.Is(err, circuitbreaker.ErrNilBreaker) {
 		t.Fatal(err)
 	}
 	b.ForceOpen()

@@ -73,23 +73,30 @@ type Config struct {
 	// IsFailure decides whether a non-nil error returned by an operation
 	// counts as a failure; false counts the call as a success (a 404, a
 	// validation error: the dependency answered). nil: every error is a
-	// failure. It runs outside every lock and may use the breaker.
+	// failure. It runs outside every lock and may use the breaker. A panic
+	// in it is contained: the call counts as a failure and the caller gets
+	// the operation's result (the first panic is logged).
 	IsFailure func(err error) bool
 	// IsExcluded decides whether a non-nil error counts neither as a success
 	// nor as a failure (and gives a half-open trial slot back). It is
 	// consulted in addition to the built-in rule: an error returned after the
 	// caller's own context was cancelled is always excluded. nil: only the
-	// built-in rule. It runs outside every lock and may use the breaker.
+	// built-in rule. It runs outside every lock and may use the breaker. A
+	// panic in it is contained, as for IsFailure.
 	IsExcluded func(err error) bool
 
 	// OnStateChange is called on every transition, in order, outside every
 	// lock: it may call State, Metrics, Execute or the manual controls of the
 	// same breaker. It runs on the goroutine of a call that caused or
 	// observed the transition (or of the manual control), before that call
-	// returns unless another goroutine is already delivering transitions.
+	// returns unless another goroutine is already delivering transitions. A
+	// panic in it is contained: the call that delivers the transition keeps
+	// its result, later transitions are still delivered, and the first panic
+	// is logged through slog.Default().
 	OnStateChange func(name string, from, to State)
 	// Recorder, when set, receives RecordCircuitState(ctx, Name, to.String())
-	// on every transition, delivered like OnStateChange (after it).
+	// on every transition, delivered like OnStateChange (after it). A panic
+	// in it is contained (fault.SafeRecorder).
 	Recorder fault.MetricsRecorder
 }
 

@@ -1,6 +1,10 @@
 package circuitbreaker
 
-import "context"
+import (
+	"context"
+
+	"github.com/authcorp/libs/go/src/fault"
+)
 
 // transition is one state change waiting to be delivered.
 type transition struct{ from, to State }
@@ -18,13 +22,26 @@ func (b *Breaker) publishLocked(cur, nv *view) {
 	b.pending.Store(true)
 }
 
+// callHook calls OnStateChange with its panic contained: the call that
+// delivers the transition keeps its own result, the transitions after it are
+// still delivered, and the first such panic is logged.
+func (b *Breaker) callHook(t transition) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &b.hookPanicked, b.name, "OnStateChange", v)
+		}
+	}()
+	b.onChange(b.name, t.from, t.to)
+}
+
 // settle delivers queued transitions to the hook and the recorder, in order,
 // on the calling goroutine and outside every lock. Only one goroutine
 // delivers at a time: a call that finds another delivering leaves its
 // transitions to it (they are queued behind the ones being delivered), and a
 // hook that calls back into the breaker (Execute, State, ForceOpen...) just
-// queues more for the loop below. A panicking hook propagates to its caller;
-// the transitions after it stay queued for the next call to deliver.
+// queues more for the loop below. A panicking hook or recorder is contained
+// (see callHook and fault.SafeRecorder); should anything else panic, the
+// transitions after it stay queued for the next call to deliver.
 //
 // settle is called after every call; without pending transitions it costs
 // one atomic load, and while another goroutine delivers, two.
@@ -74,7 +91,7 @@ func (b *Breaker) deliverPending(ctx context.Context) {
 
 func (b *Breaker) deliver(ctx context.Context, t transition) {
 	if b.onChange != nil {
-		b.onChange(b.name, t.from, t.to)
+		b.callHook(t)
 	}
 	if b.recorder != nil {
 		b.recorder.RecordCircuitState(ctx, b.name, t.to.String())

@@ -134,8 +134,7 @@ func ExampleConfig_classifiers() {
 	_ = cb.Run(ctx, func(context.Context) error { return errNotFound })
 	_ = cb.Run(ctx, func(context.Context) error { return errBadInput })
 	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	_ = cb.Run(cancelled, func(ctx context.Context) error { return ctx.Err() })
+	_ = cb.Run(cancelled, func(ctx context.Context) error { cancel(); return ctx.Err() }) // the caller gave up meanwhile
 	m := cb.Metrics()
 	fmt.Println(m.Successes, m.Failures, m.Exclusions)
 	// Output: 1 0 2

@@ -2,6 +2,7 @@ package circuitbreaker_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"sync"
@@ -170,8 +171,9 @@ func cut(s string) (string, string, bool) {
 
 type hookPanic struct{}
 
-// A panicking hook propagates to the call that delivered it; the breaker
-// keeps working and later transitions are still delivered.
+// A panicking hook is contained: the call that delivered it returns its own
+// result, the recorder still gets the transition, and later transitions are
+// still delivered.
 func TestHookPanic(t *testing.T) {
 	var h hookLog
 	rec := &stateRecorder{}
@@ -182,13 +184,8 @@ func TestHookPanic(t *testing.T) {
 				panic(hookPanic{})
 			}
 		}})
-	got := func() (p any) {
-		defer func() { p = recover() }()
-		_, _ = call(b, fail)
-		return nil
-	}()
-	if got != (hookPanic{}) {
-		t.Fatalf("recovered %v, want the hook's panic", got)
+	if _, err := call(b, fail); !errors.Is(err, errBoom) {
+		t.Fatalf("the call that delivered a panicking hook got %v, want its own error", err)
 	}
 	if s := b.State(); s != circuitbreaker.StateOpen {
 		t.Fatalf("%v", s)
@@ -197,12 +194,31 @@ func TestHookPanic(t *testing.T) {
 	if got := h.list(); !slices.Equal(got, []string{"closed>open", "open>closed"}) {
 		t.Fatalf("hooks %v", got)
 	}
-	// The recorder missed the transition whose hook panicked, not the next.
-	if got := rec.list(); !slices.Equal(got, []string{"dep:closed"}) {
+	if got := rec.list(); !slices.Equal(got, []string{"dep:open", "dep:closed"}) {
 		t.Fatalf("recorder %v", got)
 	}
 	if v, err := call(b, ok); v != 1 || err != nil {
 		t.Fatalf("after a hook panic: (%d, %v)", v, err)
+	}
+}
+
+// A panicking classifier is contained: the call counts as a failure and
+// returns the operation's own result.
+func TestClassifierPanicContained(t *testing.T) {
+	for _, cfg := range []circuitbreaker.Config{
+		{FailureThreshold: 2, IsFailure: func(error) bool { panic("IsFailure broke") }},
+		{FailureThreshold: 2, IsExcluded: func(error) bool { panic("IsExcluded broke") }},
+	} {
+		b := mustNew(t, cfg)
+		if _, err := call(b, fail); !errors.Is(err, errBoom) {
+			t.Fatalf("got %v, want the operation's error", err)
+		}
+		if m := b.Metrics(); m.Failures != 1 || m.InFlight != 0 {
+			t.Fatalf("metrics %+v, want one failure counted", m)
+		}
+		if v, err := call(b, ok); v != 1 || err != nil {
+			t.Fatalf("success after a classifier panic: (%d, %v)", v, err)
+		}
 	}
 }
 

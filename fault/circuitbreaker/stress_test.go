@@ -96,9 +96,8 @@ func TestStressCountsAddUp(t *testing.T) {
 					op, _ = func(context.Context) (int, error) { return 0, errNotFound }, succ.Add(1)
 				case 4:
 					c, cancel := context.WithCancel(ctx)
-					cancel()
 					ctx = c
-					op, _ = func(ctx context.Context) (int, error) { return 0, ctx.Err() }, excl.Add(1)
+					op, _ = func(ctx context.Context) (int, error) { cancel(); return 0, ctx.Err() }, excl.Add(1)
 				}
 				_, _ = p.Execute(ctx, op)
 			}

@@ -33,7 +33,9 @@ func benchPolicies() map[string]fault.PolicyConfig {
 
 func newBenchExecutor(tb testing.TB) *executor.Executor[int] {
 	cfg := fault.DefaultExecutorConfig()
-	cfg.LoggerEnabled = false
+	// The quiet path: nothing observed (with metrics on and no recorder the
+	// executor would keep its own in-memory metrics; see TestOwnMetrics).
+	cfg.LoggerEnabled, cfg.MetricsEnabled = false, false
 	e, err := executor.New[int](cfg)
 	if err != nil {
 		tb.Fatal(err)

@@ -3,7 +3,7 @@ package executor
 import (
 	"context"
 	"log/slog"
-	"time"
+	"sync/atomic"
 
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/bulkhead"
@@ -49,6 +49,7 @@ type env struct {
 	logger   *slog.Logger          // nil unless logging is enabled
 	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
 	overload overloadOptions       // shared budgets and throttles (see overload.go)
+	own      *ownRecorder          // the in-memory recorder: metrics enabled, no recorder set
 
 	// limiters are the WithRateLimiter limiters, by policy name.
 	limiters map[string]RateLimiter
@@ -56,9 +57,20 @@ type env struct {
 
 func newEnv(cfg fault.ExecutorConfig) *env {
 	e := &env{cfg: cfg}
-	if cfg.MetricsEnabled && cfg.MetricsRecorder != nil {
-		if _, noop := cfg.MetricsRecorder.(fault.NoOpMetricsRecorder); !noop {
-			e.recorder = safeRecorder{cfg.MetricsRecorder}
+	if cfg.MetricsEnabled {
+		switch {
+		case fault.IsNil(cfg.MetricsRecorder):
+			// Metrics on and nowhere to send them: keep them here, for
+			// Executor.Metrics.
+			e.own = new(ownRecorder)
+			e.recorder = e.own
+		default:
+			if _, noop := cfg.MetricsRecorder.(fault.NoOpMetricsRecorder); !noop {
+				// A panicking recorder is contained (see
+				// fault.SafeRecorder); the patterns keep this wrapper as
+				// it is.
+				e.recorder = fault.SafeRecorder(cfg.MetricsRecorder, cfg.Logger)
+			}
 		}
 	}
 	if cfg.LoggerEnabled {
@@ -67,8 +79,8 @@ func newEnv(cfg fault.ExecutorConfig) *env {
 			e.logger = slog.Default()
 		}
 	}
-	if cfg.TracingEnabled && cfg.Tracer != nil {
-		e.tracer = cfg.Tracer
+	if cfg.TracingEnabled && !fault.IsNil(cfg.Tracer) {
+		e.tracer = safeTracer{t: cfg.Tracer, logger: cfg.Logger, reported: new(atomic.Bool)}
 	}
 	return e
 }
@@ -195,42 +207,61 @@ func (e *env) logStateChange(name string, from, to circuitbreaker.State) {
 		slog.String("policy", name), slog.String("from", from.String()), slog.String("to", to.String()))
 }
 
-// safeRecorder shields executions from a recorder that panics: the panic is
-// recovered and dropped, so the call it reported on completes normally.
-type safeRecorder struct{ r fault.MetricsRecorder }
-
-func (s safeRecorder) RecordExecution(ctx context.Context, m fault.ExecutionMetrics) {
-	defer swallow()
-	s.r.RecordExecution(ctx, m)
+// safeTracer contains panics of a user Tracer and its spans, as
+// fault.SafeRecorder does for recorders (docs/ARCHITECTURE.md, "Callbacks"):
+// a tracer that panics loses its span, never the call's result; the first
+// panic is logged through the executor's logger.
+type safeTracer struct {
+	t        fault.Tracer
+	logger   *slog.Logger
+	reported *atomic.Bool
 }
 
-func (s safeRecorder) RecordCircuitState(ctx context.Context, policyName, state string) {
-	defer swallow()
-	s.r.RecordCircuitState(ctx, policyName, state)
-}
-
-func (s safeRecorder) RecordRetryAttempt(ctx context.Context, policyName string, attempt int) {
-	defer swallow()
-	s.r.RecordRetryAttempt(ctx, policyName, attempt)
-}
-
-func (s safeRecorder) RecordRateLimit(ctx context.Context, policyName string, limited bool) {
-	defer swallow()
-	s.r.RecordRateLimit(ctx, policyName, limited)
-}
-
-func (s safeRecorder) RecordBulkheadQueue(ctx context.Context, policyName string, queued bool) {
-	defer swallow()
-	s.r.RecordBulkheadQueue(ctx, policyName, queued)
-}
-
-// RecordTimeout forwards to the recorder when it implements
-// fault.TimeoutRecorder.
-func (s safeRecorder) RecordTimeout(ctx context.Context, policyName, limit string, d time.Duration) {
-	if tr, ok := s.r.(fault.TimeoutRecorder); ok {
-		defer swallow()
-		tr.RecordTimeout(ctx, policyName, limit, d)
+func (s safeTracer) contain(method string) {
+	if v := recover(); v != nil {
+		fault.LogContainedPanic(s.logger, s.reported, "", method, v)
 	}
 }
 
-func swallow() { _ = recover() }
+func (s safeTracer) Start(ctx context.Context, policyName string) (context.Context, fault.Span) {
+	sctx, sp, ok := s.start(ctx, policyName)
+	if !ok || sctx == nil {
+		sctx = ctx
+	}
+	if !ok || fault.IsNil(sp) {
+		return sctx, nil
+	}
+	return sctx, safeSpan{sp, s}
+}
+
+// start calls the tracer's Start; ok is false when it panicked.
+func (s safeTracer) start(ctx context.Context, policyName string) (sctx context.Context, sp fault.Span, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(s.logger, s.reported, policyName, "Tracer.Start", v)
+			ok = false
+		}
+	}()
+	sctx, sp = s.t.Start(ctx, policyName)
+	return sctx, sp, true
+}
+
+type safeSpan struct {
+	s fault.Span
+	t safeTracer
+}
+
+func (s safeSpan) TraceID() (id string) {
+	defer s.t.contain("Span.TraceID")
+	return s.s.TraceID()
+}
+
+func (s safeSpan) Attempt(attempt int, err error) {
+	defer s.t.contain("Span.Attempt")
+	s.s.Attempt(attempt, err)
+}
+
+func (s safeSpan) End(m fault.ExecutionMetrics) {
+	defer s.t.contain("Span.End")
+	s.s.End(m)
+}

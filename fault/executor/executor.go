@@ -11,10 +11,13 @@ import (
 	"github.com/authcorp/libs/go/src/functional"
 )
 
-// Executor runs operations returning T under named policies. It implements
-// fault.ResilienceExecutor[T] and fault.ContextExecutor[T] (Do, the
-// context-aware form that fault.ExecuteFunc and fault.ExecuteSimple use). It
-// is safe for concurrent use, including registration while executing.
+// Executor runs operations returning T under named policies. A nil
+// *Executor is a programming error reported clearly: its methods that run or
+// register return fault.ErrNilExecutor, the others report nothing. It
+// implements fault.ResilienceExecutor[T] and fault.ContextExecutor[T] (Do,
+// the context-aware form that fault.ExecuteFunc and fault.ExecuteSimple
+// use). It is safe for concurrent use, including registration while
+// executing.
 type Executor[T any] struct {
 	env       *env
 	reg       *Registry
@@ -42,8 +45,10 @@ func WithRegistry(r *Registry) Option {
 }
 
 // New returns an Executor with no policies. cfg is validated (a negative
-// DefaultTimeout is an INVALID_POLICY error); its nil recorder, logger and
-// tracer mean: record nothing, slog.Default(), no spans.
+// DefaultTimeout is an INVALID_POLICY error). A nil MetricsRecorder with
+// MetricsEnabled means the executor's own in-memory recorder, read with
+// Executor.Metrics (fault.NoOpMetricsRecorder records nothing); a nil logger
+// means slog.Default(), a nil tracer no spans.
 func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -69,7 +74,12 @@ func New[T any](cfg fault.ExecutorConfig, opts ...Option) (*Executor[T], error) 
 
 // Registry returns the executor's registry (for sharing, and for inspecting
 // a policy's pattern objects with Registry.Patterns).
-func (e *Executor[T]) Registry() *Registry { return e.reg }
+func (e *Executor[T]) Registry() *Registry {
+	if e == nil {
+		return nil
+	}
+	return e.reg
+}
 
 // RegisterPolicy validates policy, builds its pattern objects and registers
 // it under policy.Name, atomically replacing a policy of the same name (calls
@@ -77,6 +87,9 @@ func (e *Executor[T]) Registry() *Registry { return e.reg }
 // state). An invalid policy is an error joining one *fault.InvalidPolicyError
 // per problem, and leaves the registry unchanged.
 func (e *Executor[T]) RegisterPolicy(policy fault.PolicyConfig) error {
+	if e == nil {
+		return fault.ErrNilExecutor
+	}
 	p, err := e.env.build(policy)
 	if err != nil {
 		return err
@@ -87,10 +100,19 @@ func (e *Executor[T]) RegisterPolicy(policy fault.PolicyConfig) error {
 
 // UnregisterPolicy removes the named policy; calls already running finish.
 // Unknown names are ignored.
-func (e *Executor[T]) UnregisterPolicy(policyName string) { e.reg.remove(policyName) }
+func (e *Executor[T]) UnregisterPolicy(policyName string) {
+	if e != nil {
+		e.reg.remove(policyName)
+	}
+}
 
 // GetPolicyNames returns the registered policy names, sorted.
-func (e *Executor[T]) GetPolicyNames() []string { return e.reg.Names() }
+func (e *Executor[T]) GetPolicyNames() []string {
+	if e == nil {
+		return nil
+	}
+	return e.reg.Names()
+}
 
 // ExecuteWithResult runs op, which takes no context, under the named policy
 // (the fault.ResilienceExecutor form). A time limit still answers on time
@@ -136,8 +158,17 @@ func (e *Executor[T]) Do(ctx context.Context, policyName string, op fault.Operat
 // do runs exactly one of op (context-aware) and plain (context-less).
 func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T], plain func() (T, error)) (T, error) {
 	var zero T
+	if e == nil {
+		return zero, fault.ErrNilExecutor
+	}
 	if ctx == nil {
 		return zero, fault.ErrNilContext
+	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation and consumes
+		// nothing: no permit, slot or breaker count, no execution
+		// recorded (docs/ARCHITECTURE.md, "Context").
+		return zero, err
 	}
 	p := e.reg.lookup(name)
 	if p == nil {
@@ -163,13 +194,9 @@ func (e *Executor[T]) do(ctx context.Context, name string, op fault.Operation[T]
 		case p.bulkhead != nil:
 			// An attempt abandoned by a time limit runs on: it keeps its
 			// bulkhead slot until it returns, so that the bulkhead bounds
-			// the operations really running (see call.bulkhead).
-			bh := p.bulkhead
-			c.op = timeout.Detached(func() (T, error) {
-				defer bh.Release()
-				return plain()
-			})
-			c.opReleasesSlot = true
+			// the operations really running (see call.bulkhead, which
+			// builds each attempt's detached op around its slot).
+			c.plain = plain
 		default:
 			c.op = timeout.Detached(plain)
 		}
@@ -190,6 +217,7 @@ func observe[T any](ctx context.Context, env *env, c *call[T]) (T, error) {
 	start := time.Now()
 	if env.tracer != nil {
 		ctx, c.span = env.tracer.Start(ctx, c.p.name)
+		// c.span is nil when the tracer gave no span (or panicked).
 	}
 	returned := false
 	defer func() {

@@ -88,13 +88,13 @@ func TestRuleLocalRejectionsNotCountedByBreaker(t *testing.T) {
 		// The only slot is taken: the next three calls take a permit each
 		// and are turned away by the bulkhead; the three after them find no
 		// permit left.
-		ps.Bulkhead.TryAcquire()
+		slot, _ := ps.Bulkhead.TryAcquire()
 		for range 3 {
 			if _, err := e.Do(context.Background(), "p", noop); !errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeBulkheadFull}) {
 				t.Fatalf("want BULKHEAD_FULL, got %v", err)
 			}
 		}
-		ps.Bulkhead.Release()
+		slot.Release()
 		for range 3 {
 			if _, err := e.Do(context.Background(), "p", noop); !errors.Is(err, &fault.ResilienceError{Code: fault.ErrCodeRateLimited}) {
 				t.Fatalf("want RATE_LIMITED, got %v", err)
@@ -231,18 +231,22 @@ func TestHalfOpenTrialNotAdmittedGivesItsPlaceBack(t *testing.T) {
 			var err error
 			switch lose {
 			case "turned away": // the queue is full as well
-				ps.Bulkhead.TryAcquire()
+				slot, _ := ps.Bulkhead.TryAcquire()
 				release := make(chan struct{})
-				go func() { _ = ps.Bulkhead.Acquire(context.Background()); <-release; ps.Bulkhead.Release() }()
+				go func() {
+					queued, _ := ps.Bulkhead.Acquire(context.Background())
+					<-release
+					queued.Release()
+				}()
 				synctest.Wait()
 				_, err = e.Do(context.Background(), "p", noop)
-				ps.Bulkhead.Release()
+				slot.Release()
 				close(release)
 				synctest.Wait()
 			case "queue wait ended": // the total limit fires in the queue
-				ps.Bulkhead.TryAcquire()
+				slot, _ := ps.Bulkhead.TryAcquire()
 				_, err = e.Do(context.Background(), "p", noop)
-				ps.Bulkhead.Release()
+				slot.Release()
 			case "caller cancelled":
 				ctx, cancel := context.WithCancel(context.Background())
 				time.AfterFunc(100*time.Millisecond, cancel)
@@ -901,9 +905,9 @@ func TestMetricsForEveryOutcome(t *testing.T) {
 		check("operation error, exhausted", context.Background(), fail, want{2, "closed", fault.ErrCodeRetryExhausted, false})
 		check("total limit", context.Background(), func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() },
 			want{1, "closed", fault.ErrCodeTimeout, false})
-		ps.Bulkhead.TryAcquire()
+		slot, _ := ps.Bulkhead.TryAcquire()
 		check("bulkhead full, retried", context.Background(), noop, want{2, "closed", fault.ErrCodeRetryExhausted, false})
-		ps.Bulkhead.Release()
+		slot.Release()
 		ps.CircuitBreaker.ForceOpen()
 		check("circuit open", context.Background(), noop, want{0, "open", fault.ErrCodeCircuitOpen, false})
 		ps.CircuitBreaker.Reset()
@@ -1090,6 +1094,30 @@ func TestConformance(t *testing.T) {
 		return faulttest.Instance{
 			Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) { return e.Do(ctx, "p", next) }),
 			Held:   ps.Bulkhead.Running,
+			WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+				cfg := quietConfig()
+				cfg.MetricsEnabled, cfg.MetricsRecorder = true, cb.Recorder
+				cfg.TracingEnabled, cfg.Tracer = true, hostileTracer{cb.After}
+				e, err := executor.New[int](cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.RegisterPolicy(fault.PolicyConfig{
+					Name:           "p",
+					Retry:          &fault.RetryPolicyConfig{MaxAttempts: 2, InitialInterval: time.Millisecond},
+					CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 2, Timeout: time.Second},
+					RateLimit:      &fault.RateLimitPolicyConfig{Rate: 100000, Window: time.Second},
+					Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: faulttest.Concurrency},
+					Timeout:        &fault.TimeoutPolicyConfig{Timeout: time.Minute, Max: time.Hour},
+				}); err != nil {
+					t.Fatal(err)
+				}
+				ps, _ := e.Registry().Patterns("p")
+				return faulttest.Instance{
+					Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) { return e.Do(ctx, "p", next) }),
+					Held:   ps.Bulkhead.Running,
+				}
+			},
 		}
 	})
 }

@@ -75,7 +75,7 @@ func (c *call[T]) hedged(ctx context.Context) (T, error) {
 	if c.p.hedge == nil {
 		return c.breaker(ctx)
 	}
-	h := &hedgedCall[T]{call: call[T]{p: c.p, op: c.op, span: c.span, opReleasesSlot: c.opReleasesSlot}}
+	h := &hedgedCall[T]{call: call[T]{p: c.p, op: c.op, span: c.span, plain: c.plain}}
 	h.call.mu = &h.mu
 	defer func() {
 		h.mu.Lock()
@@ -141,4 +141,3 @@ func (c *call[T]) concurrentAttempt(ctx context.Context) (v T, err error) {
 	}
 	return c.guarded(ctx)
 }
-

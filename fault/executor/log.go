@@ -26,7 +26,14 @@ func logFailure(ctx context.Context, env *env, name string, err error) {
 	if !env.logger.Enabled(ctx, level) {
 		return
 	}
-	env.logger.LogAttrs(ctx, level, "fault: execution failed",
-		slog.String("policy", name), slog.String("code", string(code)), slog.String("error", err.Error()),
-		slog.String("correlation_id", fault.CorrelationID(ctx)))
+	var buf [5]slog.Attr
+	attrs := append(buf[:0], slog.String("policy", name), slog.String("code", string(code)), slog.String("error", err.Error()))
+	// Empty attributes are left out: no correlation_id="" on every line.
+	if id := fault.CorrelationID(ctx); id != "" {
+		attrs = append(attrs, slog.String("correlation_id", id))
+	}
+	if id := fault.TraceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
+	env.logger.LogAttrs(ctx, level, "fault: execution failed", attrs...)
 }

@@ -120,26 +120,3 @@ func (c *call[T]) throttled(ctx context.Context) (T, error) {
 	}
 	return v, err
 }
-
-// RecordBudgetRefusal forwards to the recorder when it implements
-// fault.BudgetRecorder.
-func (s safeRecorder) RecordBudgetRefusal(ctx context.Context, policyName, kind string) {
-	if br, ok := s.r.(fault.BudgetRecorder); ok {
-		defer swallow()
-		br.RecordBudgetRefusal(ctx, policyName, kind)
-	}
-}
-
-// RecordThrottle forwards to the recorder when it implements
-// fault.ThrottleRecorder.
-func (s safeRecorder) RecordThrottle(ctx context.Context, policyName string, throttled bool, probability float64) {
-	if tr, ok := s.r.(fault.ThrottleRecorder); ok {
-		defer swallow()
-		tr.RecordThrottle(ctx, policyName, throttled, probability)
-	}
-}
-
-var (
-	_ fault.BudgetRecorder   = safeRecorder{}
-	_ fault.ThrottleRecorder = safeRecorder{}
-)

@@ -1,6 +1,10 @@
 package executor
 
-import "context"
+import (
+	"context"
+
+	"github.com/authcorp/libs/go/src/fault"
+)
 
 // RateLimiter is a rate limiter the executor cannot build from a policy's
 // configuration, such as a fleet-wide limiter kept in Redis
@@ -16,10 +20,10 @@ type RateLimiter interface {
 // limiter built from its RateLimit section (which may then be nil; when it
 // is set, it is validated but no limiter is built from it). It applies to
 // policies registered through this executor, whenever they are registered.
-// A nil l is ignored.
+// A nil l (or a typed nil, such as a nil *fleet.Limiter) is ignored.
 func WithRateLimiter(policy string, l RateLimiter) Option {
 	return func(o *options) {
-		if l == nil {
+		if fault.IsNil(l) {
 			return
 		}
 		if o.limiters == nil {

@@ -26,7 +26,7 @@ func (l *countingLimiter) Acquire(ctx context.Context) error {
 
 func TestWithRateLimiterReplacesThePolicyLimiter(t *testing.T) {
 	ext := &countingLimiter{n: 2}
-	exec, err := executor.New[int](fault.ExecutorConfig{}, executor.WithRateLimiter("api", ext), executor.WithRateLimiter("other", nil))
+	exec, err := executor.New[int](fault.ExecutorConfig{}, executor.WithRateLimiter("api", ext), executor.WithRateLimiter("other", nil), executor.WithRateLimiter("api2", (*countingLimiter)(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

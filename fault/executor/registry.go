@@ -102,6 +102,9 @@ func (r *Registry) remove(name string) {
 
 // Names returns the registered policy names, sorted.
 func (r *Registry) Names() []string {
+	if r == nil {
+		return nil
+	}
 	m := r.policies.Load().m
 	names := make([]string, 0, len(m))
 	for k := range m {
@@ -115,6 +118,9 @@ func (r *Registry) Names() []string {
 // and manual control (a breaker's State, ForceOpen; a bulkhead's Running).
 // ok is false when no policy has that name.
 func (r *Registry) Patterns(name string) (p Patterns, ok bool) {
+	if r == nil {
+		return Patterns{}, false
+	}
 	pol := r.lookup(name)
 	if pol == nil {
 		return Patterns{}, false

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/authcorp/libs/go/src/fault"
+	"github.com/authcorp/libs/go/src/fault/bulkhead"
 	"github.com/authcorp/libs/go/src/fault/circuitbreaker"
 	"github.com/authcorp/libs/go/src/fault/fallback"
 	"github.com/authcorp/libs/go/src/fault/retry"
@@ -30,9 +31,10 @@ type call[T any] struct {
 	op       fault.Operation[T]
 	attempts int
 	span     fault.Span
-	// opReleasesSlot: op is a detached context-less operation that releases
-	// the bulkhead slot itself when it returns, whenever that is.
-	opReleasesSlot bool
+	// plain, when set, is a context-less operation under a time limit and a
+	// bulkhead: each attempt runs it detached, and it releases the
+	// attempt's bulkhead slot itself when it returns, whenever that is.
+	plain func() (T, error)
 	// mu guards attempts, span and reached of the heap copy through which
 	// hedged attempts run concurrently (nil otherwise).
 	mu       *sync.Mutex
@@ -101,19 +103,40 @@ func (c *call[T]) limit(ctx context.Context) (T, error) {
 }
 
 func (c *call[T]) bulkhead(ctx context.Context) (T, error) {
-	if c.p.bulkhead != nil {
-		if err := c.p.bulkhead.Acquire(ctx); err != nil {
-			var zero T
-			return zero, c.notAdmitted(err)
-		}
-		if !c.opReleasesSlot {
-			defer c.p.bulkhead.Release()
-		}
-		// Otherwise op runs exactly once per attempt (the time limit and
-		// Detached always call it) and releases the slot when it returns,
-		// even after its attempt was abandoned.
+	if c.p.bulkhead == nil {
+		return c.attempt(ctx)
 	}
-	return c.attempt(ctx)
+	if c.plain != nil {
+		return c.detachedInSlot(ctx)
+	}
+	// The view takes the slot and gives it back by defer (no Slot handle,
+	// nothing pooled); ran tells its admission errors from the attempt's.
+	ran := false
+	v, err := bulkhead.Policy[T](c.p.bulkhead).Execute(ctx, func(ctx context.Context) (T, error) {
+		ran = true
+		return c.attempt(ctx)
+	})
+	if err != nil && !ran {
+		return v, c.notAdmitted(err)
+	}
+	return v, err
+}
+
+// detachedInSlot runs a context-less operation under a time limit in a
+// bulkhead slot: the operation runs exactly once per attempt (the time limit
+// and Detached always call it) and releases the slot when it returns, even
+// after its attempt was abandoned.
+func (c *call[T]) detachedInSlot(ctx context.Context) (T, error) {
+	slot, err := c.p.bulkhead.Acquire(ctx)
+	if err != nil {
+		var zero T
+		return zero, c.notAdmitted(err)
+	}
+	plain := c.plain
+	return c.attemptOp(ctx, timeout.Detached(func() (T, error) {
+		defer slot.Release()
+		return plain()
+	}))
 }
 
 // notAdmitted marks an error of the limiter or the bulkhead, returned before
@@ -142,7 +165,9 @@ type notAdmittedError struct{ err error }
 func (e *notAdmittedError) Error() string { return e.err.Error() }
 func (e *notAdmittedError) Unwrap() error { return e.err }
 
-func (c *call[T]) attempt(ctx context.Context) (T, error) {
+func (c *call[T]) attempt(ctx context.Context) (T, error) { return c.attemptOp(ctx, c.op) }
+
+func (c *call[T]) attemptOp(ctx context.Context, op fault.Operation[T]) (T, error) {
 	if c.mu != nil {
 		c.mu.Lock()
 		c.reached = true
@@ -151,7 +176,7 @@ func (c *call[T]) attempt(ctx context.Context) (T, error) {
 		c.reached = true
 	}
 	if c.p.attempt == nil {
-		return c.op(ctx)
+		return op(ctx)
 	}
-	return timeout.Policy[T](c.p.attempt).Execute(ctx, c.op)
+	return timeout.Policy[T](c.p.attempt).Execute(ctx, op)
 }

@@ -146,6 +146,11 @@ func (c *Client) Unary(ctx context.Context, method string, req, reply any, cc *g
 	}
 	u.opts = append(u.opts, &u.trailerOpt)
 	u.trailerOpt.TrailerAddr = &u.trailer
+	if c.detached {
+		// Also when the executor panics: an attempt it abandoned must not
+		// go on writing the reply once the caller has the panic.
+		defer u.stopInflight()
+	}
 	_, err := c.run(ctx, u.attempt)
 	return u.finish(ctx, err)
 }
@@ -277,16 +282,22 @@ func (c *Client) verdict(actx context.Context, method string, err error, trailer
 	return se, false, se
 }
 
+// stopInflight cancels and awaits the attempt still running, if any
+// (detached runners only).
+func (u *unaryCall) stopInflight() {
+	u.mu.Lock()
+	in := u.inflight
+	u.inflight = nil
+	u.mu.Unlock()
+	if in != nil {
+		in.cancel()
+		<-in.done
+	}
+}
+
 func (u *unaryCall) finish(ctx context.Context, err error) error {
 	if u.c.detached {
-		u.mu.Lock()
-		in := u.inflight
-		u.inflight = nil
-		u.mu.Unlock()
-		if in != nil {
-			in.cancel()
-			<-in.done
-		}
+		u.stopInflight()
 	}
 	if err == nil {
 		return u.outcome

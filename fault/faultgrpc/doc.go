@@ -47,7 +47,11 @@
 // start (a breaker trial, a permit, a bulkhead slot) until the stream ends,
 // and gives it back exactly once, however it ends: read to io.EOF, ended by
 // an error, cancelled, or abandoned by a caller who cancels its context or
-// closes the connection.
+// closes the connection. A panic below the interceptor (a classifier, a
+// pattern, a later interceptor) reaches the caller's goroutine after all
+// of that was given back: out of the unary call, or out of the stream call
+// the caller is in or makes next, although a stream's policy runs on a
+// goroutine of its own.
 //
 // What a call returns. nil on success; the status of the last attempt,
 // exactly as grpc-go returned it, when that status was an outcome or when

@@ -9,6 +9,7 @@ require (
 	github.com/authcorp/libs/go/src/fault/health v0.1.0
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
 	github.com/authcorp/libs/go/src/fault/shutdown v0.1.0
+	github.com/authcorp/libs/go/src/functional v0.1.0
 	go.uber.org/goleak v1.3.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260706201446-f0a921348800
 	google.golang.org/grpc v1.84.0
@@ -24,7 +25,6 @@ require (
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect

@@ -33,7 +33,13 @@ import (
 //
 // The policy runs on a goroutine of its own, which ends when the stream
 // does. Errors reach the caller as for Unary: the stream's own status as
-// grpc-go returned it, or the policy's error with a gRPC status.
+// grpc-go returned it, or the policy's error with a gRPC status. A panic on
+// that goroutine (a classifier, a pattern, an interceptor or codec below)
+// is recovered there once the policy has released what it held; the open
+// stream is cancelled, and the panic goes on, with its original value, on
+// the caller's goroutine: out of Stream if it is still waiting, else out of
+// the caller's next RecvMsg, SendMsg, Header or CloseSend (the stream then
+// ends INTERNAL for any later call).
 func (c *Client) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	if c == nil || c.run == nil {
 		return nil, errUnbuilt
@@ -58,6 +64,7 @@ func (c *Client) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Cli
 		<-ch
 		s.mu.Lock()
 	}
+	s.repanic()
 	cur, finalErr, outcome := s.cur, s.finalErr, s.outcome
 	s.mu.Unlock()
 	if cur == nil {
@@ -103,6 +110,11 @@ type clientStream struct {
 	finalErr   error
 	delivered  error // what RecvMsg returned at the end, returned again afterwards
 	ended      bool
+	// A panic recovered on the policy's goroutine, not yet raised on the
+	// caller's (panicked: there is one; raised: it went on).
+	panicked bool
+	raised   bool
+	panicVal any
 }
 
 // attempt is one stream the policy opened.
@@ -114,7 +126,7 @@ type attempt struct {
 	noRetry  bool // ended through Header or SendMsg: the caller may walk away
 	received int
 	busy     int                // calls of the caller into cs in progress (RecvMsg, SendMsg, Header)
-	cancel   context.CancelFunc // detached runners only
+	cancel   context.CancelFunc // ends cs
 }
 
 func (s *clientStream) signal() {
@@ -128,13 +140,61 @@ func (s *clientStream) lastSE() *StatusError {
 	return s.last
 }
 
+// runPolicy runs the policy on the stream's goroutine. A panic is
+// recovered here, after the policy's own deferred releases ran (the attempt
+// cancelled its stream on the way out), and kept for the caller's goroutine;
+// runtime.Goexit ends the stream with errGoexit.
 func (s *clientStream) runPolicy() {
-	_, err := s.c.run(s.ctx, s.attempt)
-	s.mu.Lock()
-	s.final, s.finalErr = true, err
-	s.buf = nil
-	s.signal()
+	var err error
+	returned := false
+	defer func() {
+		var p any
+		if !returned {
+			if p = recover(); p == nil {
+				err = errGoexit
+			}
+		}
+		s.mu.Lock()
+		s.final, s.finalErr = true, err
+		if s.cur != nil {
+			// An attempt the policy gave up on (a detached runner's time
+			// limit) is still open: end it, so the stream ends with the
+			// policy. Any other attempt has returned and ended already.
+			s.cur.cancel()
+		}
+		if p != nil {
+			s.panicked, s.panicVal = true, p
+		}
+		s.buf = nil
+		s.signal()
+		s.mu.Unlock()
+	}()
+	_, err = s.c.run(s.ctx, s.attempt)
+	returned = true
+}
+
+// errGoexit ends a stream whose policy goroutine called runtime.Goexit;
+// errPanicked, a stream whose policy panicked, for the calls after the one
+// the panic went on from.
+var (
+	errGoexit   = status.Error(codes.Internal, "faultgrpc: the stream's policy called runtime.Goexit")
+	errPanicked = status.Error(codes.Internal, "faultgrpc: the stream's policy panicked")
+)
+
+// repanic raises, on the caller's goroutine, a panic recovered on the
+// policy's, the first time a caller's call gets here (s.mu held; it is
+// released before the panic). Later calls see the stream ended with
+// errPanicked.
+func (s *clientStream) repanic() {
+	if !s.panicked || s.raised {
+		return
+	}
+	s.raised = true
+	s.ended, s.delivered = true, errPanicked
+	p := s.panicVal
+	s.panicVal = nil
 	s.mu.Unlock()
+	panic(p)
 }
 
 // errNotReplayable refuses a new attempt of a stream whose sent messages
@@ -156,19 +216,17 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 	}
 	prev := s.cur
 	s.mu.Unlock()
-	sctx := actx
-	var cancel context.CancelFunc
-	if s.c.detached {
-		if prev != nil && prev.cancel != nil {
-			prev.cancel()
-		}
-		sctx, cancel = context.WithCancel(actx)
+	if s.c.detached && prev != nil {
+		prev.cancel()
 	}
+	// The attempt's stream lives under a context of its own, cancelled
+	// when the attempt returns or panics: a stream the policy is done with
+	// never outlives it, and an abandoned attempt (detached runners) is
+	// stopped before the next one starts.
+	sctx, cancel := context.WithCancel(actx)
+	defer cancel()
 	cs, err := s.streamer(sctx, s.desc, s.cc, s.method, s.opts...)
 	if err != nil {
-		if cancel != nil {
-			cancel()
-		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		se, out, opErr := s.c.verdict(actx, s.method, err, nil, false)
@@ -183,27 +241,7 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 	a := &attempt{cs: cs, ended: make(chan struct{}), cancel: cancel}
 	done := cs.Context().Done()
 
-	// Send again what the caller has sent, then let the caller use the
-	// new stream. A failed send ends the stream; the caller learns how
-	// from RecvMsg.
-	s.sendMu.Lock()
-	s.mu.Lock()
-	buf, closed := s.buf, s.closedSend
-	s.mu.Unlock()
-	var serr error
-	for _, m := range buf {
-		if serr = cs.SendMsg(m); serr != nil {
-			break
-		}
-	}
-	if serr == nil && closed {
-		_ = cs.CloseSend()
-	}
-	s.mu.Lock()
-	s.cur, s.outcome = a, nil
-	s.signal()
-	s.mu.Unlock()
-	s.sendMu.Unlock()
+	s.open(a)
 
 	select {
 	case <-a.ended:
@@ -221,9 +259,6 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 			case <-actx.Done():
 			}
 		}
-	}
-	if cancel != nil {
-		defer cancel()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,6 +279,30 @@ func (s *clientStream) attempt(actx context.Context) (struct{}, error) {
 	}
 	s.last = se
 	return struct{}{}, opErr
+}
+
+// open sends again on a's stream what the caller has sent, then makes it
+// the stream the caller uses. A failed send ends the stream; the caller
+// learns how from RecvMsg. A panic (the codec) leaves sendMu unlocked.
+func (s *clientStream) open(a *attempt) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.mu.Lock()
+	buf, closed := s.buf, s.closedSend
+	s.mu.Unlock()
+	var serr error
+	for _, m := range buf {
+		if serr = a.cs.SendMsg(m); serr != nil {
+			break
+		}
+	}
+	if serr == nil && closed {
+		_ = a.cs.CloseSend()
+	}
+	s.mu.Lock()
+	s.cur, s.outcome = a, nil
+	s.signal()
+	s.mu.Unlock()
 }
 
 // trailerOf returns the trailer of an ended attempt's stream (safe once
@@ -278,6 +337,7 @@ func (a *attempt) record(err error, noRetry bool) {
 func (s *clientStream) RecvMsg(m any) error {
 	s.mu.Lock()
 	for {
+		s.repanic()
 		if s.ended {
 			err := s.delivered
 			s.mu.Unlock()
@@ -337,6 +397,7 @@ func (s *clientStream) SendMsg(m any) error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	s.mu.Lock()
+	s.repanic()
 	if s.buffering {
 		if len(s.buf) < s.limit {
 			s.buf = append(s.buf, m)
@@ -353,6 +414,9 @@ func (s *clientStream) SendMsg(m any) error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		a.record(err, true)
 	}
+	if err != nil {
+		s.repanic()
+	}
 	s.mu.Unlock()
 	return err
 }
@@ -363,6 +427,7 @@ func (s *clientStream) CloseSend() error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	s.mu.Lock()
+	s.repanic()
 	s.closedSend = true
 	a := s.cur
 	s.mu.Unlock()
@@ -373,6 +438,7 @@ func (s *clientStream) CloseSend() error {
 // stream without a retry.
 func (s *clientStream) Header() (metadata.MD, error) {
 	s.mu.Lock()
+	s.repanic()
 	a := s.cur
 	a.busy++
 	s.mu.Unlock()
@@ -381,6 +447,7 @@ func (s *clientStream) Header() (metadata.MD, error) {
 	a.busy--
 	if err != nil {
 		a.record(err, true)
+		s.repanic()
 	}
 	s.mu.Unlock()
 	return md, err

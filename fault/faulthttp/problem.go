@@ -49,12 +49,14 @@ const StatusClientClosedRequest = apperrors.StatusClientClosedRequest
 //	RATE_LIMITED                  429  Retry-After (>= 1 s; RetryAfter rounded up)
 //	BULKHEAD_FULL                 503
 //	TIMEOUT                       504
-//	RETRY_EXHAUSTED               502
+//	RETRY_EXHAUSTED               504 when it ended on a deadline (it stopped early
+//	                                   because the caller's deadline left no room, or
+//	                                   its last attempt timed out), else 502
 //	INVALID_POLICY                500  (a misconfigured service, not a bad request)
 //	a *StatusError (a dependency answered with a failure)   502
 //	an *apperrors.AppError        its code's status (404 for NOT_FOUND, ...)
-//	context.DeadlineExceeded      504
-//	context.Canceled              499
+//	context.DeadlineExceeded      504  (also wrapped)
+//	context.Canceled              499  (also wrapped)
 //	anything else                 500
 //
 // The first match in that order wins; a 429 or 503 also carries Retry-After
@@ -72,6 +74,8 @@ func ResponseFor(err error) Response {
 		r := newResponse(code.HTTPStatus(), string(code), err, false)
 		r.RetryAfter = max(r.RetryAfter, time.Second)
 		return r
+	case fault.ErrCodeRetryExhausted:
+		return newResponse(apperrors.HTTPStatusOf(err), string(code), err, false)
 	case "":
 	default:
 		return newResponse(code.HTTPStatus(), string(code), err, false)

@@ -64,6 +64,20 @@ func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
 	}
 	if c.failure == nil {
 		c.failure = HandlerFailure
+	} else {
+		// A user classifier runs after the handler answered: its panic is
+		// contained (the status counts as a failure; logged once) rather
+		// than turning the answered request into a panic.
+		f, reported := c.failure, new(atomic.Bool)
+		c.failure = func(status int) (failure bool) {
+			defer func() {
+				if v := recover(); v != nil {
+					fault.LogContainedPanic(nil, reported, "", "faulthttp.WithFailureStatus", v)
+					failure = true
+				}
+			}()
+			return f(status)
+		}
 	}
 	return c
 }
@@ -95,10 +109,11 @@ func (e *HandlerError) Error() string {
 // by WriteError (429, 503, 504, ... with a problem+json body). See the
 // package documentation for the details.
 //
-// A nil g is a configuration error: every request is answered 500 rather
+// A nil g (also a typed nil, such as a nil *bulkhead.Bulkhead) is a
+// configuration error: every request is answered 500 rather
 // than served unguarded.
 func Middleware(g fault.Guard, opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	if g == nil {
+	if fault.IsNil(g) {
 		return misconfigured(opts, "Guard")
 	}
 	return guardedMiddleware(g.Run, false, opts)
@@ -107,7 +122,7 @@ func Middleware(g fault.Guard, opts ...MiddlewareOption) func(http.Handler) http
 // PolicyMiddleware is Middleware for a typed policy (for instance a chain
 // made with fault.Chain); the handler's operation returns T's zero value.
 func PolicyMiddleware[T any](p fault.Policy[T], opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	if p == nil {
+	if fault.IsNil(p) {
 		return misconfigured(opts, "Policy")
 	}
 	run := func(ctx context.Context, op func(context.Context) error) error {
@@ -131,11 +146,11 @@ func PolicyMiddleware[T any](p fault.Policy[T], opts ...MiddlewareOption) func(h
 // handler never touches the answer already sent (as with
 // http.TimeoutHandler).
 //
-// A nil exec or an empty policyName is a configuration error: every request
-// is answered 500.
+// A nil exec (also a typed nil, such as a nil *executor.Executor) or an
+// empty policyName is a configuration error: every request is answered 500.
 func ExecutorMiddleware[T any](exec fault.ResilienceExecutor[T], policyName string, opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	switch {
-	case exec == nil:
+	case fault.IsNil(exec):
 		return misconfigured(opts, "Executor")
 	case policyName == "":
 		return misconfigured(opts, "PolicyName")
@@ -163,7 +178,7 @@ func ExecutorMiddleware[T any](exec fault.ResilienceExecutor[T], policyName stri
 //
 // A nil l is a configuration error: every request is answered 500.
 func LimitByKey(l KeyedLimiter, opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	if l == nil {
+	if fault.IsNil(l) {
 		return misconfigured(opts, "KeyedLimiter")
 	}
 	c := newMiddlewareConfig(opts)
@@ -258,7 +273,11 @@ func (h *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case rw.wrote && h.cfg.failure(rw.status):
 			rw.first = &HandlerError{StatusCode: rw.status}
 		}
-		return rw.first
+		// The handler ran: a retry in the policy must not ask for a second
+		// run, which would be refused (errRunTwice) after taking a permit
+		// and a slot, and be counted by a breaker as a second failure.
+		// Permanent stops the retry at once; the time limit keeps the mark.
+		return fault.Permanent(rw.first)
 	})
 	rw.lock()
 	wrote, first := rw.wrote, rw.first

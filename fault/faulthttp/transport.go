@@ -28,6 +28,22 @@ type Transport struct {
 	idempotent     func(*http.Request) bool
 	errorBodyLimit int64
 	maxRetryAfter  time.Duration
+	// The first panic of the classifier is logged; later ones are not.
+	classifierPanicked atomic.Bool
+}
+
+// classified is the Classifier with its panic contained (see
+// docs/ARCHITECTURE.md, "Callbacks"): a classifier that panics on a response
+// makes it a failure (its body is buffered and closed as for any failure);
+// on a transport error, it makes the error not worth repeating.
+func (t *Transport) classified(resp *http.Response, err error) (failure bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &t.classifierPanicked, "", "faulthttp.Classifier", v)
+			failure = resp != nil
+		}
+	}()
+	return t.classify(resp, err)
 }
 
 // Option configures a Transport.
@@ -77,13 +93,13 @@ func WithMaxRetryAfter(d time.Duration) Option {
 // trip; otherwise the request carries the caller's context and a time limit
 // can only abandon it (see the executor's ExecuteWithResult).
 //
-// A nil exec, an empty policyName or a bad option is an *fault.InvalidPolicyError
+// A nil exec (also a typed nil *executor.Executor), an empty policyName or a bad option is an *fault.InvalidPolicyError
 // (several joined with errors.Join). An unknown policy name is reported by
 // exec on each request.
 func NewTransport(exec fault.ResilienceExecutor[*http.Response], policyName string, opts ...Option) (*Transport, error) {
 	var errs []error
-	if exec == nil {
-		errs = append(errs, fault.NewInvalidPolicyError(policyName, "Executor", nil, "must not be nil"))
+	if fault.IsNil(exec) {
+		errs = append(errs, fault.NewInvalidPolicyError(policyName, "Executor", nil, "must not be nil (also not a typed nil)"))
 	}
 	if policyName == "" {
 		errs = append(errs, fault.NewInvalidPolicyError("", "PolicyName", policyName, "must not be empty"))
@@ -99,8 +115,8 @@ func NewTransport(exec fault.ResilienceExecutor[*http.Response], policyName stri
 // Each attempt's request carries the context p hands the operation.
 // A nil p or a bad option is an *fault.InvalidPolicyError.
 func NewPolicyTransport(p fault.Policy[*http.Response], opts ...Option) (*Transport, error) {
-	if p == nil {
-		return nil, fault.NewInvalidPolicyError("", "Policy", nil, "must not be nil")
+	if fault.IsNil(p) {
+		return nil, fault.NewInvalidPolicyError("", "Policy", nil, "must not be nil (also not a typed nil)")
 	}
 	return newTransport("", p.Execute, opts)
 }
@@ -112,10 +128,11 @@ func newTransport(name string, run func(context.Context, fault.Operation[*http.R
 			o(t)
 		}
 	}
-	if t.base == nil {
+	// A typed nil (a nil *http.Transport) means the default, as nil does.
+	if fault.IsNil(t.base) {
 		t.base = http.DefaultTransport
 	}
-	if t.classify == nil {
+	if fault.IsNil(t.classify) {
 		t.classify = DefaultClassifier
 	}
 	if t.idempotent == nil {
@@ -269,9 +286,9 @@ func (c *call) attempt(actx context.Context) (*http.Response, error) {
 		if resp != nil && resp.Body != nil {
 			_ = resp.Body.Close()
 		}
-		return nil, c.failed(n, nil, err, c.repeat && c.t.classify(nil, err), hedged)
+		return nil, c.failed(n, nil, err, c.repeat && c.t.classified(nil, err), hedged)
 	}
-	failure := c.t.classify(resp, nil)
+	failure := c.t.classified(resp, nil)
 	buffered := failure && bufferBody(resp, c.t.errorBodyLimit)
 	if !watch() {
 		// The attempt ended (time limit, caller gone) before the round

@@ -59,6 +59,24 @@ var brokenPolicies = map[string]struct {
 			return next(context.WithoutCancel(context.Background()))
 		})}
 	}, "want the caller's"},
+	"CallbackPanicEscapes": {func() faulttest.Instance {
+		newPolicy := func(rec fault.MetricsRecorder) fault.Policy[int] {
+			return fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) {
+				if err := ctx.Err(); err != nil {
+					return 0, err
+				}
+				v, err := next(ctx)
+				rec.RecordRetryAttempt(ctx, "p", 1) // not contained
+				return v, err
+			})
+		}
+		return faulttest.Instance{
+			Policy: newPolicy(fault.NoOpMetricsRecorder{}),
+			WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+				return faulttest.Instance{Policy: newPolicy(cb.Recorder)}
+			},
+		}
+	}, "a successful operation's call panicked"},
 	"LeaksGoroutine": {func() faulttest.Instance {
 		return faulttest.Instance{Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) {
 			go func() { select {} }()

@@ -16,18 +16,29 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // function both conform.
 func TestPassThroughConforms(t *testing.T) {
 	faulttest.Run(t, func() faulttest.Instance {
-		p := fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) { return next(ctx) })
-		return faulttest.Instance{Policy: p, Guard: passGuard{}}
+		return faulttest.Instance{Policy: pass, Guard: passGuard{}}
 	})
 }
 
 func TestChainConforms(t *testing.T) {
 	faulttest.Run(t, func() faulttest.Instance {
-		pass := fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) { return next(ctx) })
 		return faulttest.Instance{Policy: fault.Chain[int](pass, nil, fault.AsPolicy[int](passGuard{}))}
 	})
 }
 
+// pass and passGuard run the operation unless the context is already done.
+var pass = fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return next(ctx)
+})
+
 type passGuard struct{}
 
-func (passGuard) Run(ctx context.Context, op func(context.Context) error) error { return op(ctx) }
+func (passGuard) Run(ctx context.Context, op func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return op(ctx)
+}

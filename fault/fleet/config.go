@@ -224,19 +224,7 @@ func (c LimiterConfig) localConfig() ratelimit.Config {
 	}
 }
 
-func isNilClient(c redis.UniversalClient) bool {
-	switch v := c.(type) {
-	case nil:
-		return true
-	case *redis.Client:
-		return v == nil
-	case *redis.ClusterClient:
-		return v == nil
-	case *redis.Ring:
-		return v == nil
-	}
-	return false
-}
+func isNilClient(c redis.UniversalClient) bool { return fault.IsNil(c) }
 
 // join returns nil, the single error, or the errors joined, flattening
 // joins so that every problem is one element.

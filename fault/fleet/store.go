@@ -121,6 +121,9 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 	if err == nil {
 		return out, nil
 	}
+	if cerr := callerEnded(ctx); cerr != nil {
+		return nil, cerr // the caller's own context, never the store's fault
+	}
 	var cd *callerDoneError
 	if errors.As(err, &cd) {
 		return nil, cd.err

@@ -57,9 +57,12 @@ var ErrCircuitOpen = errors.New("health: circuit breaker is open")
 //
 // Reading a gobreaker-based breaker's state performs a pending open →
 // half-open transition (and fires its state-change hook), just as a call
-// would. CircuitBreaker(nil) is nil, which Register rejects.
+// would. CircuitBreaker(nil) is nil, also for a typed nil such as a nil
+// *circuitbreaker.Breaker, and Register rejects it.
 func CircuitBreaker(b CircuitStater) Checker {
-	if b == nil {
+	if fault.IsNil(b) {
+		// Also a typed nil (a nil *circuitbreaker.Breaker): a check wired
+		// to a missing breaker must not report healthy for ever.
 		return nil
 	}
 	return breakerCheck{b}

@@ -187,6 +187,8 @@ func (c *Check) validate() error {
 	return errors.Join(errs...)
 }
 
+// isNil reports whether c is nil, also a typed nil (a nil CheckFunc, a nil
+// pointer behind the interface).
 func isNil(c Checker) bool {
 	switch f := c.(type) {
 	case nil:
@@ -195,8 +197,10 @@ func isNil(c Checker) bool {
 		return f == nil
 	case ObserveFunc:
 		return f == nil
+	case breakerCheck:
+		return fault.IsNil(f.b)
 	}
-	return false
+	return fault.IsNil(c)
 }
 
 // CheckResult is the outcome of one check in a [Report].

@@ -108,11 +108,14 @@ func (r *Registry) encode(rep Report, details bool) []byte {
 	b, err := json.Marshal(doc)
 	if err != nil {
 		// An observed value JSON can't encode (a channel, a func, a NaN):
-		// fall back to its fmt text rather than fail the probe.
+		// fall back to its fmt text rather than fail the probe. Only the
+		// values JSON cannot encode change; the others keep their type.
 		for _, list := range doc.Checks {
 			for i := range list {
-				if list[i].ObservedValue != nil {
-					list[i].ObservedValue = fmt.Sprint(list[i].ObservedValue)
+				if v := list[i].ObservedValue; v != nil {
+					if _, verr := json.Marshal(v); verr != nil {
+						list[i].ObservedValue = fmt.Sprint(v)
+					}
 				}
 			}
 		}

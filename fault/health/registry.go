@@ -237,7 +237,7 @@ func (c *check) begin(parent context.Context, now time.Time) (CheckResult, *run)
 			// Timed out, and its goroutine still hasn't returned: report it
 			// without starting another (at most one goroutine per check).
 			return c.result(StatusFail, now, now.Sub(ru.start), Observation{},
-				fmt.Errorf("%w: still running %v after it started (timeout %v)", ErrTimeout, now.Sub(ru.start), c.Timeout)), nil
+				fmt.Errorf("%w: still running %v after it started (timeout %v)", ErrTimeout, now.Sub(ru.start).Round(time.Millisecond), c.Timeout)), nil
 		}
 		return CheckResult{}, ru
 	}

@@ -257,8 +257,8 @@ func WithQueueSize(n int) AsyncOption {
 // NewAsync starts an Async delivering to r, or returns an error (wrapping
 // ErrInvalidOption) for a nil r or a bad option.
 func NewAsync(r fault.MetricsRecorder, opts ...AsyncOption) (*Async, error) {
-	if r == nil {
-		return nil, fmt.Errorf("%w: NewAsync(nil): the recorder must not be nil", ErrInvalidOption)
+	if fault.IsNil(r) {
+		return nil, fmt.Errorf("%w: NewAsync(nil): the recorder must not be nil (also not a typed nil)", ErrInvalidOption)
 	}
 	c := asyncConfig{queue: DefaultQueueSize}
 	for _, o := range opts {

@@ -19,7 +19,8 @@ type params struct {
 	window    time.Duration
 	burst     int
 	maxWait   time.Duration
-	rec       fault.MetricsRecorder
+	rec       fault.MetricsRecorder // cfgRec behind fault.SafeRecorder
+	cfgRec    fault.MetricsRecorder
 
 	limit    rate.Limit // token bucket refill, in permits per second
 	perToken float64    // nanoseconds to mint one permit: Window/Rate
@@ -40,7 +41,8 @@ func newParams(cfg Config) params {
 		window:    cfg.Window,
 		burst:     cfg.BurstSize,
 		maxWait:   cfg.MaxWait,
-		rec:       cfg.Recorder,
+		rec:       fault.SafeRecorder(cfg.Recorder, nil),
+		cfgRec:    cfg.Recorder,
 		limit:     rate.Limit(float64(cfg.Rate) / cfg.Window.Seconds()),
 		perToken:  float64(cfg.Window) / float64(cfg.Rate),
 		base:      time.Now(),
@@ -107,6 +109,20 @@ func newCore(p *params) core {
 		c.sw = &window{counts: make([]int64, p.slots)}
 	}
 	return c
+}
+
+// initBucket makes the zero rate.Limiter tb the token bucket newCore would
+// allocate, in place: rate.NewLimiter cannot build one inside another struct
+// (it returns a pointer, and a Limiter holds a mutex that must not be
+// copied). Its last decision is set far enough in the past that the first
+// decision finds it full, as a new limiter is. It reports false when that
+// cannot be arranged exactly (limits so slow that the refill time does not
+// fit in a Duration); the caller then keeps newCore's bucket.
+func (p *params) initBucket(tb *rate.Limiter) bool {
+	past := p.base.Add(-addSat(p.recovery, time.Second))
+	tb.SetBurstAt(past, p.burst)
+	tb.SetLimitAt(past, p.limit)
+	return tb.TokensAt(p.base) >= float64(p.burst)
 }
 
 // allow takes a permit at t if one is free.

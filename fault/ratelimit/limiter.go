@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/authcorp/libs/go/src/fault"
 )
 
@@ -26,6 +28,10 @@ type Limiter struct {
 	_   [64]byte
 	mu  sync.Mutex
 	clk clock
+	// tb is the token bucket (c.tb points here), right after the lock that
+	// orders its decisions: a call takes both locks, and sharing their
+	// cache line moves one line between cores per call instead of two.
+	tb rate.Limiter
 }
 
 // New returns a limiter for cfg, or the validation error (code
@@ -37,6 +43,9 @@ func New(cfg Config) (*Limiter, error) {
 	}
 	l := &Limiter{p: newParams(cfg)}
 	l.c = newCore(&l.p)
+	if l.c.tb != nil && l.p.initBucket(&l.tb) {
+		l.c.tb = &l.tb
+	}
 	return l, nil
 }
 
@@ -65,7 +74,7 @@ func (p *params) config() Config {
 		Window:    p.window,
 		BurstSize: p.burst,
 		MaxWait:   p.maxWait,
-		Recorder:  p.rec,
+		Recorder:  p.cfgRec,
 	}
 	if p.sliding {
 		c.Buckets = p.slots - 1

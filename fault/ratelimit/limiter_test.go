@@ -47,7 +47,13 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			faulttest.Run(t, func() faulttest.Instance {
 				l := mustNew(t, cfg)
-				return faulttest.Instance{Policy: ratelimit.Policy[int](l), Guard: l}
+				return faulttest.Instance{Policy: ratelimit.Policy[int](l), Guard: l,
+					WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+						c := cfg
+						c.Recorder = cb.Recorder
+						l := mustNew(t, c)
+						return faulttest.Instance{Policy: ratelimit.Policy[int](l), Guard: l}
+					}}
 			})
 			faulttest.Run(t, func() faulttest.Instance {
 				l := mustNew(t, cfg)
@@ -58,7 +64,17 @@ func TestConformance(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return faulttest.Instance{Policy: ratelimit.KeyedPolicy[int](k), Guard: k}
+				return faulttest.Instance{Policy: ratelimit.KeyedPolicy[int](k), Guard: k,
+					WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+						c := cfg
+						c.Recorder = cb.Recorder
+						k, err := ratelimit.NewKeyed(c, ratelimit.KeyedConfig{MaxKeys: 4,
+							Key: func(context.Context) string { cb.Decide(); return "k" }})
+						if err != nil {
+							t.Fatal(err)
+						}
+						return faulttest.Instance{Policy: ratelimit.KeyedPolicy[int](k), Guard: k}
+					}}
 			})
 			faulttest.Run(t, func() faulttest.Instance {
 				k, err := ratelimit.NewKeyed(cfg, ratelimit.KeyedConfig{})

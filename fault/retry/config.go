@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -122,8 +123,11 @@ type Retry struct {
 	maxElapsed  time.Duration
 	retryIf     func(error) bool
 	onRetry     func(int, error, time.Duration)
-	recorder    fault.MetricsRecorder
+	recorder    fault.MetricsRecorder // as configured, for Config
+	rec         fault.MetricsRecorder // recorder behind fault.SafeRecorder
 	budget      fault.Budget
+	// The first panic of each callback is logged; later ones are not.
+	retryIfPanicked, onRetryPanicked atomic.Bool
 	// randN returns a uniform number in [0, n); nil means math/rand/v2's
 	// Uint64N. Tests set it for determinism.
 	randN func(n uint64) uint64
@@ -164,6 +168,7 @@ func (r *Retry) init(cfg Config) error {
 		onRetry:     cfg.OnRetry,
 		recorder:    cfg.Recorder,
 		budget:      cfg.Budget,
+		rec:         fault.SafeRecorder(cfg.Recorder, nil),
 	}
 	switch p.Jitter {
 	case fault.JitterNone:

@@ -14,8 +14,8 @@ import (
 
 // Run calls op until it succeeds, fails with an error that is not retried,
 // the attempts or the time budget run out, or ctx ends; see the package
-// documentation for the exact rules and the errors returned. A nil Retry runs
-// op once. A panic in op is not retried and propagates unchanged.
+// documentation for the exact rules and the errors returned. A nil Retry is
+// a programming error: it returns ErrNilRetry without running op. A panic in op is not retried and propagates unchanged.
 //
 // On the success path Run allocates nothing and reads no clock (one read
 // when MaxElapsed is set).
@@ -33,8 +33,8 @@ func (r *Retry) Run(ctx context.Context, op func(ctx context.Context) error) err
 type View[T any] struct{ r *Retry }
 
 // Policy returns the typed view of r for operations returning T, for the
-// executor's chain and for fault.Chain. A view of a nil Retry runs operations
-// once.
+// executor's chain and for fault.Chain. A view of a nil Retry returns
+// ErrNilRetry.
 func Policy[T any](r *Retry) View[T] { return View[T]{r} }
 
 // Execute runs next under the retry and returns the value and error of the
@@ -70,7 +70,14 @@ func execute[T any](ctx context.Context, r *Retry, op func(context.Context) (T, 
 		return zero, fault.ErrNilContext
 	}
 	if r == nil {
-		return op(ctx)
+		var zero T
+		return zero, ErrNilRetry
+	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation
+		// (docs/ARCHITECTURE.md, "Context").
+		var zero T
+		return zero, err
 	}
 	s := loop{prev: r.initial}
 	if r.budget != nil {
@@ -140,15 +147,15 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 	if dl, ok := ctx.Deadline(); ok {
 		if left := dl.Sub(now); left <= delay {
 			return r.exhausted(ctx, s, attempt, now,
-				"stopped early: the context deadline (in "+max(left, 0).String()+") would pass before attempt "+
-					strconv.Itoa(attempt+1)+" could start (after a "+delay.String()+" wait)",
+				"stopped early: the context deadline (in "+readable(max(left, 0)).String()+") would pass before attempt "+
+					strconv.Itoa(attempt+1)+" could start (after a "+readable(delay).String()+" wait)",
 				&deadlineStopError{err: err})
 		}
 	}
 	if r.budget != nil && !r.budget.TryWithdraw() {
 		// Refused at once, before any wait; attempts other calls are
 		// running are not affected.
-		if br, ok := r.recorder.(fault.BudgetRecorder); ok {
+		if br, ok := r.rec.(fault.BudgetRecorder); ok {
 			br.RecordBudgetRefusal(ctx, r.name, fault.PatternRetry)
 		}
 		e := r.exhausted(ctx, s, attempt, now, "retry budget exhausted: attempt "+strconv.Itoa(attempt+1)+" refused", nil)
@@ -156,7 +163,7 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 		return e
 	}
 	if r.onRetry != nil {
-		r.onRetry(attempt+1, err, delay)
+		r.callOnRetry(attempt+1, err, delay)
 	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
@@ -170,8 +177,8 @@ func (r *Retry) afterFailure(ctx context.Context, s *loop, attempt int, err erro
 	if cerr := ctx.Err(); cerr != nil {
 		return r.contextEnded(ctx, cerr, err, attempt, true)
 	}
-	if r.recorder != nil {
-		r.recorder.RecordRetryAttempt(ctx, r.name, attempt+1)
+	if r.rec != nil {
+		r.rec.RecordRetryAttempt(ctx, r.name, attempt+1)
 	}
 	return nil
 }
@@ -189,10 +196,34 @@ func (r *Retry) refuse(err error) error {
 	case fault.ErrCodeCircuitOpen, fault.ErrCodeInvalidPolicy, fault.ErrCodeShuttingDown, fault.ErrCodeThrottled:
 		return err
 	}
-	if r.retryIf != nil && !r.retryIf(err) {
+	if r.retryIf != nil && !r.retryable(err) {
 		return err
 	}
 	return nil
+}
+
+// retryable is RetryIf with its panic contained: a classifier that panics
+// refuses the retry (the caller gets the operation's error), and its first
+// panic is logged.
+func (r *Retry) retryable(err error) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &r.retryIfPanicked, r.name, "RetryIf", v)
+			ok = false
+		}
+	}()
+	return r.retryIf(err)
+}
+
+// callOnRetry is OnRetry with its panic contained: the retry goes on, and
+// the first panic is logged.
+func (r *Retry) callOnRetry(attempt int, err error, delay time.Duration) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &r.onRetryPanicked, r.name, "OnRetry", v)
+		}
+	}()
+	r.onRetry(attempt, err, delay)
 }
 
 // delay returns the wait before the attempt after attempt: the error's
@@ -311,6 +342,23 @@ func (r *Retry) label() string {
 	}
 	return "retry " + strconv.Quote(r.name)
 }
+
+// readable rounds a measured duration for a message people read: to the
+// millisecond (to the microsecond below one).
+func readable(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
+// ErrNilRetry is returned when a nil *Retry (or a view of one) is asked to
+// run an operation; the operation does not run. See docs/ARCHITECTURE.md,
+// "Nil values".
+var ErrNilRetry = errors.New("retry: nil *Retry (use retry.New)")
 
 // deadlineStopError is the cause of a retry that stopped early because the
 // caller's deadline left no room for another attempt: it matches both the

@@ -25,7 +25,8 @@ func FuzzNew(f *testing.F) {
 		if effTimeout == 0 {
 			effTimeout = shutdown.DefaultTimeout
 		}
-		valid := timeout >= 0 && delay >= 0 && drain >= 0 && hook >= 0 && (timeout < 0 || time.Duration(delay) < effTimeout)
+		valid := timeout >= 0 && delay >= 0 && drain >= 0 && hook >= 0 && (timeout < 0 || time.Duration(delay) < effTimeout) &&
+			(drain <= 0 || delay < 0 || time.Duration(delay) >= effTimeout || time.Duration(drain) < effTimeout-time.Duration(delay))
 		if valid != (err == nil) || valid != (m != nil) {
 			t.Fatalf("New(%v, %v, %v, %v) = %v, %v; valid=%v", timeout, delay, drain, hook, m, err, valid)
 		}

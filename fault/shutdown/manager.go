@@ -136,8 +136,8 @@ func (m *Manager) Tracker() *Tracker { return m.tracker }
 // AddServer adds a server to stop in step 3. Servers stop concurrently.
 // After the sequence has started it returns a SHUTTING_DOWN error.
 func (m *Manager) AddServer(s Server) error {
-	if s == nil {
-		return fault.NewInvalidPolicyError(m.cfg.service, "Server", nil, "must not be nil")
+	if fault.IsNil(s) {
+		return fault.NewInvalidPolicyError(m.cfg.service, "Server", nil, "must not be nil (also not a typed nil)")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

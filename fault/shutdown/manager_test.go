@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -451,16 +452,18 @@ func TestHookFailuresJoined(t *testing.T) {
 	})
 }
 
-// The overall deadline bounds everything: a drain longer than it is cut,
+// The overall deadline bounds everything: a hook still running at it is cut,
 // and hooks left are skipped and reported.
 func TestOverallDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ev := newEvents()
-		m := newManager(t, shutdown.WithTimeout(10*time.Second), shutdown.WithDrainTimeout(time.Minute), shutdown.WithPropagationDelay(4*time.Second))
+		m := newManager(t, shutdown.WithTimeout(10*time.Second), shutdown.WithDrainTimeout(5*time.Second),
+			shutdown.WithPropagationDelay(4*time.Second), shutdown.WithHookTimeout(time.Minute))
 		release := make(chan struct{})
 		_, _ = m.Tracker().Track()
 		go func() { <-release }()
 		_ = m.AddHook(hook(ev, "skipped", 0, nil))
+		_ = m.AddHook(shutdown.Hook{Name: "slow", Run: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }})
 		start := time.Now()
 		res, err := m.Shutdown(context.Background())
 		close(release)
@@ -472,6 +475,35 @@ func TestOverallDeadline(t *testing.T) {
 		}
 		if len(ev.get()) != 0 {
 			t.Errorf("a hook ran after the deadline: %v", ev.get())
+		}
+	})
+}
+
+// Bug: a drain timeout longer than the overall timeout was accepted; the
+// drain then ran into the overall deadline and every cleanup hook was
+// skipped. New rejects the combination, naming both fields; a defaulted drain
+// leaves the hooks time under a short Timeout.
+func TestRegressionDrainLongerThanTimeoutRejected(t *testing.T) {
+	for _, opts := range [][]shutdown.Option{
+		{shutdown.WithTimeout(10 * time.Second), shutdown.WithDrainTimeout(time.Minute)},
+		{shutdown.WithTimeout(10 * time.Second), shutdown.WithDrainTimeout(10 * time.Second)},
+		{shutdown.WithTimeout(10 * time.Second), shutdown.WithDrainTimeout(7 * time.Second), shutdown.WithPropagationDelay(3 * time.Second)},
+		{shutdown.WithDrainTimeout(shutdown.DefaultTimeout)},
+	} {
+		m, err := shutdown.New(opts...)
+		var ip *fault.InvalidPolicyError
+		if m != nil || !errors.As(err, &ip) || ip.Field != "DrainTimeout" || !strings.Contains(ip.Rule, "Timeout (") {
+			t.Errorf("New = %v, %v; want an InvalidPolicyError for DrainTimeout naming Timeout", m, err)
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ev := newEvents()
+		m := newManager(t, shutdown.WithTimeout(10*time.Second))
+		_, _ = m.Tracker().Track() // never finishes: the drain runs to its end
+		_ = m.AddHook(hook(ev, "cleanup", time.Second, nil))
+		res, _ := m.Shutdown(context.Background())
+		if got := ev.get(); len(got) != 1 || res.DeadlineExceeded {
+			t.Errorf("hooks run %v, deadline exceeded %v: want the hook to run within the deadline", got, res.DeadlineExceeded)
 		}
 	})
 }
@@ -580,5 +612,26 @@ func TestReentrantCallbacks(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("deadlock: Shutdown did not return")
+	}
+}
+
+type nilServer struct{}
+
+func (*nilServer) Shutdown(context.Context) error { return nil }
+
+type nilReadiness struct{}
+
+func (*nilReadiness) SetReady(bool) {}
+
+// A typed nil is rejected like an untyped nil.
+func TestRuleTypedNilRejected(t *testing.T) {
+	m := newManager(t)
+	var s *nilServer
+	if err := m.AddServer(s); fault.CodeOf(err) != fault.ErrCodeInvalidPolicy {
+		t.Errorf("AddServer(typed nil) = %v, want INVALID_POLICY", err)
+	}
+	var r *nilReadiness
+	if _, err := shutdown.New(shutdown.WithReadiness(r)); fault.CodeOf(err) != fault.ErrCodeInvalidPolicy {
+		t.Errorf("WithReadiness(typed nil) = %v, want INVALID_POLICY", err)
 	}
 }

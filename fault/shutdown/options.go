@@ -99,9 +99,11 @@ func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout 
 func WithPropagationDelay(d time.Duration) Option { return func(s *settings) { s.delay = d } }
 
 // WithDrainTimeout limits the stop-accepting and draining phase (default
-// DefaultDrainTimeout, and never beyond the overall deadline). When it passes,
-// the tracker's base context is cancelled and the work still in flight is
-// reported as abandoned.
+// DefaultDrainTimeout, or half of what the propagation delay leaves of the
+// overall timeout when that is shorter). PropagationDelay + DrainTimeout must
+// be less than the overall timeout, so that the cleanup hooks get time; New
+// rejects a longer drain. When it passes, the tracker's base context is
+// cancelled and the work still in flight is reported as abandoned.
 func WithDrainTimeout(d time.Duration) Option { return func(s *settings) { s.drain = d } }
 
 // WithHookTimeout sets the timeout of hooks that set none (default
@@ -113,8 +115,8 @@ func WithHookTimeout(d time.Duration) Option { return func(s *settings) { s.hook
 func WithReadiness(r ...Readiness) Option {
 	return func(s *settings) {
 		for _, x := range r {
-			if x == nil {
-				s.errs = append(s.errs, fault.NewInvalidPolicyError(s.service, "WithReadiness", nil, "must not be nil"))
+			if fault.IsNil(x) {
+				s.errs = append(s.errs, fault.NewInvalidPolicyError(s.service, "WithReadiness", nil, "must not be nil (also not a typed nil)"))
 				continue
 			}
 			s.readiness = append(s.readiness, x)
@@ -165,8 +167,20 @@ func (s *settings) validate() error {
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
-	if s.drain == 0 {
+	switch {
+	case s.drain > 0 && s.delay >= 0 && s.delay < s.timeout && s.drain >= s.timeout-s.delay:
+		// The drain would run into the overall deadline, and every hook
+		// would then be skipped.
+		errs = append(errs, fault.NewInvalidPolicyError(s.service, "DrainTimeout", s.drain,
+			"PropagationDelay ("+s.delay.String()+") + DrainTimeout must be less than Timeout ("+s.timeout.String()+
+				"), or the cleanup hooks would get no time"))
+	case s.drain == 0:
 		s.drain = DefaultDrainTimeout
+		if s.delay >= 0 && s.delay < s.timeout && s.drain >= s.timeout-s.delay {
+			// A short Timeout: the default drain takes half of what the
+			// propagation delay leaves, the hooks the other half.
+			s.drain = (s.timeout - s.delay) / 2
+		}
 	}
 	if s.hookTimeout == 0 {
 		s.hookTimeout = DefaultHookTimeout

@@ -190,6 +190,14 @@ func (t *Tracker) Run(ctx context.Context, op func(ctx context.Context) error) e
 	if t == nil {
 		return ErrNilTracker
 	}
+	if ctx == nil {
+		return fault.ErrNilContext
+	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation and is not
+		// tracked (docs/ARCHITECTURE.md, "Context").
+		return err
+	}
 	s, ok := t.enter()
 	if !ok {
 		return t.refuse(ctx)
@@ -282,6 +290,12 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 	}
 	if v.t == nil {
 		return zero, ErrNilTracker
+	}
+	if ctx == nil {
+		return zero, fault.ErrNilContext
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
 	}
 	s, ok := v.t.enter()
 	if !ok {

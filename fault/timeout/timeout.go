@@ -79,16 +79,18 @@ func New(d time.Duration, opts ...Option) (*Timeout, error) {
 	}
 	t := &Timeout{d: d, name: o.name, limit: o.limit,
 		cause: &limitError{msg: label + ": " + o.limit + " time limit (" + d.String() + ") exceeded"}}
-	if r, ok := o.recorder.(Recorder); ok {
-		t.recorder = r
+	if _, ok := o.recorder.(Recorder); ok {
+		// A panicking recorder is contained: the limit's outcome stands.
+		t.recorder, _ = fault.SafeRecorder(o.recorder, nil).(Recorder)
 	}
 	return t, nil
 }
 
 // FromPolicy returns the two limits of a policy's timeout section, named
 // after the policy: attempt for TimeoutPolicyConfig.Timeout and total for
-// Max. A zero field gives a nil *Timeout, which runs operations without a
-// limit. An invalid section gives its validation error.
+// Max. A zero field gives a nil *Timeout: that limit is off, build nothing
+// for it (a nil *Timeout returns ErrNilTimeout when asked to run an
+// operation). An invalid section gives its validation error.
 func FromPolicy(name string, c fault.TimeoutPolicyConfig, opts ...Option) (attempt, total *Timeout, err error) {
 	validate := c.Validate
 	if name != "" {
@@ -144,8 +146,8 @@ func (t *Timeout) Name() string {
 // first. The context op received is cancelled when Run returns.
 //
 // Run does not stop an operation that ignores its context: it returns when op
-// does. For such operations wrap them with Detached. A nil Timeout runs op
-// without a limit. A panic in op propagates unchanged, after the context's
+// does. For such operations wrap them with Detached. A nil Timeout returns
+// ErrNilTimeout without running op. A panic in op propagates unchanged, after the context's
 // resources are released.
 func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) error {
 	switch {
@@ -154,7 +156,12 @@ func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) e
 	case ctx == nil:
 		return fault.ErrNilContext
 	case t == nil:
-		return op(ctx)
+		return ErrNilTimeout
+	}
+	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation
+		// (docs/ARCHITECTURE.md, "Context").
+		return err
 	}
 	c := t.newContext(ctx)
 	defer c.finish()
@@ -166,12 +173,17 @@ func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) e
 	return out
 }
 
+// ErrNilTimeout is returned when a nil *Timeout (or a view of one) is asked
+// to run an operation; the operation does not run. See docs/ARCHITECTURE.md,
+// "Nil values".
+var ErrNilTimeout = errors.New("timeout: nil *Timeout (use timeout.New or timeout.FromPolicy)")
+
 // View is the typed face of a Timeout: a fault.Policy[T] (and a
 // fault.Guard) for operations returning T. Make one with Policy.
 type View[T any] struct{ t *Timeout }
 
 // Policy returns the typed view of t for operations returning T. A view of a
-// nil Timeout runs operations without a limit.
+// nil Timeout returns ErrNilTimeout.
 func Policy[T any](t *Timeout) View[T] { return View[T]{t} }
 
 // Execute runs next as Timeout.Run does and returns its value and error; when
@@ -187,7 +199,12 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		var zero T
 		return zero, fault.ErrNilContext
 	case t == nil:
-		return next(ctx)
+		var zero T
+		return zero, ErrNilTimeout
+	}
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
 	}
 	c := t.newContext(ctx)
 	defer c.finish()

@@ -272,8 +272,8 @@ func TestNilAndInvalid(t *testing.T) {
 			t.Error("nil Timeout set a deadline")
 		}
 		return errBoom
-	}); !same(err, errBoom) || calls != 1 {
-		t.Errorf("nil Timeout: %v", err)
+	}); !same(err, timeout.ErrNilTimeout) || calls != 0 {
+		t.Errorf("nil Timeout: %v (calls %d), want ErrNilTimeout without running", err, calls)
 	}
 	if nilT.Duration() != 0 || nilT.Limit() != "" || nilT.Name() != "" {
 		t.Error("nil accessors")
@@ -291,8 +291,8 @@ func TestNilAndInvalid(t *testing.T) {
 	if _, err := timeout.Policy[int](tl).Execute(nil, func(context.Context) (int, error) { return 0, nil }); !same(err, fault.ErrNilContext) { //nolint:staticcheck // SA1012: the nil-context guard is under test
 		t.Errorf("view nil ctx: %v", err)
 	}
-	if v, err := timeout.Policy[int](nil).Execute(context.Background(), func(context.Context) (int, error) { return 2, nil }); v != 2 || err != nil {
-		t.Errorf("nil view: %d %v", v, err)
+	if v, err := timeout.Policy[int](nil).Execute(context.Background(), func(context.Context) (int, error) { return 2, nil }); v != 0 || !same(err, timeout.ErrNilTimeout) {
+		t.Errorf("nil view: %d %v, want ErrNilTimeout", v, err)
 	}
 	cases := []struct {
 		d     time.Duration
@@ -400,7 +400,15 @@ func TestConformance(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return faulttest.Instance{Policy: timeout.Policy[int](tl), Guard: tl}
+				return faulttest.Instance{Policy: timeout.Policy[int](tl), Guard: tl,
+					WithCallbacks: func(cb faulttest.Callbacks) faulttest.Instance {
+						// A short limit, so that the recorder is told.
+						tl, err := timeout.New(time.Second, timeout.WithName("conformance"), timeout.WithLimit(limit), timeout.WithRecorder(cb.Recorder))
+						if err != nil {
+							t.Fatal(err)
+						}
+						return faulttest.Instance{Policy: timeout.Policy[int](tl), Guard: tl}
+					}}
 			})
 		})
 	}
