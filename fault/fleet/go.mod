@@ -7,7 +7,7 @@ require (
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
-	github.com/authcorp/libs/go/src/fault/faulthttp v0.0.0-00010101000000-000000000000
+	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
 	github.com/authcorp/libs/go/src/fault/health v0.1.0
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0

@@ -82,8 +82,8 @@ var dependencyTable = []dependencyRow{
 	// Modules being added: check the rows when they land in versions.yaml.
 	{Dir: "fault/faultgrpc", Builds: []family{grpc}, GraphOnly: []family{gobreaker, xsync, xtime, otel},
 		Note: "its tests run the executor; grpc's own go.mod lists OpenTelemetry (its stats packages), which the interceptors do not compile in"},
-	{Dir: "fault/fleet", Builds: []family{redis, gobreaker, xtime}, GraphOnly: []family{miniredis},
-		Note: "expected: Redis, and the circuit breaker's and rate limiter's modules it builds on; miniredis for its tests"},
+	{Dir: "fault/fleet", Builds: []family{redis, gobreaker, xtime}, GraphOnly: []family{miniredis, xsync},
+		Note: "Redis, and the circuit breaker's and rate limiter's modules it builds on; miniredis for its tests, which also run the executor (x/sync through the bulkhead)"},
 	{Dir: "fault/admin", Builds: []family{gobreaker, xsync, xtime}, GraphOnly: []family{chromedp},
 		Note: "expected: the executor and patterns it shows; chromedp for its browser tests"},
 	{Dir: "fault/metrics/prometheus", Builds: []family{prometheus}, GraphOnly: []family{gobreaker, xsync, xtime},
