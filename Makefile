@@ -195,6 +195,7 @@ bump: ## raise versions.yaml as the API changes require, rewrite api.txt listing
 	@cd tools && GOWORK=off $(GO) run ./cmd/apicheck -bump
 	@cd tools && GOWORK=off $(GO) run ./cmd/release -sync
 	@cd tools && GOWORK=off $(GO) run ./cmd/release -changelog
+	@for m in $(TEST_ONLY_MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy); done
 	@echo "bump: review the diff (versions.yaml, */api.txt, go.mod requirements, CHANGELOG.md), then commit and run: make release"
 
 .PHONY: release-sync

@@ -72,11 +72,8 @@ func (v *validator) window(field string, d time.Duration) {
 
 // Validate reports every problem of the section (fields named "Budget.X"),
 // joined with errors.Join.
-func (c BudgetPolicyConfig) Validate() error { return c.ValidateFor("") }
-
-// ValidateFor is Validate with the errors naming policy as their Service.
-func (c BudgetPolicyConfig) ValidateFor(policy string) error {
-	v := validator{policy: policy}
+func (c BudgetPolicyConfig) Validate() error {
+	var v validator
 	c.validate(&v, "Budget.")
 	return v.err()
 }
@@ -107,11 +104,8 @@ func (c BudgetPolicyConfig) WithDefaults() BudgetPolicyConfig {
 
 // Validate reports every problem of the section (fields named
 // "Throttle.X"), joined with errors.Join.
-func (c ThrottlePolicyConfig) Validate() error { return c.ValidateFor("") }
-
-// ValidateFor is Validate with the errors naming policy as their Service.
-func (c ThrottlePolicyConfig) ValidateFor(policy string) error {
-	v := validator{policy: policy}
+func (c ThrottlePolicyConfig) Validate() error {
+	var v validator
 	c.validate(&v, "Throttle.")
 	return v.err()
 }

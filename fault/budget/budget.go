@@ -59,7 +59,11 @@ func (c Config) section() fault.BudgetPolicyConfig {
 // *fault.InvalidPolicyError (code INVALID_POLICY) naming the field
 // ("Budget.Ratio"), the value and the rule.
 func (c Config) Validate() error {
-	err := c.section().ValidateFor(c.Name)
+	sec := c.section()
+	err := sec.Validate()
+	if c.Name != "" {
+		err = fault.PolicyConfig{Name: c.Name, Budget: &sec}.Validate()
+	}
 	if c.Buckets != 0 && (c.Buckets < minBuckets || c.Buckets > MaxBuckets) {
 		berr := fault.NewInvalidPolicyError(c.Name, "Budget.Buckets", c.Buckets,
 			"must be between "+strconv.Itoa(minBuckets)+" and "+strconv.Itoa(MaxBuckets)+" (0 means "+strconv.Itoa(DefaultBuckets)+")")

@@ -66,7 +66,7 @@ func (e *env) buildHedge(cfg fault.PolicyConfig, b fault.Budget) (*hedge.Hedge, 
 	return hedge.New(hc)
 }
 
-// hedged is the layer between the retry and the breaker: the hedge, when the
+// hedged is the layer between the throttle and the breaker: the hedge, when the
 // policy has one. Hedged attempts run concurrently, so they go through a copy
 // of the call on the heap, whose attempt count and span are guarded by a
 // lock; the caller's call stays on its stack (and unguarded) for policies

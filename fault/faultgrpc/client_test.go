@@ -273,7 +273,8 @@ func TestRuleDeadlineExceededNotRetriedWithoutRoom(t *testing.T) {
 	})
 }
 
-// TestRuleCallerCancelNeitherCountedNorRetried (PITFALLS 5).
+// TestRuleCallerCancelNeitherCountedNorRetried: a call the caller cancels is
+// neither counted by the breaker nor retried.
 func TestRuleCallerCancelNeitherCountedNorRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{sleep: time.Hour}, {}}}

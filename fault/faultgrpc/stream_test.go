@@ -300,7 +300,7 @@ func TestRuleStreamSendErrorEndsWithoutRetry(t *testing.T) {
 
 // TestRuleStreamHalfOpenTrialNotStuck: a half-open trial taken by a stream
 // the caller cancels is given back, so the breaker admits the next trial
-// instead of staying half-open for ever (PITFALLS #4).
+// instead of staying half-open for ever.
 func TestRuleStreamHalfOpenTrialNotStuck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{err: status.Error(codes.Internal, "x")}, {msgs: 1, sleep: time.Hour}, {msgs: 2}}}

@@ -9,7 +9,7 @@
 // calls, of any result type, from any number of goroutines. [Hedge.Run]
 // guards an error-only operation (it is a fault.Guard); [Policy] gives the
 // typed view, a fault.Policy[T] for the executor's chain, where the hedge sits
-// between the retry and the circuit breaker: each hedged attempt is counted
+// between the throttle and the circuit breaker: each hedged attempt is counted
 // by the breaker and takes its own permit and bulkhead slot.
 //
 // A call runs its first attempt on the caller's goroutine. If it has not

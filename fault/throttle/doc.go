@@ -43,7 +43,7 @@
 // returns the typed fault.Policy[T] view. The executor uses the parts:
 // [Throttle.Admit] (or [Throttle.Allow]) before an attempt and
 // [Throttle.Done] (or [Throttle.Record]) after it, placing the throttle per
-// attempt between the retry and the circuit breaker. Attempts that never
+// attempt of the retry, between the retry and the hedge. Attempts that never
 // reached the dependency (turned away by the breaker, limiter or bulkhead
 // inside it) are not recorded.
 //

@@ -75,7 +75,11 @@ func (c Config) section() fault.ThrottlePolicyConfig {
 // *fault.InvalidPolicyError (code INVALID_POLICY) naming the field
 // ("Throttle.K"), the value and the rule.
 func (c Config) Validate() error {
-	err := c.section().ValidateFor(c.Name)
+	sec := c.section()
+	err := sec.Validate()
+	if c.Name != "" {
+		err = fault.PolicyConfig{Name: c.Name, Throttle: &sec}.Validate()
+	}
 	if c.Buckets != 0 && (c.Buckets < minBuckets || c.Buckets > MaxBuckets) {
 		berr := fault.NewInvalidPolicyError(c.Name, "Throttle.Buckets", c.Buckets,
 			"must be between "+strconv.Itoa(minBuckets)+" and "+strconv.Itoa(MaxBuckets)+" (0 means "+strconv.Itoa(DefaultBuckets)+")")

@@ -313,7 +313,7 @@ func runStormStrategy(ctx context.Context, cfg StormConfig, name string) (*Storm
 		}
 	}
 
-	// Arrivals: Poisson at Rate, drawn from the seed, the same for every
+	// Arrivals: Poisson at Rate, drawn from Seed, the same for every
 	// strategy; each request goes to a random client.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5707))
 	var arrivals []time.Duration
