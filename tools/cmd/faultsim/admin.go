@@ -42,7 +42,7 @@ func serveAdmin(addr string, opts *faultsim.Options, stderr io.Writer) (listenin
 		}
 		current.Swap(h).Close() // the old page's stream ends; the page reconnects to the new one
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return "", nil, err
 	}

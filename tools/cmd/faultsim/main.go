@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faultsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.scenario, "scenario", "", `scenario file (JSON), "jitter" for the backoff-and-jitter experiment, or "tail-latency" for the hedging experiment (default: the embedded scenario; see -print-default)`)
+	fs.StringVar(&o.scenario, "scenario", "", `scenario file (JSON), "jitter" for the backoff-and-jitter experiment, "tail-latency" for the hedging experiment, "retry-storm" for retry budgets and adaptive throttling, "fleet" or "fleet-outage" for limits and breakers shared through Redis (default: the embedded scenario; see -print-default)`)
 	fs.StringVar(&o.strategies, "strategies", strings.Join(faultsim.Strategies, ","), "strategies to run, comma-separated")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the arrivals, the server's latencies and errors (and the jitter experiment's network)")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to `FILE`")
@@ -95,6 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.scenario == faultsim.TailScenario {
 		return runTail(ctx, o, stdout, stderr)
+	}
+	if o.scenario == faultsim.StormScenario {
+		return runStorm(ctx, o, stdout, stderr)
 	}
 	return runScenario(ctx, o, stdout, stderr)
 }

@@ -53,6 +53,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-scenario", "jitter", "-html", filepath.Join(dir, "x.html")}, "no HTML report"},
 		{[]string{"-scenario", "jitter", "-clients", "ten"}, `"ten" is not a number`},
 		{[]string{"-scenario", "jitter", "-clients", "5000"}, "Clients: 5000"},
+		// Each experiment is reached by its name (a strategy it does not
+		// know proves the dispatch without running it).
+		{[]string{"-scenario", "retry-storm", "-strategies", "hystrix"}, "hystrix"},
 	} {
 		code, _, errs := runArgs(t, c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) {
