@@ -59,7 +59,6 @@ func check(ctx context.Context, root string, rules []rule, env ...string) ([]pro
 	c.checkModuleFiles()
 	c.checkGoModFilesAreKnown()
 	c.checkDependabot()
-	c.checkWorkflows()
 	c.checkDocTables()
 	c.checkNoLatest()
 	c.checkActionsPinned()
@@ -391,46 +390,6 @@ func (c *checker) checkDocTables() {
 // docTableRow matches a module table row and captures the directory in its
 // first cell.
 var docTableRow = regexp.MustCompile("^\\| \\[?`([a-z0-9/]+)`(?:\\]\\([^)]*\\))? \\|")
-
-// pinnedAction is a workflow step's uses: pinned to a full commit SHA, with
-// the version it stands for in a comment: owner/repo[/path]@<40 hex> # vX.
-var pinnedAction = regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$`)
-
-// checkWorkflows wants every action a workflow uses pinned by commit SHA (a
-// tag can be moved; a SHA cannot), with its version in a comment so that a
-// reader and dependabot see which release it is. Local actions (./...) and
-// docker:// images are left alone.
-func (c *checker) checkWorkflows() {
-	const dir = ".github/workflows"
-	files, err := filepath.Glob(filepath.Join(c.root, filepath.FromSlash(dir), "*.y*ml"))
-	if err != nil {
-		c.add(dir, "%v", err)
-		return
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			c.add(dir, "%v", err)
-			continue
-		}
-		name := dir + "/" + filepath.Base(f)
-		for i, l := range strings.Split(string(data), "\n") {
-			t := strings.TrimSpace(l)
-			t = strings.TrimPrefix(t, "- ")
-			v, ok := strings.CutPrefix(t, "uses:")
-			if !ok {
-				continue
-			}
-			v = strings.Trim(strings.TrimSpace(v), `"'`)
-			if strings.HasPrefix(v, "./") || strings.HasPrefix(v, "docker://") {
-				continue
-			}
-			if !pinnedAction.MatchString(v) {
-				c.add(name, "line %d: uses %s: pin the action by its full commit SHA with the version in a comment (owner/repo@<sha> # vX.Y.Z)", i+1, v)
-			}
-		}
-	}
-}
 
 // checkNoLatest makes sure nothing in the repository installs or requires a
 // floating version: every tool and dependency is pinned.

@@ -74,6 +74,29 @@ func closure(dir string) []string {
 	return out
 }
 
+// requirements is what dir's go.mod requires, as go mod tidy writes it: the
+// modules its packages and tests import, and everything their go.mod files
+// require in turn (tests included, so a module whose tests run the executor
+// brings the executor's requirements to whoever requires it).
+func requirements(dir string) []string {
+	var out []string
+	var walk func(string)
+	walk = func(d string) {
+		for _, r := range rules {
+			if r.Dir == d {
+				for _, i := range slices.Concat(r.Imports, r.TestImports) {
+					if i != dir && !slices.Contains(out, i) {
+						out = append(out, i)
+						walk(i)
+					}
+				}
+			}
+		}
+	}
+	walk(dir)
+	return out
+}
+
 func newFakeRepo() fakeRepo {
 	f := fakeRepo{}
 	var manifest, work, dependabot, archTable, readmeTable strings.Builder
@@ -91,7 +114,7 @@ func newFakeRepo() fakeRepo {
 		readmeTable.WriteString("| [`" + r.Dir + "`](" + r.Dir + ") | ... |\n")
 		dependabot.WriteString("      - /" + r.Dir + "\n")
 		f[r.Dir+"/go.mod"] = "module " + repo.ModulePath(r.Dir) + "\n\ngo 1.25.0\n"
-		for _, d := range closure(r.Dir) {
+		for _, d := range requirements(r.Dir) {
 			f.addRequire(r.Dir, repo.ModulePath(d), d)
 		}
 		var imports []string
@@ -136,7 +159,37 @@ func newFakeRepo() fakeRepo {
 	f.addImport("fault/faulthttp", "faulthttp_test.go", repo.ModulePath("fault/executor"), repo.ModulePath("fault/retry"))
 	f.addImport("fault/health", "health_x_test.go", repo.ModulePath("fault/health"), repo.ModulePath("fault/executor"))
 	f.addImport("functional", "result_test.go", "go.uber.org/goleak")
+	f.closeRequirements()
 	return f
+}
+
+// closeRequirements makes every module require (with a replace line) what
+// the in-repo modules it requires require, as go mod tidy would, so that a
+// test import added above (health's tests on the executor) reaches the
+// modules that require health.
+func (f fakeRepo) closeRequirements() {
+	required := func(dir string) []string {
+		var out []string
+		for _, line := range strings.Split(f[dir+"/go.mod"], "\n") {
+			if dep, ok := strings.CutPrefix(line, "require "+repo.ModulePrefix); ok {
+				out = append(out, strings.Fields(dep)[0])
+			}
+		}
+		return out
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, r := range rules {
+			for _, d := range required(r.Dir) {
+				for _, x := range required(d) {
+					if x != r.Dir && !slices.Contains(required(r.Dir), x) {
+						f.addRequire(r.Dir, repo.ModulePath(x), x)
+						changed = true
+					}
+				}
+			}
+		}
+	}
 }
 
 func goFile(pkg string, imports ...string) string {
@@ -436,14 +489,14 @@ func TestViolations(t *testing.T) {
 			breakIt: func(f fakeRepo) {
 				f[".github/workflows/ci.yml"] += "      - uses: actions/cache@v4.2.0\n"
 			},
-			want: []string{".github/workflows/ci.yml: line 8: uses actions/cache@v4.2.0: pin the action by its full commit SHA"},
+			want: []string{".github/workflows/ci.yml: line 8 uses actions/cache@v4.2.0: pin the action by its full commit SHA"},
 		},
 		{
 			name: "action pinned by SHA without its version",
 			breakIt: func(f fakeRepo) {
 				f[".github/workflows/ci.yml"] = strings.Replace(f[".github/workflows/ci.yml"], " # v6.0.0", "", 1)
 			},
-			want: []string{".github/workflows/ci.yml: line 7: uses actions/setup-go@44694675825211faa026b3c33043df3e48a5fa00: pin"},
+			want: []string{".github/workflows/ci.yml: line 7 pins actions/setup-go by SHA without the version in a comment"},
 		},
 		{
 			name: "module missing from the architecture table",
