@@ -223,6 +223,7 @@ const (
 	evTimeout
 	evBudgetRefusal
 	evThrottle
+	evHedge
 )
 
 type asyncEvent struct {
@@ -354,7 +355,7 @@ func (a *Async) deliver(ev *asyncEvent) {
 		if tr, ok := a.r.(fault.TimeoutRecorder); ok {
 			tr.RecordTimeout(ev.ctx, ev.policy, ev.state, ev.d)
 		}
-	case evBudgetRefusal, evThrottle:
+	case evBudgetRefusal, evThrottle, evHedge:
 		a.deliverOverload(ev)
 	}
 }
