@@ -197,7 +197,7 @@ func (e *Events) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
 		c.fallbacks.Add(1)
 	}
 	switch {
-	case m.Success:
+	case m.Success && !m.Fallback: // a fallback's answer is never a success
 		c.successes.Add(1)
 		return
 	case !m.ErrorCode.Rejection():

@@ -37,7 +37,8 @@ const (
 // reason (the codes for which fault.ErrorCode.Rejection is true); a timeout;
 // or another failure.
 func classOf(m *fault.ExecutionMetrics) int {
-	if m.Success {
+	if m.Success && !m.Fallback { // a fallback's answer is never a success
+
 		return classSuccess
 	}
 	switch m.ErrorCode {

@@ -374,7 +374,8 @@ func (r *Recorder) Unregister() {
 }
 
 // RecordExecution adds one to fault_executions_total and observes the
-// duration in fault_execution_duration_seconds. A non-empty m.CircuitState
+// duration in fault_execution_duration_seconds. An execution a fallback
+// served (m.Fallback) has outcome "fallback", whatever m.Success says. A non-empty m.CircuitState
 // does not move fault_circuit_state: transitions do (see
 // RecordCircuitState), so a reading that arrives late never undoes a newer
 // transition.
