@@ -37,6 +37,11 @@ func TestHedgeAndFallbackCounters(t *testing.T) {
 	if s.Executions != 3 || s.Successes != 1 || s.Failures != 1 || s.Rejections != 1 {
 		t.Fatalf("a fallback's answer is counted by its outcome, never as a success: %+v", s)
 	}
+	// Built by hand with Success and Fallback both set: still not a success.
+	r.RecordExecution(ctx, fault.ExecutionMetrics{PolicyName: "q", Success: true, Fallback: true})
+	if q, _ := r.Policy("q"); q.Successes != 0 || q.Failures != 1 || q.Fallbacks != 1 {
+		t.Fatalf("a fallback's answer counted as a success: %+v", q)
+	}
 	if a := testing.AllocsPerRun(100, func() {
 		r.RecordHedge(ctx, "p")
 		r.RecordExecution(ctx, failed)
