@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync/atomic"
@@ -61,7 +62,7 @@ func TestHedgeAndFallbackFigures(t *testing.T) {
 		}
 		get := func(name string) (admin.Policy, []byte) {
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/policies/"+name, nil))
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/policies/"+name, nil))
 			var doc admin.PolicyDocument
 			if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
 				t.Fatalf("%s: %v\n%s", name, err, w.Body.Bytes())
