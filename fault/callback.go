@@ -29,8 +29,8 @@ import (
 // SafeRecorder returns r wrapped so that a panic in any of its methods is
 // recovered (the event is lost, the call it reported on goes on normally) and
 // the first one is logged at Error level through logger (slog.Default() when
-// nil). The wrapper also forwards TimeoutRecorder, BudgetRecorder and
-// ThrottleRecorder events when r implements them.
+// nil). The wrapper also forwards TimeoutRecorder, BudgetRecorder,
+// ThrottleRecorder and HedgeRecorder events when r implements them.
 //
 // A nil r (also a typed nil) returns nil; NoOpMetricsRecorder and a recorder
 // SafeRecorder already wrapped are returned unchanged. Patterns wrap the
@@ -47,6 +47,7 @@ func SafeRecorder(r MetricsRecorder, logger *slog.Logger) MetricsRecorder {
 	s.tr, _ = r.(TimeoutRecorder)
 	s.br, _ = r.(BudgetRecorder)
 	s.thr, _ = r.(ThrottleRecorder)
+	s.hr, _ = r.(HedgeRecorder)
 	return s
 }
 
@@ -55,6 +56,7 @@ type safeRecorder struct {
 	tr       TimeoutRecorder
 	br       BudgetRecorder
 	thr      ThrottleRecorder
+	hr       HedgeRecorder
 	logger   *slog.Logger
 	reported atomic.Bool
 }
@@ -108,6 +110,13 @@ func (s *safeRecorder) RecordThrottle(ctx context.Context, policyName string, th
 	if s.thr != nil {
 		defer s.contain("RecordThrottle")
 		s.thr.RecordThrottle(ctx, policyName, throttled, probability)
+	}
+}
+
+func (s *safeRecorder) RecordHedge(ctx context.Context, policyName string) {
+	if s.hr != nil {
+		defer s.contain("RecordHedge")
+		s.hr.RecordHedge(ctx, policyName)
 	}
 }
 

@@ -93,3 +93,35 @@ func TestRuleDoneContextNeverRuns(t *testing.T) {
 		t.Errorf("Chain() = %v (ran %v), want context.Canceled itself without running", err, ran)
 	}
 }
+
+type panickyHedgeRecorder struct {
+	fault.NoOpMetricsRecorder
+	hedges atomic.Int64
+}
+
+func (r *panickyHedgeRecorder) RecordHedge(context.Context, string) {
+	r.hedges.Add(1)
+	panic("hedge recorder broke")
+}
+
+// SafeRecorder forwards fault.HedgeRecorder and contains its panics; a
+// wrapped recorder without RecordHedge is not called.
+func TestSafeRecorderForwardsHedges(t *testing.T) {
+	var buf bytes.Buffer
+	inner := &panickyHedgeRecorder{}
+	r := fault.SafeRecorder(inner, slog.New(slog.NewTextHandler(&buf, nil)))
+	hr, ok := r.(fault.HedgeRecorder)
+	if !ok {
+		t.Fatal("SafeRecorder hides HedgeRecorder")
+	}
+	hr.RecordHedge(context.Background(), "p")
+	hr.RecordHedge(context.Background(), "p")
+	if n := inner.hedges.Load(); n != 2 {
+		t.Errorf("RecordHedge reached the recorder %d times, want 2", n)
+	}
+	if !strings.Contains(buf.String(), "MetricsRecorder.RecordHedge") || strings.Count(buf.String(), "callback panicked") != 1 {
+		t.Errorf("the panic was not logged once, naming RecordHedge:\n%s", buf.String())
+	}
+	plain, _ := fault.SafeRecorder(panickyRecorder{}, nil).(fault.HedgeRecorder)
+	plain.RecordHedge(context.Background(), "p") // panickyRecorder has no RecordHedge: nothing to call
+}

@@ -38,6 +38,14 @@ type ThrottleRecorder interface {
 	RecordThrottle(ctx context.Context, policyName string, throttled bool, probability float64)
 }
 
+// HedgeRecorder is an optional interface a MetricsRecorder implements to be
+// told each time a hedge policy starts an extra (hedged) attempt: once per
+// attempt started, never for the first attempt and never for a hedge the
+// budget refused (that is RecordBudgetRefusal).
+type HedgeRecorder interface {
+	RecordHedge(ctx context.Context, policyName string)
+}
+
 // ThrottledError is returned when a client-side adaptive throttle rejects an
 // attempt locally because the dependency has been refusing work. It is never
 // retried. Code THROTTLED, HTTP 503, matching apperrors.ErrCodeUnavailable.

@@ -54,7 +54,7 @@ const (
 )
 
 // Events is a fault.MetricsRecorder (also fault.TimeoutRecorder,
-// fault.BudgetRecorder and fault.ThrottleRecorder) that keeps what an
+// fault.BudgetRecorder, fault.ThrottleRecorder and fault.HedgeRecorder) that keeps what an
 // operations page needs: per policy, counts of executions and refusals and the
 // last transition; and a bounded log of recent events. Give it to the
 // executor (ExecutorConfig.MetricsRecorder, alone or through
@@ -85,6 +85,7 @@ var (
 	_ fault.TimeoutRecorder  = (*Events)(nil)
 	_ fault.BudgetRecorder   = (*Events)(nil)
 	_ fault.ThrottleRecorder = (*Events)(nil)
+	_ fault.HedgeRecorder    = (*Events)(nil)
 )
 
 // counters are one policy's totals since the Events was created.
@@ -97,6 +98,7 @@ type counters struct {
 	limiterAcquired, limiterLimited atomic.Int64
 	bulkheadImmediate, bulkheadWait atomic.Int64
 	budgetRefusals                  atomic.Int64
+	hedges, fallbacks               atomic.Int64
 	throttleDecisions               atomic.Int64
 	throttleProb                    atomic.Uint64 // math.Float64bits
 	lastRejection                   atomic.Int64  // unix nanoseconds, 0: never
@@ -191,8 +193,11 @@ func (e *Events) lookup(name string) *counters {
 func (e *Events) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
 	c := e.policy(m.PolicyName)
 	c.executions.Add(1)
+	if m.Fallback {
+		c.fallbacks.Add(1)
+	}
 	switch {
-	case m.Success:
+	case m.Success && !m.Fallback: // a fallback's answer is never a success
 		c.successes.Add(1)
 		return
 	case !m.ErrorCode.Rejection():
@@ -274,6 +279,11 @@ func (e *Events) RecordBudgetRefusal(_ context.Context, policyName, kind string)
 		kind = fault.PatternRetry
 	}
 	e.burst(time.Now(), policyName, KindBudgetRefusal, kind)
+}
+
+// RecordHedge counts a hedged attempt started.
+func (e *Events) RecordHedge(_ context.Context, policyName string) {
+	e.policy(policyName).hedges.Add(1)
 }
 
 // RecordThrottle counts a throttle decision and keeps its probability. A

@@ -7,6 +7,7 @@ require (
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0
 	github.com/authcorp/libs/go/src/fault/timeout v0.1.0
@@ -17,7 +18,6 @@ require (
 require (
 	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect

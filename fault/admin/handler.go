@@ -302,6 +302,9 @@ func (h *Handler) lookup(name string) (*parts, bool) {
 			cfg := pat.Config
 			p = &parts{name: name, breaker: pat.CircuitBreaker, bulkhead: pat.Bulkhead, limiter: pat.RateLimiter,
 				retry: pat.Retry, attempt: pat.AttemptLimit, total: pat.TotalLimit, cfg: &cfg}
+			if pat.Hedge != nil { // a nil *hedge.Hedge would make a non-nil hedger
+				p.hedge = pat.Hedge
+			}
 			break
 		}
 	}

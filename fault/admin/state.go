@@ -57,6 +57,7 @@ type Policy struct {
 	RateLimiter    *LimiterState  `json:"rateLimiter,omitempty"`
 	KeyedLimiter   *KeyedState    `json:"keyedLimiter,omitempty"`
 	Retry          *RetryState    `json:"retry,omitempty"`
+	Hedge          *HedgeState    `json:"hedge,omitempty"`
 	Timeout        *TimeoutState  `json:"timeout,omitempty"`
 	Budget         *BudgetState   `json:"budget,omitempty"`
 	Throttle       *ThrottleState `json:"throttle,omitempty"`
@@ -138,6 +139,15 @@ type RetryState struct {
 	Retries           int64   `json:"retries"`
 }
 
+// HedgeState is a hedge policy's configuration and how many hedged attempts
+// it started.
+type HedgeState struct {
+	DelayMs    int64   `json:"delayMs"`    // the delay in force: fixed, or from the latency percentile
+	Percentile float64 `json:"percentile"` // 0: a fixed delay
+	MaxHedges  int     `json:"maxHedges"`
+	Hedges     int64   `json:"hedges"`
+}
+
 // TimeoutState is a policy's time limits and how often they fired.
 type TimeoutState struct {
 	AttemptMs int64 `json:"attemptMs"` // 0: none
@@ -165,6 +175,9 @@ type Executions struct {
 	Failures   int64            `json:"failures"`
 	Rejections int64            `json:"rejections"`
 	RejectedBy map[string]int64 `json:"rejectedBy"`
+	// Fallbacks counts the executions a fallback served; each is also
+	// counted above (never as a success: a fallback answered in its place).
+	Fallbacks int64 `json:"fallbacks"`
 }
 
 // Control actions, as used in URLs (POST api/v1/policies/{name}/{action})
@@ -186,6 +199,7 @@ type parts struct {
 	limiter  *ratelimit.Limiter
 	keyed    *ratelimit.Keyed
 	retry    *retry.Retry
+	hedge    hedger // nil without a Hedge section
 	attempt  *timeout.Timeout
 	total    *timeout.Timeout
 	budget   fault.Budget
@@ -194,10 +208,16 @@ type parts struct {
 
 func (p *parts) empty() bool {
 	return p.breaker == nil && p.bulkhead == nil && p.limiter == nil && p.keyed == nil && p.retry == nil &&
-		p.attempt == nil && p.total == nil && p.budget == nil
+		p.hedge == nil && p.attempt == nil && p.total == nil && p.budget == nil
 }
 
 type resetter interface{ Reset() }
+
+// hedger is what the page shows of a *hedge.Hedge.
+type hedger interface {
+	Delay() time.Duration
+	MaxHedges() int
+}
 
 func (p *parts) actions() []string {
 	var a []string
@@ -319,6 +339,19 @@ func view(p *parts, ev *Events, recent int, allowed bool) Policy {
 		}
 		out.Retry = rs
 	}
+	if h := p.hedge; h != nil || (c != nil && c.hedges.Load() > 0) {
+		hs := &HedgeState{}
+		if h != nil {
+			hs.DelayMs, hs.MaxHedges = ms(h.Delay()), h.MaxHedges()
+		}
+		if cfg, ok := policyConfig(p); ok && cfg.Hedge != nil {
+			hs.Percentile = finite(cfg.Hedge.Percentile)
+		}
+		if c != nil {
+			hs.Hedges = c.hedges.Load()
+		}
+		out.Hedge = hs
+	}
 	if p.attempt != nil || p.total != nil {
 		ts := &TimeoutState{AttemptMs: ms(p.attempt.Duration()), TotalMs: ms(p.total.Duration())}
 		if c != nil {
@@ -341,7 +374,8 @@ func view(p *parts, ev *Events, recent int, allowed bool) Policy {
 		}
 	}
 	if c != nil {
-		x := &Executions{Total: c.executions.Load(), Successes: c.successes.Load(), Failures: c.failures.Load(), RejectedBy: map[string]int64{}}
+		x := &Executions{Total: c.executions.Load(), Successes: c.successes.Load(), Failures: c.failures.Load(), RejectedBy: map[string]int64{},
+			Fallbacks: c.fallbacks.Load()}
 		for reason, n := range map[string]int64{"circuit_open": c.circuitOpen.Load(), "rate_limited": c.rateLimited.Load(),
 			"bulkhead_full": c.bulkheadFull.Load(), "throttled": c.throttled.Load(), "other": c.otherRejections.Load()} {
 			if n > 0 {

@@ -64,7 +64,8 @@ type Config struct {
 	// once whatever ContinueOn says (see the package documentation).
 	ContinueOn func(error) bool
 	// Recorder, when it implements fault.BudgetRecorder, is told of each
-	// hedge the budget refuses.
+	// hedge the budget refuses; when it implements fault.HedgeRecorder, of
+	// each hedge started.
 	Recorder fault.MetricsRecorder
 	// EndWinnerContext ends the winning attempt's context when the call
 	// returns, as the losers' are. By default it lives on until the call's
@@ -123,6 +124,7 @@ type Hedge struct {
 	continueOn func(error) bool
 	endWinner  bool
 	budgetRec  fault.BudgetRecorder
+	hedgeRec   fault.HedgeRecorder
 	lat        *window // nil without a Percentile
 	timers     sync.Pool
 	minSamples int
@@ -152,6 +154,7 @@ func New(cfg Config) (*Hedge, error) {
 	if br, ok := cfg.Recorder.(fault.BudgetRecorder); ok {
 		h.budgetRec = br
 	}
+	h.hedgeRec, _ = cfg.Recorder.(fault.HedgeRecorder)
 	if p.Percentile > 0 {
 		h.lat = newWindow(p.Window, p.MinSamples, p.Percentile, p.Delay)
 	}

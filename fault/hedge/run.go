@@ -316,6 +316,9 @@ func (c *call[T, A]) fire() {
 		c.timer.arm(c.d)
 	}
 	c.mu.Unlock()
+	if h.hedgeRec != nil {
+		h.recordHedge(c.parent)
+	}
 	go c.hedge(i, a)
 }
 

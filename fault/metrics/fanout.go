@@ -13,8 +13,9 @@ import (
 
 // FanOut is a fault.MetricsRecorder that passes every event to several
 // recorders in turn, on the caller's goroutine, in the order given. It also
-// implements the optional fault.TimeoutRecorder and passes timeouts to the
-// recorders that implement it.
+// implements the optional fault.TimeoutRecorder, fault.BudgetRecorder,
+// fault.ThrottleRecorder and fault.HedgeRecorder, and passes those events to
+// the recorders that implement them.
 //
 // Panics: a recorder that panics does not reach the caller or the recorders
 // after it; FanOut recovers the panic, counts it (Panics) and goes on with
@@ -183,7 +184,9 @@ var ErrClosed = errors.New("metrics: closed")
 // Async is a fault.MetricsRecorder that hands events to another recorder on
 // a goroutine of its own, through a bounded queue, so that the other recorder
 // can neither block nor crash the caller. It implements the optional
-// fault.TimeoutRecorder, passing timeouts on when the other recorder does.
+// fault.TimeoutRecorder, fault.BudgetRecorder, fault.ThrottleRecorder and
+// fault.HedgeRecorder, passing those events on when the other recorder
+// implements them.
 //
 // The bound: each Record call costs the caller one atomic load and one
 // non-blocking send of the event (about 200 bytes) on a buffered channel,
@@ -223,6 +226,7 @@ const (
 	evTimeout
 	evBudgetRefusal
 	evThrottle
+	evHedge
 )
 
 type asyncEvent struct {
@@ -354,7 +358,7 @@ func (a *Async) deliver(ev *asyncEvent) {
 		if tr, ok := a.r.(fault.TimeoutRecorder); ok {
 			tr.RecordTimeout(ev.ctx, ev.policy, ev.state, ev.d)
 		}
-	case evBudgetRefusal, evThrottle:
+	case evBudgetRefusal, evThrottle, evHedge:
 		a.deliverOverload(ev)
 	}
 }

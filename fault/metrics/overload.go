@@ -12,6 +12,7 @@ import (
 const (
 	MsgBudgetRefused = "fault retry budget refused"
 	MsgThrottled     = "fault throttled"
+	MsgHedge         = "fault hedge"
 	KeyKind          = "kind"        // what the budget refused: retry or hedge
 	KeyProbability   = "probability" // the throttle's rejection probability
 )
@@ -25,6 +26,10 @@ var (
 	_ fault.ThrottleRecorder = (*FanOut)(nil)
 	_ fault.BudgetRecorder   = (*Async)(nil)
 	_ fault.ThrottleRecorder = (*Async)(nil)
+	_ fault.HedgeRecorder    = (*Recorder)(nil)
+	_ fault.HedgeRecorder    = (*LogRecorder)(nil)
+	_ fault.HedgeRecorder    = (*FanOut)(nil)
+	_ fault.HedgeRecorder    = (*Async)(nil)
 )
 
 // RecordBudgetRefusal counts a retry (kind fault.PatternRetry) or a hedge
@@ -50,6 +55,11 @@ func (r *Recorder) RecordThrottle(_ context.Context, policyName string, throttle
 	}
 }
 
+// RecordHedge counts a hedged attempt started.
+func (r *Recorder) RecordHedge(_ context.Context, policyName string) {
+	r.stripe(policyName).hedges.Add(1)
+}
+
 // RecordBudgetRefusal logs the refusal at Levels.Rejection, with policy and
 // kind.
 func (r *LogRecorder) RecordBudgetRefusal(ctx context.Context, policyName, kind string) {
@@ -63,6 +73,14 @@ func (r *LogRecorder) RecordBudgetRefusal(ctx context.Context, policyName, kind 
 func (r *LogRecorder) RecordThrottle(ctx context.Context, policyName string, throttled bool, probability float64) {
 	if throttled && r.l.Enabled(ctx, r.levels.Event) {
 		r.l.LogAttrs(ctx, r.levels.Event, MsgThrottled, slog.String(KeyPolicy, policyName), slog.Float64(KeyProbability, probability))
+	}
+}
+
+// RecordHedge logs a hedged attempt about to start at Levels.Event, with
+// policy.
+func (r *LogRecorder) RecordHedge(ctx context.Context, policyName string) {
+	if r.l.Enabled(ctx, r.levels.Event) {
+		r.l.LogAttrs(ctx, r.levels.Event, MsgHedge, slog.String(KeyPolicy, policyName))
 	}
 }
 
@@ -82,6 +100,16 @@ func (f *FanOut) RecordThrottle(ctx context.Context, policyName string, throttle
 	for i, r := range f.recorders {
 		if tr, ok := r.(fault.ThrottleRecorder); ok {
 			f.guard(i, func() { tr.RecordThrottle(ctx, policyName, throttled, probability) })
+		}
+	}
+}
+
+// RecordHedge passes the hedge to every recorder that implements
+// fault.HedgeRecorder.
+func (f *FanOut) RecordHedge(ctx context.Context, policyName string) {
+	for i, r := range f.recorders {
+		if hr, ok := r.(fault.HedgeRecorder); ok {
+			f.guard(i, func() { hr.RecordHedge(ctx, policyName) })
 		}
 	}
 }
@@ -112,6 +140,14 @@ func (a *Async) RecordThrottle(ctx context.Context, policyName string, throttled
 	}
 }
 
+// RecordHedge queues the hedge when the wrapped recorder implements
+// fault.HedgeRecorder.
+func (a *Async) RecordHedge(ctx context.Context, policyName string) {
+	if _, ok := a.r.(fault.HedgeRecorder); ok {
+		a.send(asyncEvent{kind: evHedge, ctx: ctx, policy: policyName})
+	}
+}
+
 func (a *Async) deliverOverload(ev *asyncEvent) {
 	switch ev.kind {
 	case evBudgetRefusal:
@@ -121,6 +157,10 @@ func (a *Async) deliverOverload(ev *asyncEvent) {
 	case evThrottle:
 		if tr, ok := a.r.(fault.ThrottleRecorder); ok {
 			tr.RecordThrottle(ev.ctx, ev.policy, ev.flag, ev.f)
+		}
+	case evHedge:
+		if hr, ok := a.r.(fault.HedgeRecorder); ok {
+			hr.RecordHedge(ev.ctx, ev.policy)
 		}
 	}
 }

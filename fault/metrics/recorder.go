@@ -37,7 +37,8 @@ const (
 // reason (the codes for which fault.ErrorCode.Rejection is true); a timeout;
 // or another failure.
 func classOf(m *fault.ExecutionMetrics) int {
-	if m.Success {
+	if m.Success && !m.Fallback { // a fallback's answer is never a success
+
 		return classSuccess
 	}
 	switch m.ErrorCode {
@@ -98,10 +99,11 @@ type stripe struct {
 	_ [cacheLine]byte
 
 	// executions, one line: per outcome class, the duration sum, retried ones
-	class   [numClasses]atomic.Uint64
-	sum     atomic.Uint64 // nanoseconds, negative durations counted as 0
-	retried atomic.Uint64
-	_       [2*cacheLine - (numClasses+2)*8]byte
+	class    [numClasses]atomic.Uint64
+	sum      atomic.Uint64 // nanoseconds, negative durations counted as 0
+	retried  atomic.Uint64
+	fallback atomic.Uint64 // executions a fallback served
+	_        [2*cacheLine - (numClasses+3)*8]byte
 
 	// events, one line
 	retries       atomic.Uint64
@@ -112,6 +114,7 @@ type stripe struct {
 	budgetRetry   atomic.Uint64 // retries a budget refused
 	budgetHedge   atomic.Uint64 // hedges a budget refused
 	throttled     atomic.Uint64 // attempts a throttle rejected
+	hedges        atomic.Uint64 // hedged attempts started (spills onto the histogram's first line)
 
 	hist [numBuckets]atomic.Uint64
 }
@@ -299,6 +302,9 @@ func (r *Recorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) 
 	s.hist[bucketIndex(d)].Add(1)
 	if m.RetryAttempts > 0 {
 		s.retried.Add(1)
+	}
+	if m.Fallback {
+		s.fallback.Add(1)
 	}
 	if m.CircuitState != "" {
 		if c := stateCode(m.CircuitState); c != stateUnknown && e.state.Load() != c {

@@ -55,6 +55,15 @@ type PolicySnapshot struct {
 	RetriedExecutions uint64 `json:"retried_executions"`
 	// Retries counts RecordRetryAttempt calls: attempts after the first.
 	Retries uint64 `json:"retries"`
+	// Fallbacks counts the executions a fallback served
+	// (ExecutionMetrics.Fallback). Each is also counted by its outcome above,
+	// never as a success (a fallback's answer is not the operation's): a
+	// fallback that answered without error is one of Failures.
+	Fallbacks uint64 `json:"fallbacks"`
+	// Hedges counts the hedged attempts started: attempts a hedge policy
+	// sent beside a slow one (fault.HedgeRecorder). Hedges a budget refused
+	// are BudgetRefusedHedges, not Hedges.
+	Hedges uint64 `json:"hedges"`
 	// CircuitState is the breaker's last reported state (fault.StateClosed,
 	// StateHalfOpen, StateOpen), or "" if no breaker reported one: the last
 	// transition, or the state a later execution saw (an execution that
@@ -166,6 +175,8 @@ func (e *entry) snapshot() PolicySnapshot {
 		sum += s.sum.Load()
 		p.RetriedExecutions += s.retried.Load()
 		p.Retries += s.retries.Load()
+		p.Fallbacks += s.fallback.Load()
+		p.Hedges += s.hedges.Load()
 		p.RateLimitAllowed += s.rateAllowed.Load()
 		p.RateLimitLimited += s.rateLimited.Load()
 		p.BulkheadImmediate += s.bulkImmediate.Load()

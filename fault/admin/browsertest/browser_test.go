@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,6 +121,7 @@ func newSite(t *testing.T, opts ...admin.Option) *site {
 		{Name: "search", RateLimit: &fault.RateLimitPolicyConfig{Rate: 50, Window: time.Second, BurstSize: 50},
 			Retry: &fault.RetryPolicyConfig{MaxAttempts: 3, InitialInterval: time.Millisecond}},
 		{Name: "inventory", Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 1}},
+		{Name: "catalog", Hedge: &fault.HedgePolicyConfig{Delay: 20 * time.Millisecond, MaxHedges: 2}},
 	} {
 		if err := ex.RegisterPolicy(p); err != nil {
 			t.Fatal(err)
@@ -249,4 +251,28 @@ func TestPageWithoutAuthorizer(t *testing.T) {
 		t.Fatal("the forged POST changed the breaker")
 	}
 	screenshot(t, ctx, "4-readonly.png")
+}
+
+// TestPageShowsHedgeFigures: a policy with a Hedge section shows its delay
+// and the hedges it started.
+func TestPageShowsHedgeFigures(t *testing.T) {
+	ctx := browser(t)
+	s := newSite(t)
+	var n atomic.Int32
+	if _, err := s.exec.Do(context.Background(), "catalog", func(ctx context.Context) (int, error) {
+		if n.Add(1) == 1 { // the first attempt waits until the hedge wins
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}
+		return 1, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "load the page", chromedp.Navigate(s.url), visible(`article.policy[data-name="catalog"]`))
+	text := get(t, ctx, "read the catalog policy", chromedp.Text(chromedp.CSS(`article.policy[data-name="catalog"]`)))
+	for _, want := range []string{"hedge\ndelay\n20 ms", "hedges\n1\n", "max per call\n2"} {
+		if !strings.Contains(strings.ToLower(text), want) {
+			t.Fatalf("catalog policy shows %q, want it to mention %q", text, want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/metric v1.46.0
 	go.opentelemetry.io/otel/sdk v1.46.0
@@ -18,7 +19,6 @@ require (
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect

@@ -22,27 +22,34 @@ const (
 	// MetricThrottleProbability is the throttle's current rejection
 	// probability, from 0 to 1.
 	MetricThrottleProbability = "fault.throttle.probability"
+	// MetricHedges counts the hedged attempts started: attempts a hedge
+	// policy sent beside a slow one (fault.pattern is hedge).
+	MetricHedges = "fault.hedges"
 )
 
 var (
 	_ fault.BudgetRecorder   = (*Recorder)(nil)
 	_ fault.ThrottleRecorder = (*Recorder)(nil)
+	_ fault.HedgeRecorder    = (*Recorder)(nil)
 )
 
 type overloadInstruments struct {
 	refusals    metric.Int64Counter
 	rejections  metric.Int64Counter
 	probability metric.Float64ObservableGauge
+	hedges      metric.Int64Counter
 }
 
 func (in *overloadInstruments) create(m metric.Meter) error {
-	var errs [3]error
+	var errs [4]error
 	in.refusals, errs[0] = m.Int64Counter(MetricBudgetRefusals, metric.WithUnit("{attempt}"),
 		metric.WithDescription("Retries and hedges a retry budget refused, by fault.pattern."))
 	in.rejections, errs[1] = m.Int64Counter(MetricThrottleRejections, metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts an adaptive throttle rejected locally."))
 	in.probability, errs[2] = m.Float64ObservableGauge(MetricThrottleProbability, metric.WithUnit("1"),
 		metric.WithDescription("Current rejection probability of an adaptive throttle."))
+	in.hedges, errs[3] = m.Int64Counter(MetricHedges, metric.WithUnit("{attempt}"),
+		metric.WithDescription("Hedged attempts started: attempts sent beside a slow one."))
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -61,7 +68,7 @@ func (in *overloadInstruments) observe(o metric.Observer, p *policy) {
 // overloadOptions are a policy's precomputed attribute sets and its last
 // reported throttle probability.
 type overloadOptions struct {
-	retry, hedge []metric.AddOption
+	retry, hedge []metric.AddOption // also fault.hedges' set
 	throttled    []metric.AddOption
 	gauge        []metric.ObserveOption
 	prob         atomic.Uint64
@@ -100,4 +107,9 @@ func (r *Recorder) RecordThrottle(ctx context.Context, policyName string, thrott
 		p.overload.prob.Store(bits)
 		p.overload.seen.Store(true)
 	}
+}
+
+// RecordHedge adds one to fault.hedges.
+func (r *Recorder) RecordHedge(ctx context.Context, policyName string) {
+	r.overload.hedges.Add(orBackground(ctx), 1, r.policies.get(policyName).overload.hedge...)
 }

@@ -16,7 +16,7 @@
 //
 // The metrics, all with a policy label:
 //
-//	fault_executions_total{outcome,reason}        counter: success, failure or rejected, and why
+//	fault_executions_total{outcome,reason}        counter: success, failure, rejected or fallback, and why
 //	fault_execution_duration_seconds{outcome}     histogram
 //	fault_retries_total                           counter
 //	fault_timeouts_total{limit}                   counter: attempt or total
@@ -28,6 +28,7 @@
 //	fault_budget_refusals_total{kind}             counter: retry or hedge
 //	fault_throttle_requests_total{result}         counter: admitted or throttled
 //	fault_throttle_probability                    gauge
+//	fault_hedges_total                            counter: hedged attempts started
 //
 // Every label but policy takes a value from a fixed set. Policy names are
 // capped (WithMaxPolicies, default 256): later names share the series of

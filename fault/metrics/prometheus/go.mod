@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/authcorp/libs/go/src/fault v0.1.0
 	github.com/authcorp/libs/go/src/fault/executor v0.1.0
+	github.com/authcorp/libs/go/src/fault/fallback v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	go.uber.org/goleak v1.3.0
 )
@@ -14,7 +15,6 @@ require (
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect

@@ -30,13 +30,14 @@ const (
 	MetricBudgetRefusals     = "fault_budget_refusals_total"
 	MetricThrottleRequests   = "fault_throttle_requests_total"
 	MetricThrottleProb       = "fault_throttle_probability"
+	MetricHedges             = "fault_hedges_total"
 )
 
 // Label names.
 const (
 	LabelPolicy  = "policy"
-	LabelOutcome = "outcome" // success, failure, rejected
-	LabelReason  = "reason"  // why an execution failed or was rejected; "" on success
+	LabelOutcome = "outcome" // success, failure, rejected, fallback
+	LabelReason  = "reason"  // why an execution failed or was rejected; "" on success and on a fallback's answer
 	LabelState   = "state"   // closed, half-open, open
 	LabelResult  = "result"  // a limiter's, bulkhead's or throttle's decision
 	LabelLimit   = "limit"   // attempt or total
@@ -48,6 +49,10 @@ const (
 	OutcomeSuccess  = "success"
 	OutcomeFailure  = "failure"
 	OutcomeRejected = "rejected"
+	// OutcomeFallback is an execution a fallback served: its reason is ""
+	// when the fallback answered, or that of the error the fallback
+	// returned. A fallback's answer is never a success.
+	OutcomeFallback = "fallback"
 )
 
 // Values of LabelReason. A code this version does not know is ReasonOther.
@@ -97,6 +102,22 @@ const (
 	numClasses
 )
 
+// fallbackClass is the exec index of an execution a fallback served whose
+// result, without the fallback, would be of class c (clSuccess: the fallback
+// answered without error). The fallback classes follow the numClasses plain
+// ones.
+func fallbackClass(c int) int { return numClasses + c }
+
+const numExecClasses = 2 * numClasses
+
+// execLabels returns the outcome and reason labels of exec index i.
+func execLabels(i int) (outcome, reason string) {
+	if i >= numClasses {
+		return OutcomeFallback, classLabels[i-numClasses][1]
+	}
+	return classLabels[i][0], classLabels[i][1]
+}
+
 var classLabels = [numClasses][2]string{
 	clSuccess:        {OutcomeSuccess, ""},
 	clError:          {OutcomeFailure, ReasonError},
@@ -116,11 +137,14 @@ const (
 	ocSuccess = iota
 	ocFailure
 	ocRejected
+	ocFallback
 	numOutcomes
 )
 
 func outcomeOf(c int) int {
 	switch {
+	case c >= numClasses:
+		return ocFallback
 	case c == clSuccess:
 		return ocSuccess
 	case c >= clCircuitOpen:
@@ -130,10 +154,20 @@ func outcomeOf(c int) int {
 }
 
 func classOf(m *fault.ExecutionMetrics) int {
+	if m.Fallback {
+		if m.Err == nil && m.ErrorCode == "" {
+			return fallbackClass(clSuccess)
+		}
+		return fallbackClass(codeClass(m.ErrorCode))
+	}
 	if m.Success {
 		return clSuccess
 	}
-	switch m.ErrorCode {
+	return codeClass(m.ErrorCode)
+}
+
+func codeClass(code fault.ErrorCode) int {
+	switch code {
 	case "":
 		return clError
 	case fault.ErrCodeTimeout:
@@ -168,7 +202,7 @@ func stateIndex(s string) int {
 }
 
 // Recorder is a fault.MetricsRecorder (and fault.TimeoutRecorder,
-// fault.BudgetRecorder, fault.ThrottleRecorder) that counts into Prometheus
+// fault.BudgetRecorder, fault.ThrottleRecorder, fault.HedgeRecorder) that counts into Prometheus
 // collectors. It is safe for concurrent use. Each series' child is resolved
 // once, on its first use, and kept: recording finds it through an atomic
 // pointer, never through WithLabelValues.
@@ -187,6 +221,7 @@ type Recorder struct {
 	budget      *prom.CounterVec
 	throttle    *prom.CounterVec
 	throttleP   *prom.GaugeVec
+	hedges      *prom.CounterVec
 	watched     *bulkheadCollector
 
 	policies policies
@@ -197,6 +232,7 @@ var (
 	_ fault.TimeoutRecorder  = (*Recorder)(nil)
 	_ fault.BudgetRecorder   = (*Recorder)(nil)
 	_ fault.ThrottleRecorder = (*Recorder)(nil)
+	_ fault.HedgeRecorder    = (*Recorder)(nil)
 )
 
 // Option configures a Recorder.
@@ -312,10 +348,11 @@ func New(opts ...Option) (*Recorder, error) {
 	r.budget = counter(MetricBudgetRefusals, "Retries and hedges a retry budget refused, by kind.", LabelPolicy, LabelKind)
 	r.throttle = counter(MetricThrottleRequests, "Adaptive throttle decisions: admitted or throttled.", LabelPolicy, LabelResult)
 	r.throttleP = gauge(MetricThrottleProb, "Adaptive throttle rejection probability at its last decision.", LabelPolicy)
+	r.hedges = counter(MetricHedges, "Hedged attempts started: attempts sent beside a slow one.", LabelPolicy)
 	r.watched = newBulkheadCollector(cl)
 	r.policies.init(c.maxPolicies)
 	for _, col := range []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
-		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.watched} {
+		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched} {
 		if err := r.reg.Register(col); err != nil {
 			return nil, fmt.Errorf("prometheus: registering collectors: %w", err)
 		}
@@ -331,13 +368,14 @@ func (r *Recorder) Gatherer() prom.Gatherer { return r.gatherer }
 // Unregister removes the Recorder's collectors from the Registerer.
 func (r *Recorder) Unregister() {
 	for _, col := range []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
-		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.watched} {
+		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched} {
 		r.reg.Unregister(col)
 	}
 }
 
 // RecordExecution adds one to fault_executions_total and observes the
-// duration in fault_execution_duration_seconds. A non-empty m.CircuitState
+// duration in fault_execution_duration_seconds. An execution a fallback
+// served (m.Fallback) has outcome "fallback", whatever m.Success says. A non-empty m.CircuitState
 // does not move fault_circuit_state: transitions do (see
 // RecordCircuitState), so a reading that arrives late never undoes a newer
 // transition.
@@ -418,6 +456,12 @@ func (r *Recorder) RecordThrottle(_ context.Context, policyName string, throttle
 	p.throttleP.get(r, (*Recorder).throttlePChild, p, 0).Set(min(max(probability, 0), 1))
 }
 
+// RecordHedge adds one to fault_hedges_total.
+func (r *Recorder) RecordHedge(_ context.Context, policyName string) {
+	p := r.policies.get(policyName)
+	p.hedges.get(r, (*Recorder).hedgeChild, p, 0).Inc()
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -428,10 +472,11 @@ func b2i(b bool) int {
 // The child constructors, called once per series under the policy's lock.
 
 func (r *Recorder) execChild(p *policy, i int) prom.Counter {
-	return r.executions.WithLabelValues(p.name, classLabels[i][0], classLabels[i][1])
+	outcome, reason := execLabels(i)
+	return r.executions.WithLabelValues(p.name, outcome, reason)
 }
 
-var outcomeNames = [numOutcomes]string{OutcomeSuccess, OutcomeFailure, OutcomeRejected}
+var outcomeNames = [numOutcomes]string{OutcomeSuccess, OutcomeFailure, OutcomeRejected, OutcomeFallback}
 
 func (r *Recorder) durChild(p *policy, i int) prom.Observer {
 	return r.duration.WithLabelValues(p.name, outcomeNames[i])
@@ -473,6 +518,10 @@ func (r *Recorder) throttlePChild(p *policy, _ int) prom.Gauge {
 	return r.throttleP.WithLabelValues(p.name)
 }
 
+func (r *Recorder) hedgeChild(p *policy, _ int) prom.Counter {
+	return r.hedges.WithLabelValues(p.name)
+}
+
 // child is one series of a policy, resolved on first use: a series appears in
 // the exposition only once something was recorded in it, and afterwards
 // recording is an atomic load.
@@ -498,7 +547,7 @@ type policy struct {
 	name string
 	mu   sync.Mutex // serialises resolving children
 
-	exec        [numClasses]child[prom.Counter]
+	exec        [numExecClasses]child[prom.Counter]
 	dur         [numOutcomes]child[prom.Observer]
 	retries     child[prom.Counter]
 	timeouts    [2]child[prom.Counter]
@@ -510,6 +559,7 @@ type policy struct {
 	budget      [2]child[prom.Counter]
 	throttle    [2]child[prom.Counter]
 	throttleP   child[prom.Gauge]
+	hedges      child[prom.Counter]
 }
 
 // policies is a bounded copy-on-write map from policy name to its series,

@@ -47,6 +47,8 @@ func record(r *faultprom.Recorder) {
 	r.RecordTimeout(ctx, "pay", fault.TimeoutAttempt, time.Second)
 	r.RecordBudgetRefusal(ctx, "pay", fault.PatternHedge)
 	r.RecordThrottle(ctx, "pay", true, 0.25)
+	r.RecordExecution(ctx, exec("pay", 5*time.Millisecond, nil).WithFallback(true))
+	r.RecordHedge(ctx, "pay")
 }
 
 const wantExposition = `
@@ -71,6 +73,11 @@ fault_execution_duration_seconds_bucket{outcome="failure",policy="pay",le="0.1"}
 fault_execution_duration_seconds_bucket{outcome="failure",policy="pay",le="+Inf"} 2
 fault_execution_duration_seconds_sum{outcome="failure",policy="pay"} 2.03
 fault_execution_duration_seconds_count{outcome="failure",policy="pay"} 2
+fault_execution_duration_seconds_bucket{outcome="fallback",policy="pay",le="0.01"} 1
+fault_execution_duration_seconds_bucket{outcome="fallback",policy="pay",le="0.1"} 1
+fault_execution_duration_seconds_bucket{outcome="fallback",policy="pay",le="+Inf"} 1
+fault_execution_duration_seconds_sum{outcome="fallback",policy="pay"} 0.005
+fault_execution_duration_seconds_count{outcome="fallback",policy="pay"} 1
 fault_execution_duration_seconds_bucket{outcome="rejected",policy="pay",le="0.01"} 1
 fault_execution_duration_seconds_bucket{outcome="rejected",policy="pay",le="0.1"} 1
 fault_execution_duration_seconds_bucket{outcome="rejected",policy="pay",le="+Inf"} 1
@@ -85,8 +92,12 @@ fault_execution_duration_seconds_count{outcome="success",policy="pay"} 1
 # TYPE fault_executions_total counter
 fault_executions_total{outcome="failure",policy="pay",reason="error"} 1
 fault_executions_total{outcome="failure",policy="pay",reason="timeout"} 1
+fault_executions_total{outcome="fallback",policy="pay",reason=""} 1
 fault_executions_total{outcome="rejected",policy="pay",reason="circuit_open"} 1
 fault_executions_total{outcome="success",policy="pay",reason=""} 1
+# HELP fault_hedges_total Hedged attempts started: attempts sent beside a slow one.
+# TYPE fault_hedges_total counter
+fault_hedges_total{policy="pay"} 1
 # HELP fault_ratelimit_requests_total Rate limiter decisions: acquired or limited.
 # TYPE fault_ratelimit_requests_total counter
 fault_ratelimit_requests_total{policy="pay",result="acquired"} 1
