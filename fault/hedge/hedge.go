@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -128,6 +129,8 @@ type Hedge struct {
 	minSamples int
 	percentile float64
 	windowSize int
+
+	continueOnPanicked atomic.Bool // ContinueOn's first panic was logged
 }
 
 // New validates cfg and returns a Hedge. Invalid settings give a nil Hedge
@@ -149,8 +152,10 @@ func New(cfg Config) (*Hedge, error) {
 		percentile: p.Percentile,
 		windowSize: p.Window,
 	}
-	if br, ok := cfg.Recorder.(fault.BudgetRecorder); ok {
-		h.budgetRec = br
+	if _, ok := cfg.Recorder.(fault.BudgetRecorder); ok {
+		// It runs on the timer's goroutine: its panics are contained
+		// and the first one logged.
+		h.budgetRec, _ = fault.SafeRecorder(cfg.Recorder, nil).(fault.BudgetRecorder)
 	}
 	if p.Percentile > 0 {
 		h.lat = newWindow(p.Window, p.MinSamples, p.Percentile, p.Delay)
@@ -236,12 +241,9 @@ var (
 	_ fault.Guard       = View[int]{}
 )
 
-// ends reports whether an attempt's error ends the call at once, cancelling
-// the other attempts.
-func (h *Hedge) ends(parent context.Context, err error) bool {
-	if parent.Err() != nil {
-		return true
-	}
+// stops reports whether an attempt's error ends the call at once,
+// cancelling the other attempts (settle adds the caller's context ending).
+func (h *Hedge) stops(err error) bool {
 	code := fault.CodeOf(err)
 	if code.Rejection() {
 		// The attempt never ran (an open circuit, a full bulkhead, ...):
@@ -251,5 +253,18 @@ func (h *Hedge) ends(parent context.Context, err error) bool {
 	if fault.IsPermanent(err) || code == fault.ErrCodeInvalidPolicy || code == fault.ErrCodeShuttingDown {
 		return true
 	}
-	return h.continueOn != nil && !h.continueOn(err)
+	return h.continueOn != nil && !h.continues(err)
+}
+
+// continues is ContinueOn with its panic contained, as the retry contains
+// RetryIf's: a ContinueOn that panics refuses (the error ends the call, the
+// caller gets it), and its first panic is logged.
+func (h *Hedge) continues(err error) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &h.continueOnPanicked, h.name, "ContinueOn", v)
+			ok = false
+		}
+	}()
+	return h.continueOn(err)
 }
