@@ -63,6 +63,9 @@ type Config struct {
 	// ContinueOn decides whether an attempt's error lets the call's other
 	// attempts go on. nil: every error does, except those that end a call at
 	// once whatever ContinueOn says (see the package documentation).
+	// It runs outside the call's lock on the goroutine of the attempt whose
+	// error it classifies; a panic in it is contained (the first is
+	// logged through slog.Default) and counts as false.
 	ContinueOn func(error) bool
 	// Recorder, when it implements fault.BudgetRecorder, is told of each
 	// hedge the budget refuses.
