@@ -47,6 +47,9 @@
 //   - A panic in any attempt cancels the others and, once they have
 //     returned, propagates on the caller's goroutine (unchanged when the
 //     first attempt panicked, re-panicked with the same value otherwise).
+//     A panic in the budget's TryWithdraw (on the hedge timer's goroutine)
+//     does the same; a panic in Config.ContinueOn is contained (the first
+//     is logged) and the error ends the call.
 //
 // The call returns only after every attempt it started has returned (the
 // fault.Guard contract): an operation that ignores its context holds the call

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authcorp/libs/go/src/fault"
@@ -62,6 +63,9 @@ type Config struct {
 	// ContinueOn decides whether an attempt's error lets the call's other
 	// attempts go on. nil: every error does, except those that end a call at
 	// once whatever ContinueOn says (see the package documentation).
+	// It runs outside the call's lock on the goroutine of the attempt whose
+	// error it classifies; a panic in it is contained (the first is
+	// logged through slog.Default) and counts as false.
 	ContinueOn func(error) bool
 	// Recorder, when it implements fault.BudgetRecorder, is told of each
 	// hedge the budget refuses; when it implements fault.HedgeRecorder, of
@@ -130,6 +134,8 @@ type Hedge struct {
 	minSamples int
 	percentile float64
 	windowSize int
+
+	continueOnPanicked atomic.Bool // ContinueOn's first panic was logged
 }
 
 // New validates cfg and returns a Hedge. Invalid settings give a nil Hedge
@@ -151,8 +157,10 @@ func New(cfg Config) (*Hedge, error) {
 		percentile: p.Percentile,
 		windowSize: p.Window,
 	}
-	if br, ok := cfg.Recorder.(fault.BudgetRecorder); ok {
-		h.budgetRec = br
+	if _, ok := cfg.Recorder.(fault.BudgetRecorder); ok {
+		// It runs on the timer's goroutine: its panics are contained
+		// and the first one logged.
+		h.budgetRec, _ = fault.SafeRecorder(cfg.Recorder, nil).(fault.BudgetRecorder)
 	}
 	h.hedgeRec, _ = cfg.Recorder.(fault.HedgeRecorder)
 	if p.Percentile > 0 {
@@ -239,12 +247,9 @@ var (
 	_ fault.Guard       = View[int]{}
 )
 
-// ends reports whether an attempt's error ends the call at once, cancelling
-// the other attempts.
-func (h *Hedge) ends(parent context.Context, err error) bool {
-	if parent.Err() != nil {
-		return true
-	}
+// stops reports whether an attempt's error ends the call at once,
+// cancelling the other attempts (settle adds the caller's context ending).
+func (h *Hedge) stops(err error) bool {
 	code := fault.CodeOf(err)
 	if code.Rejection() {
 		// The attempt never ran (an open circuit, a full bulkhead, ...):
@@ -254,5 +259,18 @@ func (h *Hedge) ends(parent context.Context, err error) bool {
 	if fault.IsPermanent(err) || code == fault.ErrCodeInvalidPolicy || code == fault.ErrCodeShuttingDown {
 		return true
 	}
-	return h.continueOn != nil && !h.continueOn(err)
+	return h.continueOn != nil && !h.continues(err)
+}
+
+// continues is ContinueOn with its panic contained, as the retry contains
+// RetryIf's: a ContinueOn that panics refuses (the error ends the call, the
+// caller gets it), and its first panic is logged.
+func (h *Hedge) continues(err error) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			fault.LogContainedPanic(nil, &h.continueOnPanicked, h.name, "ContinueOn", v)
+			ok = false
+		}
+	}()
+	return h.continueOn(err)
 }

@@ -24,7 +24,8 @@ type call[T any, A Attempter[T]] struct {
 
 	mu       sync.Mutex
 	more     []*attempt // hedges, in start order (attempt i ≥ 1 is more[i-1])
-	inflight int        // attempts started and not returned
+	inflight int        // attempts started and not settled
+	running  int        // attempts whose operation has not returned (one being classified has)
 	armed    bool       // the timer is armed and its callback has not yet run
 	finished bool       // the call has its outcome or nothing left to wait for: no attempt starts any more
 	decided  bool       // an attempt won, or ended the call
@@ -36,7 +37,6 @@ type call[T any, A Attempter[T]] struct {
 	hasLast  bool // lastVal/lastErr hold the latest failure that let the call go on
 	lastVal  T
 	lastErr  error
-	refused  bool          // the budget refused a hedge
 	wake     chan struct{} // signalled when an attempt returns or the timer fires, once someone waits
 }
 
@@ -47,6 +47,7 @@ type outcome[T any] struct {
 	panicked bool
 	pval     any
 	goexit   bool
+	stop     bool // the error ends the call at once (see classify)
 }
 
 // Attempter is an operation that carries its own per-call state: Do runs
@@ -101,7 +102,7 @@ func execute[T any, A Attempter[T]](ctx context.Context, h *Hedge, state A) (T, 
 		}
 		return v, err
 	}
-	c := &call[T, A]{h: h, parent: ctx, state: state, d: d, winner: -1, inflight: 1, armed: true}
+	c := &call[T, A]{h: h, parent: ctx, state: state, d: d, winner: -1, inflight: 1, running: 1, armed: true}
 	c.first.parent = ctx //nolint:fatcontext // the attempt's context wraps the call's; nothing nests
 	if sampling {
 		c.first.start = time.Now()
@@ -110,14 +111,19 @@ func execute[T any, A Attempter[T]](ctx context.Context, h *Hedge, state A) (T, 
 	c.timer.set(c)
 	c.timer.arm(d)
 
-	returned := false
+	returned, opReturned := false, false
+	var o outcome[T]
 	defer func() {
 		if !returned {
-			// The first attempt panicked or called runtime.Goexit: the
-			// others are cancelled and awaited, then the panic goes on
-			// unchanged (it is not recovered).
+			// The first attempt panicked or called runtime.Goexit (or
+			// ContinueOn did, on this goroutine): the others are
+			// cancelled and awaited, then the panic goes on unchanged
+			// (it is not recovered).
 			c.settle(0, &c.first, outcome[T]{panicked: true, goexit: true})
 			c.wait()
+			if opReturned {
+				discard(o.v)
+			}
 			// Nobody receives a hedge's result now: close it.
 			if c.winner > 0 {
 				discard(c.val)
@@ -128,9 +134,13 @@ func execute[T any, A Attempter[T]](ctx context.Context, h *Hedge, state A) (T, 
 			}
 		}
 	}()
-	v, err := state.Attempt(&c.first)
+	o.v, o.err = state.Attempt(&c.first)
+	opReturned = true
+	if o.err != nil {
+		c.classify(&c.first, &o)
+	}
 	returned = true
-	c.settle(0, &c.first, outcome[T]{v: v, err: err})
+	c.settle(0, &c.first, o)
 	return c.conclude()
 }
 
@@ -218,7 +228,7 @@ func (c *call[T, A]) settle(i int, a *attempt, o outcome[T]) {
 	var lat time.Duration
 	c.mu.Lock()
 	c.inflight--
-	a.returned = true
+	c.markReturned(a)
 	switch {
 	case o.panicked:
 		if !c.panicked {
@@ -234,7 +244,7 @@ func (c *call[T, A]) settle(i int, a *attempt, o outcome[T]) {
 			lat = time.Since(a.start)
 		}
 		c.cancelOthers(i)
-	case c.h.ends(c.parent, o.err):
+	case o.stop || c.parent.Err() != nil:
 		c.decided, c.val, c.err = true, o.v, o.err
 		c.cancelOthers(i)
 	default:
@@ -281,28 +291,85 @@ func (c *call[T, A]) each(f func(int, *attempt)) {
 	}
 }
 
-// fire runs when the hedge delay has passed: it starts a hedge if the call
-// still needs one and may have one, and re-arms the timer for the next.
+// classify runs on an attempt's goroutine when its operation returned an
+// error, before settle and outside the call's lock: it marks the attempt
+// returned, so that the timer starts no hedge for a call whose attempts have
+// all returned (a failure never starts a hedge), and decides whether the
+// error ends the call. ContinueOn is user code: it may block or call back
+// into the Hedge, so it never runs under the lock; it is not asked once
+// the call is settled or the caller's context has ended.
+func (c *call[T, A]) classify(a *attempt, o *outcome[T]) {
+	c.mu.Lock()
+	c.markReturned(a)
+	decided := c.decided
+	c.mu.Unlock()
+	if !decided && c.parent.Err() == nil {
+		o.stop = c.h.stops(o.err)
+	}
+}
+
+// markReturned records that attempt a's operation returned; the lock is
+// held.
+func (c *call[T, A]) markReturned(a *attempt) {
+	if !a.returned {
+		a.returned = true
+		c.running--
+	}
+}
+
+// wantsHedge reports whether the call still needs and may have another
+// hedge; the lock is held.
+func (c *call[T, A]) wantsHedge() bool {
+	return !c.finished && !c.decided && c.running > 0 && c.parent.Err() == nil && len(c.more) < c.h.maxHedges
+}
+
+// fire runs on the timer's goroutine when the hedge delay has passed: it
+// starts a hedge if the call still needs one and may have one, and re-arms
+// the timer for the next. The call waits for it (armed stays true until it
+// is done), so nothing it does outlives the call.
 func (c *call[T, A]) fire() {
 	c.mu.Lock()
-	h := c.h
-	if c.finished || c.decided || c.inflight == 0 || c.parent.Err() != nil || len(c.more) >= h.maxHedges {
+	if !c.wantsHedge() {
 		c.disarmed()
 		return
 	}
-	if h.budget != nil && !h.budget.TryWithdraw() {
-		// A refusal stops this call's hedging; the attempts running go
-		// on. The call waits for this callback (armed is still true), so
-		// the refusal is recorded before Execute returns.
-		c.refused = true
-		c.mu.Unlock()
-		if h.budgetRec != nil {
-			h.recordRefusal(c.parent)
+	if c.h.budget == nil {
+		c.start()
+		return
+	}
+	// The budget is user code: it is asked outside the lock (it may
+	// block, or call back into the Hedge).
+	c.mu.Unlock()
+	returned := false
+	defer func() {
+		if !returned {
+			// A panic propagates to the caller, as a retry's budget's
+			// does; runtime.Goexit (recover gives nil, and it goes on
+			// once this returns) is a refusal.
+			c.budgetPanicked(recover())
 		}
-		c.mu.Lock()
+	}()
+	granted := c.h.budget.TryWithdraw()
+	returned = true
+	if !granted {
+		c.refuse()
+		return
+	}
+	c.mu.Lock()
+	if !c.wantsHedge() {
+		// The call settled while the budget was asked: the hedge is not
+		// started (the withdrawal stands: a Budget takes nothing back,
+		// as for a retry whose caller's context ends during its wait).
 		c.disarmed()
 		return
 	}
+	c.start()
+}
+
+// start starts the next hedge and re-arms the timer for the one after, if
+// any. The lock is held; start releases it.
+func (c *call[T, A]) start() {
+	h := c.h
 	a := &attempt{parent: c.parent}
 	if h.lat != nil {
 		a.start = time.Now()
@@ -310,6 +377,7 @@ func (c *call[T, A]) fire() {
 	c.more = append(c.more, a)
 	i := len(c.more)
 	c.inflight++
+	c.running++
 	c.armed = false
 	if len(c.more) < h.maxHedges {
 		c.armed = true
@@ -320,6 +388,34 @@ func (c *call[T, A]) fire() {
 		h.recordHedge(c.parent)
 	}
 	go c.hedge(i, a)
+}
+
+// budgetPanicked settles the call with the budget's panic pv, to go on on
+// the caller's goroutine once every attempt has been cancelled and has
+// returned; a nil pv (runtime.Goexit) is a refusal. A panic after another
+// has settled the call is dropped: one panic propagates.
+func (c *call[T, A]) budgetPanicked(pv any) {
+	c.mu.Lock()
+	if pv != nil && !c.panicked {
+		c.panicked, c.pval, c.decided = true, pv, true
+		c.cancelOthers(-1)
+	}
+	c.disarmed()
+}
+
+// refuse tells the recorder of a refused hedge: the call's hedging stops,
+// the attempts running go on. The call waits for this callback, so the
+// refusal is recorded before Execute returns; the recorder's panics are
+// contained (fault.SafeRecorder).
+func (c *call[T, A]) refuse() {
+	defer func() {
+		// Also when the recorder calls runtime.Goexit.
+		c.mu.Lock()
+		c.disarmed()
+	}()
+	if c.h.budgetRec != nil {
+		c.h.budgetRec.RecordBudgetRefusal(c.parent, c.h.name, fault.PatternHedge)
+	}
 }
 
 // disarmed records that the timer's callback is done with the call, wakes
@@ -339,12 +435,18 @@ func (c *call[T, A]) hedge(i int, a *attempt) {
 			if pv := recover(); pv != nil {
 				o = outcome[T]{panicked: true, pval: pv}
 			} else {
-				o = outcome[T]{err: fault.Permanent(ErrGoexit), goexit: true}
+				// runtime.Goexit, in the operation or in ContinueOn
+				// (then o.v is the operation's value, closed or
+				// returned with the error).
+				o.err, o.goexit, o.stop = fault.Permanent(ErrGoexit), true, true
 			}
 		}
 		c.settle(i, a, o)
 	}()
 	o.v, o.err = c.state.Attempt(a)
+	if o.err != nil {
+		c.classify(a, &o)
+	}
 	returned = true
 }
 
@@ -396,12 +498,4 @@ func (c *call[T, A]) keepWinner() {
 		}
 		r.Body = endOnClose(r.Body, a.end)
 	}
-}
-
-// recordRefusal tells the recorder of a refused hedge. It runs on the timer's
-// goroutine, where a panic would end the process: a panicking recorder is
-// recovered and ignored.
-func (h *Hedge) recordRefusal(ctx context.Context) {
-	defer func() { _ = recover() }()
-	h.budgetRec.RecordBudgetRefusal(ctx, h.name, fault.PatternHedge)
 }
