@@ -90,7 +90,7 @@ end
 return {gen, remaining, count, applied}
 `
 
-var syncScript = redis.NewScript(syncLua)
+var syncScript = newScript(syncLua)
 
 // SyncScript returns the Lua source of the script each sync runs.
 func SyncScript() string { return syncLua }
@@ -339,12 +339,14 @@ func (b *Breaker) syncOnce() {
 	case closedTo > 0:
 		report, gen = "closed", closedTo
 	}
-	res, err := b.st.eval(b.ctx, syncScript, b.keys, b.cfg.Instance, report, gen, b.cfg.Quorum, b.quorumUS, b.openUS)
+	args := append(syncScript.args(9), 2, b.keys[0], b.keys[1], b.cfg.Instance, report, gen, b.cfg.Quorum, b.quorumUS, b.openUS)
+	vals, err := b.st.eval(b.ctx, syncScript, args)
 	if b.ctx.Err() != nil {
 		return // closing
 	}
 	b.syncs.Add(1)
-	if err != nil || len(res) != 4 {
+	var res [4]int64
+	if err != nil || !ints(vals, res[:]) {
 		b.syncErrs.Add(1)
 		b.lastOK.Store(false)
 		if closedTo > 0 {
