@@ -47,6 +47,7 @@ func (e *callerDoneError) Unwrap() error { return e.err }
 // client, a per-call timeout and a breaker that stops asking a store that
 // keeps failing.
 type store struct {
+	dl      atomic.Pointer[deadline] // the deadline store calls share (see bound)
 	client  redis.UniversalClient
 	timeout time.Duration
 	cb      *circuitbreaker.Breaker
@@ -139,12 +140,8 @@ func ints(vals []any, dst []int64) bool {
 func (s *store) eval(ctx context.Context, sc *script, args []any) ([]any, error) {
 	var out []any
 	err := s.cb.Run(ctx, func(ctx context.Context) error {
-		// A caller's deadline within StoreTimeout bounds the call already:
-		// no context (and timer) of our own then.
-		sctx := ctx
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > s.timeout {
-			var cancel context.CancelFunc
-			sctx, cancel = context.WithTimeout(ctx, s.timeout)
+		sctx, cancel := s.bound(ctx)
+		if cancel != nil {
 			defer cancel()
 		}
 		// go-redis honours a context's deadline on the socket only with
@@ -200,6 +197,61 @@ func (s *store) eval(ctx context.Context, sc *script, args []any) ([]any, error)
 		s.errs.Add(1)
 	}
 	return nil, &storeError{err}
+}
+
+// bound returns the context of one store call: ctx, ended after at most
+// StoreTimeout. With a cancel func to call when done, or none:
+//   - a caller's deadline within StoreTimeout bounds the call already: ctx
+//     itself;
+//   - a caller's context that can end otherwise (cancellation):
+//     context.WithTimeout;
+//   - a caller's context that never ends (context.Background, the common
+//     case on a hot path): a context sharing its deadline with the other
+//     calls that started within the last StoreTimeout/8, so that a busy
+//     limiter starts one timer per StoreTimeout/8, not one per decision.
+//     Such a call is bounded by at most StoreTimeout and at least 7/8 of it.
+func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	now := time.Now()
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= s.timeout {
+		return ctx, nil
+	}
+	if ctx.Done() != nil {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	want := now.Add(s.timeout)
+	d := s.dl.Load()
+	if d == nil || d.at.After(want) || !d.at.After(want.Add(-s.timeout/8)) {
+		d = &deadline{at: want, done: make(chan struct{})}
+		time.AfterFunc(s.timeout, d.expire)
+		s.dl.Store(d) // racing calls may each make one: any of them is right
+	}
+	return &sharedCtx{ctx, d}, nil
+}
+
+// deadline is a point in time and a channel closed when it has passed.
+type deadline struct {
+	at   time.Time
+	done chan struct{}
+}
+
+func (d *deadline) expire() { close(d.done) }
+
+// sharedCtx is a context that never ends by itself (its Done is nil) bound
+// by a shared deadline.
+type sharedCtx struct {
+	context.Context
+	d *deadline
+}
+
+func (c *sharedCtx) Deadline() (time.Time, bool) { return c.d.at, true }
+func (c *sharedCtx) Done() <-chan struct{}       { return c.d.done }
+func (c *sharedCtx) Err() error {
+	select {
+	case <-c.d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 // callerEnded returns the caller's context error, also when its deadline
