@@ -85,16 +85,16 @@ func (b *Breaker) EndOpenFor() bool {
 		return false
 	}
 	now := time.Now()
-	if _, ok := endOpenForAt(b.v.Load(), now); !ok {
+	until, ok := endOpenForAt(b.v.Load(), now)
+	if !ok {
 		return false
 	}
 	// As in OpenFor: the epoch first, then evMu. Its gobreaker is ready for
 	// a trial no later than the view below admits one.
-	until, _ := endOpenForAt(b.v.Load(), now)
 	ep := b.trippedEpoch(until.Sub(now))
 	b.evMu.Lock()
 	cur := b.v.Load()
-	until, ok := endOpenForAt(cur, time.Now())
+	until, ok = endOpenForAt(cur, time.Now())
 	if !ok {
 		b.evMu.Unlock()
 		return false
