@@ -115,6 +115,12 @@ type view struct {
 	openedAt time.Time // when the circuit last opened (kept through half-open)
 	expiry   time.Time // state open, not forced: when the first trial is admitted
 	rate     float64   // failure rate that last opened the circuit
+	// signaled: the open period was set by OpenFor (an outside signal),
+	// which EndOpenFor may end. ownExpiry is when the breaker's own open
+	// period (a trip or a failed trial) that OpenFor extended would have
+	// ended; zero if OpenFor opened a circuit that was not open.
+	signaled  bool
+	ownExpiry time.Time
 }
 
 // mode of an epoch.
@@ -134,6 +140,9 @@ type epoch struct {
 	b      *Breaker
 	cb     *gobreaker.CircuitBreaker[struct{}] // nil when forced open
 	noTrip bool                                // forced closed
+	// short: cb's Timeout is shorter than the breaker's (an epoch built by
+	// OpenFor or EndOpenFor); its next opening replaces it (see onStateChange).
+	short bool
 
 	// Guarded by cb's mutex: touched only from gobreaker's callbacks.
 	halfOpen  bool
@@ -257,13 +266,24 @@ func (ep *epoch) onStateChange(_ string, from, to gobreaker.State) {
 	ep.halfOpen = to == gobreaker.StateHalfOpen
 	trials := ep.successes
 	ep.successes = 0
+	// An epoch with a short gobreaker Timeout that opens again (a failed
+	// trial, or a trip after it closed) is replaced by one tripped with the
+	// full Timeout, built before evMu is taken (tripping it calls its own
+	// onStateChange, which takes evMu and, the epoch not being current,
+	// publishes nothing). Otherwise a call that read the view before this
+	// opening could move the short gobreaker to half-open long before
+	// Timeout. The check of the current epoch skips OpenFor's own trip.
+	next := ep
+	if to == gobreaker.StateOpen && ep.short && b.v.Load().ep == ep {
+		next = b.trippedEpoch(b.openFor)
+	}
 	b.evMu.Lock()
 	defer b.evMu.Unlock()
 	cur := b.v.Load()
 	if cur.ep != ep {
 		return // a replaced epoch: nobody observes it any more
 	}
-	nv := &view{ep: ep, state: State(to), openedAt: cur.openedAt, rate: cur.rate}
+	nv := &view{ep: next, state: State(to), openedAt: cur.openedAt, rate: cur.rate}
 	if to == gobreaker.StateOpen {
 		if from == gobreaker.StateHalfOpen {
 			ep.tripRate = 1 / float64(trials+1) // the failed trial after trials successes

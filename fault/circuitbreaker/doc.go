@@ -65,7 +65,10 @@
 //
 // [Breaker.ForceOpen] rejects everything until released, [Breaker.ForceClosed]
 // admits everything and never opens, [Breaker.Reset] returns to normal,
-// closed, with zero counts.
+// closed, with zero counts. For outside signals (another instance of a
+// fleet saw the dependency fail), [Breaker.OpenFor] opens the circuit for a
+// given time, after which it goes half-open, and [Breaker.EndOpenFor] ends
+// that time early: half-open now, never closed.
 //
 // # In the executor
 //

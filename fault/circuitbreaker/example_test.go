@@ -176,3 +176,23 @@ func ExampleConfig_Validate() {
 	fmt.Println(err)
 	// Output: INVALID_POLICY "x": CircuitBreaker.SuccessThreshold = 3: must not exceed HalfOpenMaxCalls (2): the breaker could never close
 }
+
+// An outside signal opens the breaker (OpenFor) and is then withdrawn
+// early (EndOpenFor): the breaker goes half-open and its own trials decide.
+func ExampleBreaker_EndOpenFor() {
+	b, err := circuitbreaker.New(circuitbreaker.Config{Name: "payments", Timeout: 30 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(b.OpenFor(time.Hour), b.State()) // the fleet says the dependency is down
+	fmt.Println(b.EndOpenFor())                  // the fleet's open period ended early
+	time.Sleep(time.Millisecond)                 // MinOpenTimeout has passed
+	fmt.Println(b.State())                       // never straight to closed
+	_, err = circuitbreaker.Policy[int](b).Execute(context.Background(), callService)
+	fmt.Println(err, b.State()) // a successful trial closes it
+	// Output:
+	// true open
+	// true
+	// half-open
+	// <nil> closed
+}

@@ -48,10 +48,76 @@ func (b *Breaker) OpenFor(d time.Duration) bool {
 		b.evMu.Unlock()
 		return false
 	}
-	b.publishLocked(cur, &view{ep: ep, state: StateOpen, openedAt: now, expiry: now.Add(d), rate: cur.rate})
+	nv := &view{ep: ep, state: StateOpen, openedAt: now, expiry: now.Add(d), rate: cur.rate, signaled: true}
+	if cur.state == StateOpen && !cur.forced {
+		// Extending an open period: remember when the breaker's own period
+		// would have ended, for EndOpenFor.
+		nv.ownExpiry = cur.expiry
+		if cur.signaled {
+			nv.ownExpiry = cur.ownExpiry
+		}
+	}
+	b.publishLocked(cur, nv)
 	b.evMu.Unlock()
 	b.settle(background)
 	return true
+}
+
+// EndOpenFor ends the open period that OpenFor set, for when the outside
+// signal is withdrawn (the fleet's open period ended early). The breaker
+// goes half-open now, as after its own Timeout: the next calls are trials
+// (HalfOpenMaxCalls of them, SuccessThreshold successes to close, a
+// failure opens it for Timeout). It never closes the circuit.
+//
+// It only takes back what OpenFor added. It does nothing and returns
+// false while ForceOpen or ForceClosed is in effect, when the circuit is
+// not open, and when the breaker opened by itself (a trip or a failed
+// trial) after the last OpenFor. When OpenFor extended an open period of
+// the breaker's own, that period is restored: the circuit stays open until
+// it would have ended without OpenFor (half-open at once if that time has
+// passed). "Now" is MinOpenTimeout (2ns) from now, the shortest open period
+// the breaker has; until then calls are rejected with that ResetAfter.
+// State reports open until then; the hook for open → half-open fires with
+// the first call after it, as after Timeout. It reports whether it changed
+// anything.
+func (b *Breaker) EndOpenFor() bool {
+	if b == nil {
+		return false
+	}
+	now := time.Now()
+	until, ok := endOpenForAt(b.v.Load(), now)
+	if !ok {
+		return false
+	}
+	// As in OpenFor: the epoch first, then evMu. Its gobreaker is ready for
+	// a trial no later than the view below admits one.
+	ep := b.trippedEpoch(until.Sub(now))
+	b.evMu.Lock()
+	cur := b.v.Load()
+	until, ok = endOpenForAt(cur, time.Now())
+	if !ok {
+		b.evMu.Unlock()
+		return false
+	}
+	// The state stays open (no transition to deliver); what was signaled
+	// is gone, so a second EndOpenFor does nothing.
+	b.publishLocked(cur, &view{ep: ep, state: StateOpen, openedAt: cur.openedAt, expiry: until, rate: cur.rate})
+	b.evMu.Unlock()
+	b.settle(background)
+	return true
+}
+
+// endOpenForAt returns when v's open period ends once EndOpenFor at now has
+// taken back what OpenFor added, and whether that shortens it.
+func endOpenForAt(v *view, now time.Time) (time.Time, bool) {
+	if v.forced || v.state != StateOpen || !v.signaled {
+		return time.Time{}, false
+	}
+	until := now.Add(MinOpenTimeout)
+	if v.ownExpiry.After(until) {
+		until = v.ownExpiry
+	}
+	return until, until.Before(v.expiry)
 }
 
 // openForApplies reports whether OpenFor(d) at now changes v.
@@ -65,14 +131,12 @@ func openForApplies(v *view, now time.Time, d time.Duration) bool {
 // trippedEpoch returns a new, not yet current epoch whose gobreaker has
 // just tripped open with the given timeout (at least MinOpenTimeout).
 //
-// When the timeout is shorter than the breaker's Timeout, a trial that
-// fails re-opens this epoch's gobreaker with the short timeout, while the
-// published view keeps the circuit open for the full Timeout: calls are
-// decided by the view, so the circuit stays open for Timeout. Only a call
-// that read the view before the re-open and reaches gobreaker after the
-// short timeout could start the next half-open period early.
+// When the timeout is shorter than the breaker's Timeout, the epoch is
+// short: the next time its gobreaker opens (a failed trial), onStateChange
+// replaces it with one tripped with the full Timeout, so that no call that
+// read an older view can start the next half-open period early.
 func (b *Breaker) trippedEpoch(timeout time.Duration) *epoch {
-	ep := &epoch{b: b}
+	ep := &epoch{b: b, short: max(timeout, MinOpenTimeout) < b.openFor}
 	var tripping atomic.Bool
 	st := gobreaker.Settings{
 		Name:        b.name,

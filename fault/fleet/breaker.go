@@ -90,7 +90,7 @@ end
 return {gen, remaining, count, applied}
 `
 
-var syncScript = redis.NewScript(syncLua)
+var syncScript = newScript(syncLua)
 
 // SyncScript returns the Lua source of the script each sync runs.
 func SyncScript() string { return syncLua }
@@ -175,7 +175,11 @@ func (c BreakerConfig) Validate() error {
 // itself. A local breaker that closes again reports "closed", which ends the
 // fleet's open period only if it saw that period's generation (a versioned
 // compare-and-set), so a restarted instance, which starts closed and has
-// seen nothing, never erases an outage.
+// seen nothing, never erases an outage. When a sync finds the fleet's open
+// period ended early (closed by such a report), a local breaker the fleet
+// opened goes half-open at once (circuitbreaker's EndOpenFor): a fleet close
+// lets it try, it never forces it closed, and a local breaker that opened by
+// its own failures keeps its own open time.
 //
 // While Redis is slow or down the local breaker works exactly as alone;
 // sync errors are counted (Stats) and Check reports degraded. Close stops
@@ -193,10 +197,11 @@ type Breaker struct {
 	closedTo atomic.Int64 // generation seen when the local breaker last closed; -1: nothing to report
 	seenGen  atomic.Int64 // the fleet generation last seen open
 	applied  atomic.Int64 // the generation last applied to the local breaker
+	ended    atomic.Int64 // the generation whose close was last applied (EndOpenFor)
 
-	syncs, syncErrs, fleetOpens atomic.Uint64
-	remaining                   atomic.Int64 // ns, at the last sync
-	lastOK                      atomic.Bool
+	syncs, syncErrs, fleetOpens, fleetCloses atomic.Uint64
+	remaining                                atomic.Int64 // ns, at the last sync
+	lastOK                                   atomic.Bool
 
 	ctx       context.Context // cancelled by Close: ends a sync in flight
 	cancel    context.CancelFunc
@@ -334,12 +339,14 @@ func (b *Breaker) syncOnce() {
 	case closedTo > 0:
 		report, gen = "closed", closedTo
 	}
-	res, err := b.st.eval(b.ctx, syncScript, b.keys, b.cfg.Instance, report, gen, b.cfg.Quorum, b.quorumUS, b.openUS)
+	args := append(syncScript.args(9), 2, b.keys[0], b.keys[1], b.cfg.Instance, report, gen, b.cfg.Quorum, b.quorumUS, b.openUS)
+	vals, err := b.st.eval(b.ctx, syncScript, args)
 	if b.ctx.Err() != nil {
 		return // closing
 	}
 	b.syncs.Add(1)
-	if err != nil || len(res) != 4 {
+	var res [4]int64
+	if err != nil || !ints(vals, res[:]) {
 		b.syncErrs.Add(1)
 		b.lastOK.Store(false)
 		if closedTo > 0 {
@@ -354,6 +361,14 @@ func (b *Breaker) syncOnce() {
 	fleetGen, remaining := res[0], time.Duration(res[1])*time.Microsecond
 	b.remaining.Store(int64(remaining))
 	if remaining <= 0 {
+		// The fleet is closed. If it had opened the local breaker, end that
+		// period (once per generation): the local breaker goes half-open
+		// and its own trials decide; never closed. A local breaker that
+		// opened by its own failures keeps its own open time (EndOpenFor
+		// takes back only what OpenFor added).
+		if g := b.applied.Load(); g != 0 && b.ended.Swap(g) != g && b.local.EndOpenFor() {
+			b.fleetCloses.Add(1)
+		}
 		return
 	}
 	b.seenGen.Store(fleetGen)
@@ -390,17 +405,20 @@ func (b *Breaker) Run(ctx context.Context, op func(ctx context.Context) error) e
 
 // BreakerStats counts a Breaker's syncs.
 type BreakerStats struct {
-	Syncs      uint64        // syncs attempted
-	SyncErrors uint64        // syncs that failed (Redis slow or down)
-	FleetOpens uint64        // fleet open periods applied to the local breaker
-	Remaining  time.Duration // the fleet's remaining open time at the last successful sync
-	Instance   string        // this instance's reporter id
+	Syncs      uint64 // syncs attempted
+	SyncErrors uint64 // syncs that failed (Redis slow or down)
+	FleetOpens uint64 // fleet open periods applied to the local breaker
+	// FleetCloses counts fleet open periods that ended before the local
+	// breaker's and were taken back from it (it went half-open at once).
+	FleetCloses uint64
+	Remaining   time.Duration // the fleet's remaining open time at the last successful sync
+	Instance    string        // this instance's reporter id
 }
 
 // Stats returns the sync counters.
 func (b *Breaker) Stats() BreakerStats {
 	return BreakerStats{Syncs: b.syncs.Load(), SyncErrors: b.syncErrs.Load(), FleetOpens: b.fleetOpens.Load(),
-		Remaining: time.Duration(b.remaining.Load()), Instance: b.cfg.Instance}
+		FleetCloses: b.fleetCloses.Load(), Remaining: time.Duration(b.remaining.Load()), Instance: b.cfg.Instance}
 }
 
 // Check is a health check (fault/health's Checker): nil while syncs

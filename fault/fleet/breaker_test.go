@@ -331,3 +331,62 @@ func TestRuleFleetCannotHoldItselfOpen(t *testing.T) {
 		t.Fatalf("fresh reports did not re-open: %v", r)
 	}
 }
+
+// TestRuleFleetCloseLetsLocalBreakersGoHalfOpen pins a gap: a fleet close
+// (a "closed" report for the current generation) ended the fleet record,
+// but local breakers the fleet had opened stayed open for the whole fleet
+// open time. Now the next sync ends that period: they go half-open (never
+// closed: their own trials decide), while the instances that tripped by
+// their own failures keep their own open time.
+func TestRuleFleetCloseLetsLocalBreakersGoHalfOpen(t *testing.T) {
+	m := miniredis.RunT(t)
+	m.SetTime(t0)
+	synctest.Test(t, func(t *testing.T) {
+		c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
+		defer func() { _ = c.Close() }()
+		var bs []*fleet.Breaker
+		for _, id := range []string{"a", "b", "c", "d"} {
+			bs = append(bs, newBreaker(t, c, id, 2))
+		}
+		settle()
+		tripLocal(bs[0])
+		tripLocal(bs[1])
+		settle()
+		for i, b := range bs {
+			if b.State() != circuitbreaker.StateOpen {
+				t.Fatalf("instance %d is %v after the quorum opened the fleet", i, b.State())
+			}
+		}
+		gen, _ := c.HGet(context.Background(), "fault:cb:{dep}", "gen").Int64()
+		if r := syncCall(t, c, "a", "closed", gen, 2); r[3] != 1 {
+			t.Fatalf("the close report was not applied: %v", r)
+		}
+		settle()
+		for i, b := range bs[2:] {
+			if s := b.State(); s != circuitbreaker.StateHalfOpen {
+				t.Fatalf("fleet-opened instance %d is %v one sync after the fleet closed, want half-open (never closed)", i+2, s)
+			}
+			if st := b.Stats(); st.FleetCloses != 1 {
+				t.Fatalf("instance %d stats %+v, want FleetCloses 1", i+2, st)
+			}
+		}
+		for i, b := range bs[:2] {
+			if s := b.State(); s != circuitbreaker.StateOpen {
+				t.Fatalf("self-tripped instance %d is %v, want open for its own Timeout", i, s)
+			}
+			if ra := b.Local().Metrics().ResetAfter; ra <= 0 || ra > 10*time.Second-2*time.Second {
+				t.Fatalf("self-tripped instance %d ResetAfter %v, want what is left of its own 10s", i, ra)
+			}
+		}
+		// The trial of a fleet-opened instance decides: success closes it.
+		if _, err := fleet.BreakerPolicy[int](bs[2]).Execute(context.Background(), okOp); err != nil {
+			t.Fatalf("trial: %v", err)
+		}
+		if s := bs[2].State(); s != circuitbreaker.StateClosed {
+			t.Fatalf("state %v after a successful trial", s)
+		}
+		for _, b := range bs {
+			_ = b.Close(context.Background())
+		}
+	})
+}

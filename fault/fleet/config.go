@@ -94,7 +94,9 @@ type LimiterConfig struct {
 	MaxWait time.Duration
 
 	// StoreTimeout bounds one decision's round trip to Redis (the caller's
-	// deadline bounds it too). 0: DefaultStoreTimeout.
+	// deadline bounds it too). Decisions whose context never ends share a
+	// deadline timer, so each of them is given between 7/8 of StoreTimeout
+	// and StoreTimeout. 0: DefaultStoreTimeout.
 	StoreTimeout time.Duration
 	// FailureMode is what the limiter does while Redis is unavailable.
 	// Default FallbackLocal.

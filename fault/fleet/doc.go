@@ -35,8 +35,10 @@
 // every call with no store round trip on the call path. In the background
 // the wrapper tells the fleet when its breaker opens and learns when enough
 // instances (Quorum) agree that the dependency is down; the local breaker
-// then opens for the fleet's remaining open time. A fleet "closed" only lets
-// local breakers try again (half-open), never forces them closed.
+// then opens for the fleet's remaining open time. A fleet "closed" ends that
+// open time at the next sync: local breakers the fleet opened go half-open
+// and try again; it never forces them closed, and a local breaker that
+// opened by its own failures keeps its own open time.
 //
 // Tests that need Redis read its address from FAULT_REDIS_ADDR; see the
 // module README.

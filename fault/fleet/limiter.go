@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/authcorp/libs/go/src/fault"
 	"github.com/authcorp/libs/go/src/fault/ratelimit"
@@ -57,7 +56,7 @@ if wait < 0 then wait = 0 end
 return {1, wait}
 `
 
-var gcraScript = redis.NewScript(gcra)
+var gcraScript = newScript(gcra)
 
 // GCRAScript returns the Lua source of the script every decision runs (for
 // review, and for loading it ahead with SCRIPT LOAD; the limiter runs it
@@ -71,7 +70,17 @@ type limit struct {
 	interval int64         // µs per permit
 	st       *store
 	keyBase  string // KeyPrefix + "rl:{" + Name
+	// The script's constant arguments, converted to interface values once
+	// (each conversion would allocate on every decision).
+	intervalArg, burstArg any
 }
+
+// Constant script arguments as interface values, converted once.
+var (
+	oneKeyArg any = 1
+	oneArg    any = 1
+	zeroArg   any = int64(0)
+)
 
 func newLimit(cfg LimiterConfig) (*limit, error) {
 	if err := cfg.Validate(); err != nil {
@@ -83,10 +92,12 @@ func newLimit(cfg LimiterConfig) (*limit, error) {
 		return nil, err
 	}
 	return &limit{
-		cfg:      cfg,
-		interval: emission(cfg.Window, cfg.Rate),
-		st:       st,
-		keyBase:  cfg.KeyPrefix + "rl:{" + cfg.Name,
+		cfg:         cfg,
+		interval:    emission(cfg.Window, cfg.Rate),
+		st:          st,
+		keyBase:     cfg.KeyPrefix + "rl:{" + cfg.Name,
+		intervalArg: strconv.FormatInt(emission(cfg.Window, cfg.Rate), 10),
+		burstArg:    strconv.Itoa(cfg.BurstSize),
 	}, nil
 }
 
@@ -100,19 +111,28 @@ const (
 	degraded                // the store is unavailable: the failure mode decides
 )
 
-// decide asks the store for n permits of key, accepting a reservation of at
+// decide asks the store for n permits of key (the Redis key, a string, as
+// an interface value: a fixed key is converted once), accepting a reservation of at
 // most reserve. err is the caller's context error or a *storeError.
-func (l *limit) decide(ctx context.Context, key string, n int, reserve time.Duration) (outcome, time.Duration, error) {
-	res, err := l.st.eval(ctx, gcraScript, []string{key}, l.interval, l.cfg.BurstSize, n, reserve.Microseconds())
+func (l *limit) decide(ctx context.Context, key any, n int, reserve time.Duration) (outcome, time.Duration, error) {
+	args := append(gcraScript.args(6), oneKeyArg, key, l.intervalArg, l.burstArg, oneArg, zeroArg)
+	if n != 1 {
+		args[6] = n
+	}
+	if us := reserve.Microseconds(); us != 0 {
+		args[7] = us
+	}
+	vals, err := l.st.eval(ctx, gcraScript, args)
 	if err != nil {
 		if cerr := callerEnded(ctx); cerr != nil {
 			return degraded, 0, cerr // acquire returns the caller's error
 		}
 		return degraded, 0, err
 	}
-	if len(res) != 2 {
+	var res [2]int64
+	if !ints(vals, res[:]) {
 		l.st.errs.Add(1)
-		return degraded, 0, &storeError{fmt.Errorf("unexpected script reply %v", res)}
+		return degraded, 0, &storeError{fmt.Errorf("unexpected script reply %v", vals)}
 	}
 	wait := time.Duration(max(res[1], 0)) * time.Microsecond
 	switch {
@@ -126,7 +146,7 @@ func (l *limit) decide(ctx context.Context, key string, n int, reserve time.Dura
 
 // acquire is Acquire for n permits of key; local is the fallback limiter's
 // decision for FallbackLocal.
-func (l *limit) acquire(ctx context.Context, key, errKey string, n int, local func(ctx context.Context) error) error {
+func (l *limit) acquire(ctx context.Context, key any, errKey string, n int, local func(ctx context.Context) error) error {
 	if ctx == nil {
 		return fault.ErrNilContext
 	}
@@ -213,7 +233,7 @@ func (l *limit) reject(ctx context.Context, retryAfter time.Duration, key string
 }
 
 // allow is Allow for n permits of key: never waits.
-func (l *limit) allow(key string, n int, local func() bool) bool {
+func (l *limit) allow(key any, n int, local func() bool) bool {
 	if l.checkN(n) != nil {
 		return false
 	}
@@ -277,9 +297,10 @@ func (l *limit) stats() Stats {
 // other without touching call sites. Each decision is one round trip (one
 // EVALSHA). It is safe for concurrent use and runs no goroutine.
 type Limiter struct {
-	l     *limit
-	key   string
-	local *ratelimit.Limiter
+	l      *limit
+	key    string
+	keyArg any // key as a script argument, converted once
+	local  *ratelimit.Limiter
 }
 
 // NewLimiter returns a fleet limiter for cfg, or the validation error (code
@@ -293,7 +314,8 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Limiter{l: l, key: l.keyBase + "}", local: local}, nil
+	key := l.keyBase + "}"
+	return &Limiter{l: l, key: key, keyArg: key, local: local}, nil
 }
 
 // Name returns the limiter's name ("" for a nil *Limiter).
@@ -330,7 +352,7 @@ func (l *Limiter) AllowN(n int) bool {
 	if l == nil {
 		return false
 	}
-	return l.l.allow(l.key, n, l.local.Allow)
+	return l.l.allow(l.keyArg, n, l.local.Allow)
 }
 
 // Acquire takes one permit. It returns nil when it has one, or:
@@ -353,7 +375,7 @@ func (l *Limiter) AcquireN(ctx context.Context, n int) error {
 	if l == nil {
 		return ErrNilLimiter
 	}
-	return l.l.acquire(ctx, l.key, "", n, func(ctx context.Context) error {
+	return l.l.acquire(ctx, l.keyArg, "", n, func(ctx context.Context) error {
 		if n == 1 {
 			return l.local.Acquire(ctx)
 		}

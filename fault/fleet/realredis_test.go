@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -324,5 +325,35 @@ func TestRealRedisBreakerClockSkew(t *testing.T) {
 	t.Logf("a (real clock) %v left, b (clock 2000-01-01) %v left", aLeft, bLeft)
 	if d := aLeft - bLeft; d > interval || d < -interval {
 		t.Fatalf("a %v and b %v disagree by more than one sync interval", aLeft, bLeft)
+	}
+}
+
+// TestRealRedisDecisionAllocations pins the client side of a decision with
+// a context that never ends (the hot path), go-redis's own allocations
+// included: at most 9 with ContextTimeoutEnabled (it was 19 before the
+// command was built as one slice, the reply read in place and the per-call
+// timer context shared), at most 12 without (the round trip's own
+// goroutine and its reply channel).
+func TestRealRedisDecisionAllocations(t *testing.T) {
+	realRedis(t) // skips or fails when there is no server
+	for _, tc := range []struct {
+		ctxTimeouts bool
+		max         float64
+	}{{true, 9}, {false, 12}} {
+		t.Run("ContextTimeoutEnabled="+strconv.FormatBool(tc.ctxTimeouts), func(t *testing.T) {
+			c := redis.NewClient(&redis.Options{Addr: os.Getenv(RedisAddrEnv), MaxRetries: -1, ContextTimeoutEnabled: tc.ctxTimeouts})
+			t.Cleanup(func() { _ = c.Close() })
+			l := newLimiter(t, c, fleet.LimiterConfig{Name: "allocs-" + strconv.FormatInt(time.Now().UnixNano(), 36), Rate: 1_000_000, Window: time.Second, BurstSize: 10_000})
+			if !l.Allow() { // loads the script
+				t.Fatal("first decision rejected")
+			}
+			if n := testing.AllocsPerRun(200, func() {
+				if err := l.Acquire(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}); n > tc.max {
+				t.Fatalf("%.1f allocations per decision, want at most %v", n, tc.max)
+			}
+		})
 	}
 }

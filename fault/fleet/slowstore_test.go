@@ -118,3 +118,41 @@ func silentRedis(t *testing.T, ctxTimeouts bool) *redis.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// TestRuleSharedDeadlineBoundsEveryConcurrentCall: calls with a context
+// that never ends share a deadline (one timer per StoreTimeout/8, not one
+// per call); each of many concurrent, staggered calls against a silent
+// Redis still ends within StoreTimeout (and after at least 7/8 of it).
+// (Real time, loose bounds.)
+func TestRuleSharedDeadlineBoundsEveryConcurrentCall(t *testing.T) {
+	for _, ctxTimeouts := range []bool{false, true} {
+		t.Run("ContextTimeoutEnabled="+strconv.FormatBool(ctxTimeouts), func(t *testing.T) {
+			c := silentRedis(t, ctxTimeouts)
+			const timeout = 200 * time.Millisecond
+			l, err := fleet.NewLimiter(fleet.LimiterConfig{Name: "shared", Client: c, Rate: 10, Window: time.Second,
+				StoreTimeout: timeout, FailureMode: fleet.FailOpen, StoreFailureThreshold: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var took []time.Duration
+			var wg sync.WaitGroup
+			for range 20 {
+				time.Sleep(5 * time.Millisecond)
+				wg.Go(func() {
+					start := time.Now()
+					_ = l.Acquire(context.Background())
+					mu.Lock()
+					took = append(took, time.Since(start))
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			for _, d := range took {
+				if d < timeout*7/8-10*time.Millisecond || d > timeout+150*time.Millisecond {
+					t.Fatalf("call durations %v: want each within [7/8, 1]×StoreTimeout %v (plus scheduling)", took, timeout)
+				}
+			}
+		})
+	}
+}

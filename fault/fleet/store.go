@@ -2,8 +2,11 @@ package fleet
 
 import (
 	"context"
+	"crypto/sha1" //nolint:gosec // Redis names scripts by their SHA-1
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +47,7 @@ func (e *callerDoneError) Unwrap() error { return e.err }
 // client, a per-call timeout and a breaker that stops asking a store that
 // keeps failing.
 type store struct {
+	dl      atomic.Pointer[deadline] // the deadline store calls share (see bound)
 	client  redis.UniversalClient
 	timeout time.Duration
 	cb      *circuitbreaker.Breaker
@@ -74,21 +78,79 @@ func newStore(name string, client redis.UniversalClient, timeout time.Duration, 
 	return s, nil
 }
 
-// eval runs script once under the store timeout and the store breaker. It
-// returns the reply, or a *storeError (the store failed, or its breaker is
-// open), or the caller's context error when ctx ended first.
-func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, args ...any) ([]int64, error) {
-	var out []int64
+// script is a Lua script the store runs by its SHA-1 (EVALSHA), falling
+// back to EVAL when the server does not have it cached (after SCRIPT FLUSH
+// or on a new server).
+type script struct{ src, sha string }
+
+func newScript(src string) *script {
+	h := sha1.Sum([]byte(src))
+	return &script{src: src, sha: hex.EncodeToString(h[:])}
+}
+
+// args returns the arguments of EVALSHA for sc with room for n more after
+// the SHA-1 (numkeys, the keys, then ARGV): one allocation, which the
+// command keeps.
+func (sc *script) args(n int) []any {
+	a := make([]any, 2, 2+n)
+	a[0], a[1] = "evalsha", sc.sha
+	return a
+}
+
+// run sends args (built by args) as one EVALSHA and, on NOSCRIPT, as one
+// EVAL, and returns the reply's elements. Unlike redis.Script.Run it takes
+// the arguments as one ready slice and returns the reply as it was read,
+// so a decision costs no copies of either.
+func (sc *script) run(ctx context.Context, c redis.UniversalClient, args []any) ([]any, error) {
+	cmd := redis.NewCmd(ctx, args...)
+	cmd.SetFirstKeyPos(3) // for Cluster routing; every script here has keys
+	_ = c.Process(ctx, cmd)
+	vals, err := cmd.Slice()
+	if err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
+		eval := slices.Clone(args) // the first command keeps its slice
+		eval[0], eval[1] = "eval", sc.src
+		cmd = redis.NewCmd(ctx, eval...)
+		cmd.SetFirstKeyPos(3)
+		_ = c.Process(ctx, cmd)
+		vals, err = cmd.Slice()
+	}
+	return vals, err
+}
+
+// ints copies a reply of len(dst) integers into dst; false when the reply
+// has another shape.
+func ints(vals []any, dst []int64) bool {
+	if len(vals) != len(dst) {
+		return false
+	}
+	for i, v := range vals {
+		n, ok := v.(int64)
+		if !ok {
+			return false
+		}
+		dst[i] = n
+	}
+	return true
+}
+
+// eval runs sc once with args (see script.args) under the store timeout
+// and the store breaker. It returns the reply, or a *storeError (the store
+// failed, or its breaker is open), or the caller's context error when ctx
+// ended first.
+func (s *store) eval(ctx context.Context, sc *script, args []any) ([]any, error) {
+	var out []any
 	err := s.cb.Run(ctx, func(ctx context.Context) error {
-		sctx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
+		sctx, cancel := s.bound(ctx)
+		if cancel != nil {
+			defer cancel()
+		}
 		// go-redis honours a context's deadline on the socket only with
 		// ContextTimeoutEnabled. Without it the round trip runs on its own
 		// goroutine, so that StoreTimeout and the caller's deadline bound
 		// the call whatever the client's options; an abandoned round trip
 		// ends at the client's ReadTimeout.
 		if s.direct {
-			res, err := script.Run(sctx, s.client, keys, args...).Int64Slice()
+			res, err := sc.run(sctx, s.client, args)
 			if err != nil {
 				if cerr := callerEnded(ctx); cerr != nil {
 					return &callerDoneError{cerr}
@@ -100,7 +162,7 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 		}
 		done := make(chan reply, 1)
 		go func() {
-			res, err := script.Run(sctx, s.client, keys, args...).Int64Slice()
+			res, err := sc.run(sctx, s.client, args)
 			done <- reply{res, err}
 		}()
 		var r reply
@@ -137,6 +199,61 @@ func (s *store) eval(ctx context.Context, script *redis.Script, keys []string, a
 	return nil, &storeError{err}
 }
 
+// bound returns the context of one store call: ctx, ended after at most
+// StoreTimeout. With a cancel func to call when done, or none:
+//   - a caller's deadline within StoreTimeout bounds the call already: ctx
+//     itself;
+//   - a caller's context that can end otherwise (cancellation):
+//     context.WithTimeout;
+//   - a caller's context that never ends (context.Background, the common
+//     case on a hot path): a context sharing its deadline with the other
+//     calls that started within the last StoreTimeout/8, so that a busy
+//     limiter starts one timer per StoreTimeout/8, not one per decision.
+//     Such a call is bounded by at most StoreTimeout and at least 7/8 of it.
+func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	now := time.Now()
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= s.timeout {
+		return ctx, nil
+	}
+	if ctx.Done() != nil {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	want := now.Add(s.timeout)
+	d := s.dl.Load()
+	if d == nil || d.at.After(want) || !d.at.After(want.Add(-s.timeout/8)) {
+		d = &deadline{at: want, done: make(chan struct{})}
+		time.AfterFunc(s.timeout, d.expire)
+		s.dl.Store(d) // racing calls may each make one: any of them is right
+	}
+	return &sharedCtx{ctx, d}, nil
+}
+
+// deadline is a point in time and a channel closed when it has passed.
+type deadline struct {
+	at   time.Time
+	done chan struct{}
+}
+
+func (d *deadline) expire() { close(d.done) }
+
+// sharedCtx is a context that never ends by itself (its Done is nil) bound
+// by a shared deadline.
+type sharedCtx struct {
+	context.Context
+	d *deadline
+}
+
+func (c *sharedCtx) Deadline() (time.Time, bool) { return c.d.at, true }
+func (c *sharedCtx) Done() <-chan struct{}       { return c.d.done }
+func (c *sharedCtx) Err() error {
+	select {
+	case <-c.d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
 // callerEnded returns the caller's context error, also when its deadline
 // has passed but the context has not noticed yet (a socket deadline set to
 // it fires first).
@@ -164,7 +281,7 @@ func honoursDeadlines(c redis.UniversalClient) bool {
 }
 
 type reply struct {
-	res []int64
+	res []any
 	err error
 }
 

@@ -2,6 +2,7 @@ package fleetbench_test
 
 import (
 	"context"
+	"flag"
 	"os"
 	"slices"
 	"strconv"
@@ -18,6 +19,11 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// reverse runs redis_rate before fault at each caller count; alternating it
+// between runs of -count 1 interleaves the two implementations in time (a
+// plain -count n runs each sub-benchmark n times in a row).
+var reverse = flag.Bool("fleetbench.reverse", false, "run redis_rate before fault at each caller count")
 
 // Generous limits: every decision is admitted, so both sides run their
 // whole script (TIME, GET, SET) on every call.
@@ -78,12 +84,21 @@ func impls(tb testing.TB, c *redis.Client) []struct {
 // concurrent callers, both implementations on the same server in one run.
 func BenchmarkDecision(b *testing.B) {
 	c := client(b)
+	warm(b, c)
 	for _, callers := range []int{1, 8, 64} {
-		for _, im := range impls(b, c) {
+		ims := impls(b, c)
+		if *reverse {
+			slices.Reverse(ims)
+		}
+		for _, im := range ims {
 			b.Run("callers="+strconv.Itoa(callers)+"/impl="+im.name, func(b *testing.B) {
 				ctx := context.Background()
+				if !im.decide(ctx) { // the script is cached from here on
+					b.Fatal("warm-up decision rejected or failed")
+				}
 				lat := make([][]time.Duration, callers)
 				b.ResetTimer()
+				cpu0 := cpuTime()
 				start := time.Now()
 				var wg sync.WaitGroup
 				for g := range callers {
@@ -105,6 +120,7 @@ func BenchmarkDecision(b *testing.B) {
 				}
 				wg.Wait()
 				elapsed := time.Since(start)
+				cpu := cpuTime() - cpu0
 				b.StopTimer()
 				all := slices.Concat(lat...)
 				slices.Sort(all)
@@ -112,9 +128,28 @@ func BenchmarkDecision(b *testing.B) {
 					b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 				}
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decisions/s")
+				if cpu > 0 {
+					b.ReportMetric(float64(cpu)/float64(b.N), "client-cpu-ns/op")
+				}
 			})
 		}
 	}
+}
+
+// warm opens every connection of the pool before measuring, so that the
+// implementation that runs first at a caller count does not pay for the
+// dials.
+func warm(tb testing.TB, c *redis.Client) {
+	tb.Helper()
+	var wg sync.WaitGroup
+	for range c.Options().PoolSize {
+		wg.Go(func() {
+			for range 10 {
+				_ = c.Ping(context.Background()).Err()
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestOneRoundTripPerDecision counts, with INFO commandstats, the commands
