@@ -4,14 +4,14 @@ go 1.25.0
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
-	github.com/authcorp/libs/go/src/fault v0.1.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
 	github.com/authcorp/libs/go/src/fault/admin v0.1.0
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
-	github.com/authcorp/libs/go/src/fault/executor v0.1.0
-	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.2.0
+	github.com/authcorp/libs/go/src/fault/executor v0.2.0
+	github.com/authcorp/libs/go/src/fault/faulthttp v0.2.0
 	github.com/authcorp/libs/go/src/fault/fleet v0.1.0
-	github.com/authcorp/libs/go/src/fault/metrics v0.1.0
-	github.com/authcorp/libs/go/src/fault/retry v0.1.0
+	github.com/authcorp/libs/go/src/fault/metrics v0.2.0
+	github.com/authcorp/libs/go/src/fault/retry v0.2.0
 	github.com/failsafe-go/failsafe-go v0.9.8
 	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/redis/go-redis/v9 v9.22.0
@@ -54,15 +54,15 @@ require (
 	github.com/alingse/nilnesserr v0.2.0 // indirect
 	github.com/ashanbrown/forbidigo/v2 v2.3.1 // indirect
 	github.com/ashanbrown/makezero/v2 v2.2.1 // indirect
-	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/apperrors v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/health v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/health v0.1.1 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/timeout v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect

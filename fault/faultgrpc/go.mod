@@ -3,12 +3,12 @@ module github.com/authcorp/libs/go/src/fault/faultgrpc
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0
-	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/executor v0.1.0
-	github.com/authcorp/libs/go/src/fault/health v0.1.0
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
-	github.com/authcorp/libs/go/src/fault/shutdown v0.1.0
+	github.com/authcorp/libs/go/src/apperrors v0.2.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
+	github.com/authcorp/libs/go/src/fault/executor v0.2.0
+	github.com/authcorp/libs/go/src/fault/health v0.1.1
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.2.0
+	github.com/authcorp/libs/go/src/fault/shutdown v0.2.0
 	github.com/authcorp/libs/go/src/functional v0.1.0
 	go.uber.org/goleak v1.3.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260706201446-f0a921348800
@@ -18,13 +18,13 @@ require (
 
 require (
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.2.0 // indirect
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/retry v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/timeout v0.2.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect

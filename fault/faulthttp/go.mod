@@ -3,15 +3,15 @@ module github.com/authcorp/libs/go/src/fault/faulthttp
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0
-	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
-	github.com/authcorp/libs/go/src/fault/executor v0.1.0
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
-	github.com/authcorp/libs/go/src/fault/retry v0.1.0
+	github.com/authcorp/libs/go/src/apperrors v0.2.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.2.0
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.2.0
+	github.com/authcorp/libs/go/src/fault/executor v0.2.0
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.2.0
+	github.com/authcorp/libs/go/src/fault/retry v0.2.0
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0
-	github.com/authcorp/libs/go/src/fault/timeout v0.1.0
+	github.com/authcorp/libs/go/src/fault/timeout v0.2.0
 	github.com/google/go-cmp v0.7.0
 	go.uber.org/goleak v1.3.0
 )

@@ -4,25 +4,25 @@ go 1.25.0
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
-	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0
-	github.com/authcorp/libs/go/src/fault/executor v0.1.0
-	github.com/authcorp/libs/go/src/fault/faulthttp v0.1.0
-	github.com/authcorp/libs/go/src/fault/health v0.1.0
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.2.0
+	github.com/authcorp/libs/go/src/fault/executor v0.2.0
+	github.com/authcorp/libs/go/src/fault/faulthttp v0.2.0
+	github.com/authcorp/libs/go/src/fault/health v0.1.1
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.2.0
 	github.com/redis/go-redis/v9 v9.22.0
 	go.uber.org/goleak v1.3.0
 )
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/apperrors v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/retry v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/timeout v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect

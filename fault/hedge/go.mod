@@ -3,12 +3,12 @@ module github.com/authcorp/libs/go/src/fault/hedge
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/fault v0.1.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
 	go.uber.org/goleak v1.3.0
 )
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/apperrors v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 )
 

@@ -3,9 +3,9 @@ module github.com/authcorp/libs/go/src/fault/shutdown
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0
-	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/health v0.1.0
+	github.com/authcorp/libs/go/src/apperrors v0.2.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
+	github.com/authcorp/libs/go/src/fault/health v0.1.1
 	go.uber.org/goleak v1.3.0
 )
 

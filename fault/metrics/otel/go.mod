@@ -3,8 +3,8 @@ module github.com/authcorp/libs/go/src/fault/metrics/otel
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/executor v0.1.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
+	github.com/authcorp/libs/go/src/fault/executor v0.2.0
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/metric v1.46.0
@@ -15,15 +15,15 @@ require (
 )
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/apperrors v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.2.0 // indirect
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.2.0 // indirect
+	github.com/authcorp/libs/go/src/fault/retry v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/timeout v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect

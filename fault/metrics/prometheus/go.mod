@@ -3,23 +3,23 @@ module github.com/authcorp/libs/go/src/fault/metrics/prometheus
 go 1.25.0
 
 require (
-	github.com/authcorp/libs/go/src/fault v0.1.0
-	github.com/authcorp/libs/go/src/fault/executor v0.1.0
+	github.com/authcorp/libs/go/src/fault v0.2.0
+	github.com/authcorp/libs/go/src/fault/executor v0.2.0
 	github.com/authcorp/libs/go/src/fault/fallback v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	go.uber.org/goleak v1.3.0
 )
 
 require (
-	github.com/authcorp/libs/go/src/apperrors v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/apperrors v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/budget v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/bulkhead v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/bulkhead v0.2.0 // indirect
+	github.com/authcorp/libs/go/src/fault/circuitbreaker v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/hedge v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/ratelimit v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/retry v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/ratelimit v0.2.0 // indirect
+	github.com/authcorp/libs/go/src/fault/retry v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/fault/throttle v0.1.0 // indirect
-	github.com/authcorp/libs/go/src/fault/timeout v0.1.0 // indirect
+	github.com/authcorp/libs/go/src/fault/timeout v0.2.0 // indirect
 	github.com/authcorp/libs/go/src/functional v0.1.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
