@@ -29,6 +29,9 @@ func TestSuccessPathTimerOps(t *testing.T) {
 	if got := ops.Load(); got != 2*n {
 		t.Fatalf("%d timer operations for %d calls, want one arm and one disarm per call", got, n)
 	}
+	if raceEnabled {
+		return // the timer pool drops items at random under the race detector
+	}
 	if a := testing.AllocsPerRun(200, func() { _, _ = p.Execute(ctx, op) }); a > 1 {
 		t.Fatalf("%v allocations per call, want <= 1", a)
 	}
