@@ -259,8 +259,11 @@ func (t *Tracker) Drain(ctx context.Context) (abandoned int) {
 			return 0
 		default:
 		}
+		// Count before cancelling: work that the cancellation ends at once
+		// was still in flight at the deadline, so it was abandoned.
+		abandoned = t.InFlight()
 		t.cancel()
-		return t.InFlight()
+		return abandoned
 	}
 }
 
