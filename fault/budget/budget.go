@@ -147,11 +147,13 @@ func New(cfg Config) (*Budget, error) {
 	return b, nil
 }
 
-// stripes returns the number of counter stripes: a power of two, about twice
-// GOMAXPROCS, at most maxStripes.
+// stripes returns the number of counter stripes: a power of two, about eight
+// times GOMAXPROCS, at most maxStripes. Callers pick a stripe at random, so
+// with two stripes per CPU two CPUs still met on one stripe often enough to
+// make the counters scale negatively; eight per CPU keep the collisions rare.
 func stripes() int {
 	s := 1
-	for s < 2*runtime.GOMAXPROCS(0) && s < maxStripes {
+	for s < 8*runtime.GOMAXPROCS(0) && s < maxStripes {
 		s <<= 1
 	}
 	return s
