@@ -150,8 +150,10 @@ func New(cfg Config) (*Throttle, error) {
 	if n == 0 {
 		n = DefaultBuckets
 	}
+	// Eight counter stripes per CPU: callers pick one at random, and with
+	// fewer, two CPUs met on one often enough to bounce its line.
 	s := 1
-	for s < 2*runtime.GOMAXPROCS(0) && s < maxStripes {
+	for s < 8*runtime.GOMAXPROCS(0) && s < maxStripes {
 		s <<= 1
 	}
 	t := &Throttle{
