@@ -159,7 +159,7 @@ func (k *Keyed) Allow(key string) bool {
 		return false
 	}
 	s := k.shard(key)
-	now := time.Now()
+	now := k.p.now()
 	s.mu.Lock()
 	now = s.clk.order(now)
 	ok := k.entry(s, key, now).allow(&k.p, now)
@@ -181,7 +181,7 @@ func (k *Keyed) Acquire(ctx context.Context, key string) error {
 		return err
 	}
 	s := k.shard(key)
-	now := time.Now()
+	now := k.p.now()
 	s.mu.Lock()
 	now = s.clk.order(now)
 	e := k.entry(s, key, now)
@@ -264,14 +264,14 @@ type keyedSite struct {
 }
 
 func (ks *keyedSite) relock() (*core, time.Time) {
-	now := time.Now()
+	now := ks.k.p.now()
 	ks.s.mu.Lock()
 	now = ks.s.clk.order(now)
 	return &ks.k.entry(ks.s, ks.key, now).core, now
 }
 
 func (ks *keyedSite) lock() time.Time {
-	now := time.Now()
+	now := ks.k.p.now()
 	ks.s.mu.Lock()
 	return ks.s.clk.order(now)
 }

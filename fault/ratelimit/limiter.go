@@ -88,7 +88,7 @@ func (l *Limiter) Allow() bool {
 	if l == nil {
 		return false
 	}
-	now := time.Now()
+	now := l.p.now()
 	l.mu.Lock()
 	ok := l.c.allow(&l.p, l.clk.order(now))
 	l.mu.Unlock()
@@ -117,7 +117,7 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := time.Now()
+	now := l.p.now()
 	l.mu.Lock()
 	now = l.clk.order(now)
 	if l.c.allow(&l.p, now) {
@@ -130,13 +130,13 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 
 // relock and unlock make *Limiter a site for params.limited.
 func (l *Limiter) relock() (*core, time.Time) {
-	now := time.Now()
+	now := l.p.now()
 	l.mu.Lock()
 	return &l.c, l.clk.order(now)
 }
 
 func (l *Limiter) lock() time.Time {
-	now := time.Now()
+	now := l.p.now()
 	l.mu.Lock()
 	return l.clk.order(now)
 }
@@ -177,7 +177,7 @@ func (p *params) limited(ctx context.Context, st site, c *core, now time.Time, k
 		p.record(ctx, true)
 		return p.reject(ctx, d, key, nil)
 	}
-	if dl, ok := ctx.Deadline(); ok && !now.Add(d).Before(dl) {
+	if dl, ok := ctx.Deadline(); ok && d >= time.Until(dl) {
 		st.unlock()
 		p.record(ctx, true)
 		return p.reject(ctx, d, key, context.DeadlineExceeded)
@@ -215,7 +215,7 @@ func (p *params) limited(ctx context.Context, st site, c *core, now time.Time, k
 		if now.Add(d).After(giveUp) {
 			return p.reject(ctx, d, key, nil)
 		}
-		if dl, ok := ctx.Deadline(); ok && !now.Add(d).Before(dl) {
+		if dl, ok := ctx.Deadline(); ok && d >= time.Until(dl) {
 			return p.reject(ctx, d, key, context.DeadlineExceeded)
 		}
 	}

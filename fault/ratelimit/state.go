@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"math"
-	"time"
 )
 
 // Available returns the permits free now, without taking one: the token
@@ -15,7 +14,7 @@ func (l *Limiter) Available() float64 {
 	if l == nil {
 		return 0
 	}
-	now := time.Now()
+	now := l.p.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := l.clk.order(now)
