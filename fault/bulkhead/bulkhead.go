@@ -3,7 +3,6 @@ package bulkhead
 import (
 	"context"
 	"errors"
-	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -91,7 +90,6 @@ type Bulkhead struct {
 	// that calls on different cores do not write a shared line for it; the
 	// semaphore's lock is then the only line they share.
 	running []paddedCount
-	shift   uint8 // 64 - log2(len(running)), for stripe
 	// queued is written on the slow path only; keep it off the cache line
 	// of the read-only fields above.
 	_      [64]byte
@@ -115,11 +113,8 @@ const maxStripes = 64
 // address is used; nothing is read through it.
 func (b *Bulkhead) stripe() int {
 	var x byte
-	a := uint64(uintptr(unsafe.Pointer(&x))) //nolint:gosec // an address as a hash, never dereferenced
-	// Stacks are at least 8 KiB apart, so the same depth in two goroutines
-	// differs in bit 13 or above: hash from bit 12 up (a Fibonacci hash,
-	// whose top bits depend on every bit of the key).
-	return int(((a >> 12) * 0x9E3779B97F4A7C15) >> b.shift)
+	a := uintptr(unsafe.Pointer(&x)) //nolint:gosec // an address as a hash, never dereferenced
+	return int((a>>10)^(a>>16)) & (len(b.running) - 1)
 }
 
 // New returns a bulkhead for cfg, or the validation error (code
@@ -134,7 +129,6 @@ func New(cfg Config) (*Bulkhead, error) {
 	}
 	return &Bulkhead{
 		running:      make([]paddedCount, n),
-		shift:        uint8(64 - bits.TrailingZeros(uint(n))),
 		sem:          semaphore.NewWeighted(int64(cfg.MaxConcurrent)),
 		name:         cfg.Name,
 		rec:          fault.SafeRecorder(cfg.Recorder, nil),
