@@ -71,12 +71,14 @@ func (c *limitContext) Done() <-chan struct{} {
 
 // Err returns nil while the context is live. Once the deadline has passed or
 // the parent is done it builds the machinery (whose Done is then closed
-// before Err returns) and returns its error.
+// before Err returns) and returns its error. The deadline carries a
+// monotonic clock reading, so time.Until reads only the monotonic clock:
+// about half the cost of time.Now, and every layer of a chain asks.
 func (c *limitContext) Err() error {
 	if m := c.state.Load(); m != nil {
 		return m.ctx.Err()
 	}
-	if c.parent.Err() == nil && time.Now().Before(c.deadline) {
+	if c.parent.Err() == nil && time.Until(c.deadline) > 0 {
 		return nil
 	}
 	return c.machinery().ctx.Err()
@@ -204,7 +206,7 @@ func (c *limitContext) ended() ending {
 	if c.parent.Err() != nil {
 		return endedParent
 	}
-	if !time.Now().Before(c.deadline) {
+	if time.Until(c.deadline) <= 0 {
 		return endedLimit
 	}
 	return endedNot
