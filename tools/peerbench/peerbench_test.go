@@ -10,6 +10,7 @@ package peerbench_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,4 +172,54 @@ func BenchmarkOpenRejection(b *testing.B) {
 	bench(b, "impl=raw", func() { _, _ = cb.Execute(noop) })
 	bench(b, "impl=fault", func() { _, _ = e.Do(ctx, "open", noopCtx) })
 	bench(b, "impl=failsafe", func() { _, _ = fs.Get(noop) })
+}
+
+// local computes for about as long as fault's own code adds to a call of
+// chain (c) serially (80–90 ns here), touching no shared memory.
+//
+//go:noinline
+func local() int {
+	x := 0
+	for i := range 200 {
+		x += i * i
+	}
+	return x
+}
+
+// BenchmarkLocalWork asks what fault's parallel figure for chain (c) is
+// made of. It runs the raw chain in parallel with and without local work
+// per call as long as fault's serial overhead: work that writes nothing
+// shared. Between two calls that do nothing else, one core can take the
+// primitives' locks again and again while their cache lines stay in its
+// cache; work in between lets the other core in, and every lock then moves
+// its line between the cores. If raw+local costs what fault costs, fault's
+// parallel overhead is that effect of its serial overhead, not shared
+// writes of its own.
+func BenchmarkLocalWork(b *testing.B) {
+	ctx := context.Background()
+	e := faultExecutor(b)
+	raw := newRaw()
+	var sink atomic.Int64
+	parallel := func(name string, f func() int) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				s := 0
+				for pb.Next() {
+					s += f()
+				}
+				sink.Add(int64(s))
+			})
+		})
+	}
+	parallel("c/impl=raw", func() int { v, _ := raw.c(); return v })
+	parallel("c/impl=raw+local", func() int { v, _ := raw.c(); return v + local() })
+	parallel("c/impl=fault", func() int { v, _ := e.Do(ctx, "c", noopCtx); return v })
+	b.Run("local/serial", func(b *testing.B) {
+		s := 0
+		for b.Loop() {
+			s += local()
+		}
+		sink.Add(int64(s))
+	})
 }
