@@ -147,30 +147,16 @@ func (t *Timeout) Name() string {
 //
 // Run does not stop an operation that ignores its context: it returns when op
 // does. For such operations wrap them with Detached. A nil Timeout returns
-// ErrNilTimeout without running op. A panic in op propagates unchanged, after the context's
-// resources are released.
+// ErrNilTimeout without running op. A panic in op propagates unchanged,
+// after the context's resources are released.
 func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) error {
-	switch {
-	case op == nil:
+	if op == nil {
 		return fault.ErrNilOperation
-	case ctx == nil:
-		return fault.ErrNilContext
-	case t == nil:
-		return ErrNilTimeout
 	}
-	if err := ctx.Err(); err != nil {
-		// A context already done never runs the operation
-		// (docs/ARCHITECTURE.md, "Context").
-		return err
-	}
-	c := t.newContext(ctx)
-	defer c.finish()
-	err := op(c) //nolint:contextcheck // c derives from ctx: it is a limitContext whose parent is ctx
-	if err == nil {
-		return nil
-	}
-	_, out := t.outcome(ctx, c, err)
-	return out
+	_, err := Policy[struct{}](t).Execute(ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, op(ctx)
+	})
+	return err
 }
 
 // ErrNilTimeout is returned when a nil *Timeout (or a view of one) is asked
@@ -203,6 +189,8 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		return zero, ErrNilTimeout
 	}
 	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation
+		// (docs/ARCHITECTURE.md, "Context").
 		var zero T
 		return zero, err
 	}
