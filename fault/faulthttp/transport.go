@@ -93,9 +93,9 @@ func WithMaxRetryAfter(d time.Duration) Option {
 // trip; otherwise the request carries the caller's context and a time limit
 // can only abandon it (see the executor's ExecuteWithResult).
 //
-// A nil exec (also a typed nil *executor.Executor), an empty policyName or a bad option is an *fault.InvalidPolicyError
-// (several joined with errors.Join). An unknown policy name is reported by
-// exec on each request.
+// A nil exec (also a typed nil *executor.Executor), an empty policyName or a
+// bad option is an *fault.InvalidPolicyError (several joined with
+// errors.Join). An unknown policy name is reported by exec on each request.
 func NewTransport(exec fault.ResilienceExecutor[*http.Response], policyName string, opts ...Option) (*Transport, error) {
 	var errs []error
 	if fault.IsNil(exec) {

@@ -188,20 +188,8 @@ func (c *Check) validate() error {
 }
 
 // isNil reports whether c is nil, also a typed nil (a nil CheckFunc, a nil
-// pointer behind the interface).
-func isNil(c Checker) bool {
-	switch f := c.(type) {
-	case nil:
-		return true
-	case CheckFunc:
-		return f == nil
-	case ObserveFunc:
-		return f == nil
-	case breakerCheck:
-		return fault.IsNil(f.b)
-	}
-	return fault.IsNil(c)
-}
+// pointer behind the interface). CircuitBreaker never wraps a nil breaker.
+func isNil(c Checker) bool { return fault.IsNil(c) }
 
 // CheckResult is the outcome of one check in a [Report].
 type CheckResult struct {
