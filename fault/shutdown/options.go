@@ -167,8 +167,15 @@ func (s *settings) validate() error {
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
+	// room is what the propagation delay leaves of the overall timeout for
+	// the drain and the hooks (0 when the delay leaves nothing; that is
+	// reported below).
+	var room time.Duration
+	if s.delay >= 0 && s.delay < s.timeout {
+		room = s.timeout - s.delay
+	}
 	switch {
-	case s.drain > 0 && s.delay >= 0 && s.delay < s.timeout && s.drain >= s.timeout-s.delay:
+	case s.drain > 0 && room > 0 && s.drain >= room:
 		// The drain would run into the overall deadline, and every hook
 		// would then be skipped.
 		errs = append(errs, fault.NewInvalidPolicyError(s.service, "DrainTimeout", s.drain,
@@ -176,10 +183,10 @@ func (s *settings) validate() error {
 				"), or the cleanup hooks would get no time"))
 	case s.drain == 0:
 		s.drain = DefaultDrainTimeout
-		if s.delay >= 0 && s.delay < s.timeout && s.drain >= s.timeout-s.delay {
+		if room > 0 && s.drain >= room {
 			// A short Timeout: the default drain takes half of what the
 			// propagation delay leaves, the hooks the other half.
-			s.drain = (s.timeout - s.delay) / 2
+			s.drain = room / 2
 		}
 	}
 	if s.hookTimeout == 0 {

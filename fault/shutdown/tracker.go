@@ -187,23 +187,10 @@ func (t *Tracker) Run(ctx context.Context, op func(ctx context.Context) error) e
 	if op == nil {
 		return fault.ErrNilOperation
 	}
-	if t == nil {
-		return ErrNilTracker
-	}
-	if ctx == nil {
-		return fault.ErrNilContext
-	}
-	if err := ctx.Err(); err != nil {
-		// A context already done never runs the operation and is not
-		// tracked (docs/ARCHITECTURE.md, "Context").
-		return err
-	}
-	s, ok := t.enter()
-	if !ok {
-		return t.refuse(ctx)
-	}
-	defer t.exit(s)
-	return op(ctx)
+	_, err := Policy[struct{}](t).Execute(ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, op(ctx)
+	})
+	return err
 }
 
 // Context returns the tracker's base context: cancelled when the drain
@@ -298,6 +285,8 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 		return zero, fault.ErrNilContext
 	}
 	if err := ctx.Err(); err != nil {
+		// A context already done never runs the operation and is not
+		// tracked (docs/ARCHITECTURE.md, "Context").
 		return zero, err
 	}
 	s, ok := v.t.enter()
