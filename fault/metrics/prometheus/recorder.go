@@ -202,8 +202,8 @@ func stateIndex(s string) int {
 }
 
 // Recorder is a fault.MetricsRecorder (and fault.TimeoutRecorder,
-// fault.BudgetRecorder, fault.ThrottleRecorder, fault.HedgeRecorder) that counts into Prometheus
-// collectors. It is safe for concurrent use. Each series' child is resolved
+// fault.BudgetRecorder, fault.ThrottleRecorder, fault.HedgeRecorder) that
+// counts into Prometheus collectors. It is safe for concurrent use. Each series' child is resolved
 // once, on its first use, and kept: recording finds it through an atomic
 // pointer, never through WithLabelValues.
 type Recorder struct {
@@ -375,15 +375,16 @@ func (r *Recorder) Unregister() {
 
 // RecordExecution adds one to fault_executions_total and observes the
 // duration in fault_execution_duration_seconds. An execution a fallback
-// served (m.Fallback) has outcome "fallback", whatever m.Success says. A non-empty m.CircuitState
-// does not move fault_circuit_state: transitions do (see
-// RecordCircuitState), so a reading that arrives late never undoes a newer
-// transition.
+// served (m.Fallback) has outcome "fallback", whatever m.Success says. A
+// non-empty m.CircuitState does not move fault_circuit_state: transitions do
+// (see RecordCircuitState), so a reading that arrives late never undoes a
+// newer transition.
 func (r *Recorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
 	p := r.policies.get(m.PolicyName)
 	c := classOf(&m)
 	p.exec[c].get(r, (*Recorder).execChild, p, c).Inc()
-	p.dur[outcomeOf(c)].get(r, (*Recorder).durChild, p, outcomeOf(c)).Observe(max(m.Duration, 0).Seconds())
+	o := outcomeOf(c)
+	p.dur[o].get(r, (*Recorder).durChild, p, o).Observe(max(m.Duration, 0).Seconds())
 }
 
 // RecordCircuitState adds one to fault_circuit_transitions_total and makes
