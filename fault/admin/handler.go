@@ -264,7 +264,8 @@ func WithHeartbeat(d time.Duration) Option {
 }
 
 // New returns a Handler over the given sources. It returns an error for a bad
-// option, or two objects of one kind with the same name.
+// option (a nil source, or an object without a name). Of two objects of one
+// kind given under the same name, the later one is shown.
 func New(opts ...Option) (*Handler, error) {
 	h := &Handler{standalone: map[string]*parts{}, logger: slog.Default(), title: DefaultTitle,
 		recent: DefaultRecentEvents, heartbeat: DefaultHeartbeat}

@@ -48,8 +48,8 @@ type PolicyDocument struct {
 type Policy struct {
 	Name string `json:"name"`
 	// Status sums the policy up: "open" (a breaker is open), "degraded"
-	// (half-open, bulkhead full, limiter out of permits, recent rejections)
-	// or "ok".
+	// (half-open, bulkhead full, limiter out of permits, throttling, recent
+	// rejections) or "ok".
 	Status         string         `json:"status"`
 	StatusReasons  []string       `json:"statusReasons"`
 	CircuitBreaker *BreakerState  `json:"circuitBreaker,omitempty"`
