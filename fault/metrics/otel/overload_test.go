@@ -42,4 +42,11 @@ func TestOverloadInstruments(t *testing.T) {
 	}); a != 0 {
 		t.Fatalf("%v allocations per admitted-attempt record, want 0", a)
 	}
+	if a := testing.AllocsPerRun(100, func() {
+		r.RecordThrottle(ctx, "p", true, 0.3)
+		r.RecordBudgetRefusal(ctx, "p", fault.PatternRetry)
+		r.RecordBudgetRefusal(ctx, "p", fault.PatternHedge)
+	}); a != 0 {
+		t.Fatalf("%v allocations per throttled attempt and budget refusals, want 0", a)
+	}
 }
