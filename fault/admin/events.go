@@ -288,8 +288,9 @@ func (e *Events) RecordHedge(_ context.Context, policyName string) {
 	e.policy(policyName).hedges.Add(1)
 }
 
-// RecordThrottle counts a throttle decision and keeps its probability. A
-// throttled attempt is also counted by RecordExecution (THROTTLED).
+// RecordThrottle counts a throttle decision and keeps its probability
+// (clamped to [0, 1]). The executions that end rejected THROTTLED are counted
+// by RecordExecution.
 func (e *Events) RecordThrottle(_ context.Context, policyName string, _ bool, probability float64) {
 	c := e.policy(policyName)
 	c.throttleDecisions.Add(1)

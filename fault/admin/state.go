@@ -163,9 +163,9 @@ type BudgetState struct {
 
 // ThrottleState is an adaptive throttle's last figures.
 type ThrottleState struct {
-	Decisions   int64   `json:"decisions"`
-	Throttled   int64   `json:"throttled"`
-	Probability float64 `json:"probability"`
+	Decisions   int64   `json:"decisions"`   // decisions reported: one per attempt the throttle saw, admitted or not
+	Throttled   int64   `json:"throttled"`   // executions that ended rejected THROTTLED
+	Probability float64 `json:"probability"` // the last reported rejection probability, 0 to 1
 }
 
 // Executions are the counts of an Events log for a policy.
