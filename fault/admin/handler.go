@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -593,8 +594,8 @@ func (h *Handler) serveControl(w http.ResponseWriter, r *http.Request, name, act
 		problem(w, http.StatusBadRequest, fmt.Sprintf("the body must be at most %d bytes", maxBody))
 		return
 	}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil || dec.More() {
 			problem(w, http.StatusBadRequest, `the body must be empty or a JSON object {"reason": "..."}`)
