@@ -139,9 +139,10 @@ type entry struct {
 const noTransition = time.Duration(math.MinInt64)
 
 // Recorder is the in-memory fault.MetricsRecorder: per policy, it counts
-// executions by outcome, rejections by reason, retries, rate-limit and
-// bulkhead decisions, keeps the breaker's current state and a latency
-// histogram, and returns it all as a Snapshot. The zero value is not usable;
+// executions by outcome, rejections by reason, fallbacks, retries, hedges,
+// rate-limit and bulkhead decisions, budget refusals and throttled attempts,
+// keeps the breaker's current state, the throttle's probability and a
+// latency histogram, and returns it all as a Snapshot. The zero value is not usable;
 // call New. A Recorder is safe for concurrent use; recording takes no lock
 // and does not allocate once a policy has been seen.
 type Recorder struct {
