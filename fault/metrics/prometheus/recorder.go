@@ -351,8 +351,7 @@ func New(opts ...Option) (*Recorder, error) {
 	r.hedges = counter(MetricHedges, "Hedged attempts started: attempts sent beside a slow one.", LabelPolicy)
 	r.watched = newBulkheadCollector(cl)
 	r.policies.init(c.maxPolicies)
-	for _, col := range []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
-		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched} {
+	for _, col := range r.collectors() {
 		if err := r.reg.Register(col); err != nil {
 			return nil, fmt.Errorf("prometheus: registering collectors: %w", err)
 		}
@@ -367,10 +366,15 @@ func (r *Recorder) Gatherer() prom.Gatherer { return r.gatherer }
 
 // Unregister removes the Recorder's collectors from the Registerer.
 func (r *Recorder) Unregister() {
-	for _, col := range []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
-		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched} {
+	for _, col := range r.collectors() {
 		r.reg.Unregister(col)
 	}
+}
+
+// collectors are what New registers and Unregister removes.
+func (r *Recorder) collectors() []prom.Collector {
+	return []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
+		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched}
 }
 
 // RecordExecution adds one to fault_executions_total and observes the
@@ -543,7 +547,8 @@ func (c *child[T]) get(r *Recorder, mk func(*Recorder, *policy, int) T, p *polic
 }
 
 // policy holds one policy's series. Adding a counter is adding a field here,
-// its child constructor, and its Record method.
+// its child constructor and its Record method, and its vector in Recorder
+// (made in New, listed in collectors).
 type policy struct {
 	name string
 	mu   sync.Mutex // serialises resolving children
