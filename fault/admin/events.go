@@ -22,7 +22,8 @@ const (
 )
 
 // Event is one entry of the event log: a breaker transition, a burst of
-// rejections, an operator's control. Field names are part of the versioned
+// rejections, of fired time limits or of budget refusals, an operator's
+// control. Field names are part of the versioned
 // JSON schema (schema/v1.json).
 type Event struct {
 	Seq    uint64    `json:"seq"`              // increasing, from 1
@@ -62,8 +63,9 @@ const (
 // to the Handler with WithEvents.
 //
 // Counting an execution is a few atomic adds (no lock, no allocation); only
-// transitions, rejections and controls touch the log, under a mutex.
-// Rejections of one policy for one reason within a second share one event
+// transitions, rejections, fired time limits, budget refusals and controls
+// touch the log, under a mutex. Rejections (and timeouts, and budget
+// refusals) of one policy for one reason within a second share one event
 // (Count), so an outage does not flush the log.
 type Events struct {
 	capacity int
@@ -286,8 +288,9 @@ func (e *Events) RecordHedge(_ context.Context, policyName string) {
 	e.policy(policyName).hedges.Add(1)
 }
 
-// RecordThrottle counts a throttle decision and keeps its probability. A
-// throttled attempt is also counted by RecordExecution (THROTTLED).
+// RecordThrottle counts a throttle decision and keeps its probability
+// (clamped to [0, 1]). The executions that end rejected THROTTLED are counted
+// by RecordExecution.
 func (e *Events) RecordThrottle(_ context.Context, policyName string, _ bool, probability float64) {
 	c := e.policy(policyName)
 	c.throttleDecisions.Add(1)

@@ -86,6 +86,26 @@ func TestEventsPolicyCap(t *testing.T) {
 	}
 }
 
+// TestEventsPolicyCapCounts: the first WithMaxPolicies names keep counters
+// of their own; later names are counted under OverflowPolicy and show none.
+func TestEventsPolicyCapCounts(t *testing.T) {
+	e := mustEvents(t, admin.WithMaxPolicies(2))
+	for _, name := range []string{"a", "b", "c", "a"} {
+		e.RecordExecution(context.Background(), fault.NewExecutionMetrics(name, 0, true))
+	}
+	h, err := admin.New(admin.WithEvents(e), admin.WithBudget("a", &resettableBudget{}), admin.WithBudget("c", &resettableBudget{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{h: h}
+	if x := decode[admin.PolicyDocument](t, f.do(t, "GET", "/api/v1/policies/a", nil).body).Policy.Executions; x == nil || x.Total != 2 {
+		t.Fatalf("a: executions %+v, want 2", x)
+	}
+	if x := decode[admin.PolicyDocument](t, f.do(t, "GET", "/api/v1/policies/c", nil).body).Policy.Executions; x != nil {
+		t.Fatalf("c, beyond the cap: executions %+v, want none of its own", x)
+	}
+}
+
 func TestEventsAllocs(t *testing.T) {
 	e := mustEvents(t)
 	m := fault.NewExecutionMetrics("pay", time.Millisecond, true)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -264,7 +265,8 @@ func WithHeartbeat(d time.Duration) Option {
 }
 
 // New returns a Handler over the given sources. It returns an error for a bad
-// option, or two objects of one kind with the same name.
+// option (a nil source, or an object without a name). Of two objects of one
+// kind given under the same name, the later one is shown.
 func New(opts ...Option) (*Handler, error) {
 	h := &Handler{standalone: map[string]*parts{}, logger: slog.Default(), title: DefaultTitle,
 		recent: DefaultRecentEvents, heartbeat: DefaultHeartbeat}
@@ -592,8 +594,8 @@ func (h *Handler) serveControl(w http.ResponseWriter, r *http.Request, name, act
 		problem(w, http.StatusBadRequest, fmt.Sprintf("the body must be at most %d bytes", maxBody))
 		return
 	}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil || dec.More() {
 			problem(w, http.StatusBadRequest, `the body must be empty or a JSON object {"reason": "..."}`)

@@ -157,6 +157,15 @@ func TestRouting(t *testing.T) {
 			t.Fatalf("%s: Allow %q", p, r.header.Get("Allow"))
 		}
 	}
+	// HEAD is a read everywhere, the stream included: headers, then done.
+	for _, p := range []string{"/", "/api/v1/policies", "/api/v1/events", "/api/v1/stream", "/api/v1/schema.json"} {
+		if r := f.do(t, http.MethodHead, p, nil); r.status != 200 {
+			t.Fatalf("HEAD %s: %d", p, r.status)
+		}
+	}
+	if ct := f.do(t, http.MethodHead, "/api/v1/stream", nil).header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("HEAD stream: Content-Type %q", ct)
+	}
 	// Names are escaped in the URL; an echoed name is clipped and cleaned.
 	long := strings.Repeat("é", 300) + "\x01"
 	r := f.do(t, "GET", "/api/v1/policies/"+strings.ReplaceAll(long, "\x01", "%01"), nil)

@@ -48,8 +48,8 @@ type PolicyDocument struct {
 type Policy struct {
 	Name string `json:"name"`
 	// Status sums the policy up: "open" (a breaker is open), "degraded"
-	// (half-open, bulkhead full, limiter out of permits, recent rejections)
-	// or "ok".
+	// (half-open, bulkhead full, limiter out of permits, throttling, recent
+	// rejections) or "ok".
 	Status         string         `json:"status"`
 	StatusReasons  []string       `json:"statusReasons"`
 	CircuitBreaker *BreakerState  `json:"circuitBreaker,omitempty"`
@@ -163,9 +163,9 @@ type BudgetState struct {
 
 // ThrottleState is an adaptive throttle's last figures.
 type ThrottleState struct {
-	Decisions   int64   `json:"decisions"`
-	Throttled   int64   `json:"throttled"`
-	Probability float64 `json:"probability"`
+	Decisions   int64   `json:"decisions"`   // decisions reported: one per attempt the throttle saw, admitted or not
+	Throttled   int64   `json:"throttled"`   // executions that ended rejected THROTTLED
+	Probability float64 `json:"probability"` // the last reported rejection probability, 0 to 1
 }
 
 // Executions are the counts of an Events log for a policy.
@@ -274,7 +274,7 @@ func view(p *parts, ev *Events, recent int, allowed bool) Policy {
 			bs.LastTransitionAt = timePtr(c.stateSince)
 			c.stateMu.Unlock()
 		}
-		if cfg, ok := policyConfig(p); ok && cfg.CircuitBreaker != nil {
+		if cfg := p.cfg; cfg != nil && cfg.CircuitBreaker != nil {
 			w := circuitbreaker.FromPolicy(p.name, *cfg.CircuitBreaker).WithDefaults()
 			bs.FailureThreshold, bs.SuccessThreshold, bs.HalfOpenMaxCalls = w.FailureThreshold, w.SuccessThreshold, w.HalfOpenMaxCalls
 			bs.OpenTimeoutMs, bs.FailureRateThreshold = ms(w.Timeout), finite(w.FailureRateThreshold)
@@ -344,7 +344,7 @@ func view(p *parts, ev *Events, recent int, allowed bool) Policy {
 		if h != nil {
 			hs.DelayMs, hs.MaxHedges = ms(h.Delay()), h.MaxHedges()
 		}
-		if cfg, ok := policyConfig(p); ok && cfg.Hedge != nil {
+		if cfg := p.cfg; cfg != nil && cfg.Hedge != nil {
 			hs.Percentile = finite(cfg.Hedge.Percentile)
 		}
 		if c != nil {
@@ -398,11 +398,3 @@ func view(p *parts, ev *Events, recent int, allowed bool) Policy {
 
 // recentRejection is how long after a rejection a policy counts as degraded.
 const recentRejection = 10 * time.Second
-
-// policyConfig returns the registered configuration of a registry policy.
-func policyConfig(p *parts) (fault.PolicyConfig, bool) {
-	if p.cfg == nil {
-		return fault.PolicyConfig{}, false
-	}
-	return *p.cfg, true
-}

@@ -9,17 +9,24 @@
 // The executor reports one fault.ExecutionMetrics per execution
 // (RecordExecution) and the patterns report their events: breaker transitions
 // (RecordCircuitState), retries about to run (RecordRetryAttempt), rate-limit
-// decisions (RecordRateLimit) and bulkhead admissions (RecordBulkheadQueue).
-// Every execution has exactly one outcome:
+// decisions (RecordRateLimit) and bulkhead admissions (RecordBulkheadQueue);
+// through the optional interfaces, retries and hedges a budget refused
+// (fault.BudgetRecorder), throttle decisions (fault.ThrottleRecorder) and
+// hedges started (fault.HedgeRecorder). Every execution has exactly one
+// outcome:
 //
-//   - success: ExecutionMetrics.Success is true;
+//   - success: ExecutionMetrics.Success is true and no fallback served it;
 //   - rejected: a pattern turned it away without running the operation, that
 //     is its ErrorCode is one for which fault.ErrorCode.Rejection is true
-//     (fault.ErrCodeCircuitOpen, ErrCodeRateLimited, ErrCodeBulkheadFull);
-//     the code is the reason;
+//     (fault.ErrCodeCircuitOpen, ErrCodeRateLimited, ErrCodeBulkheadFull,
+//     ErrCodeThrottled); the code is the reason;
 //   - failure: anything else, including timeouts (fault.ErrCodeTimeout: the
 //     operation ran and was cut off), exhausted retries and the operation's
 //     own errors. Timeouts are also counted on their own.
+//
+// An execution a fallback served (ExecutionMetrics.Fallback) is never a
+// success: the Recorder counts it as a failure or a rejection and also in
+// Fallbacks.
 //
 // # Cardinality
 //
@@ -46,16 +53,20 @@
 // The LogRecorder writes these records, at the levels of DefaultLevels unless
 // WithLevels says otherwise:
 //
-//	message                 level  attributes
-//	"fault execution"       Debug  policy outcome duration retry_attempts [circuit_state error_code error correlation_id trace_id]
-//	"fault rejection"       Info   the same, outcome "rejected"
-//	"fault circuit state"   Warn when open, Info for half-open and closed; policy state
-//	"fault retry"           Debug  policy attempt
-//	"fault rate limited"    Debug  policy
-//	"fault bulkhead queued" Debug  policy
+//	message                      level  attributes
+//	"fault execution"            Debug  policy outcome duration retry_attempts [circuit_state error_code error correlation_id trace_id]
+//	"fault rejection"            Info   the same, outcome "rejected"
+//	"fault circuit state"        Warn when open, Info for half-open and closed; policy state
+//	"fault retry"                Debug  policy attempt
+//	"fault rate limited"         Debug  policy
+//	"fault bulkhead queued"      Debug  policy
+//	"fault retry budget refused" Info   policy kind
+//	"fault throttled"            Debug  policy probability
+//	"fault hedge"                Debug  policy
 //
-// Allowed rate-limit decisions and immediate bulkhead admissions are not
-// logged.
+// An execution a fallback served is logged with outcome "fallback". Allowed
+// rate-limit decisions, immediate bulkhead admissions and admitted throttle
+// decisions are not logged.
 //
 // # Panics and blocking
 //

@@ -1,10 +1,8 @@
 package metrics_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -51,17 +49,7 @@ func TestHedgeAndFallbackCounters(t *testing.T) {
 }
 
 func TestHedgeLogAndFanOut(t *testing.T) {
-	var buf bytes.Buffer
-	l := metrics.NewLogRecorder(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	mem, err := metrics.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	async, err := metrics.NewAsync(mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := metrics.NewFanOut(l, async, fault.NoOpMetricsRecorder{})
+	f, buf, async, mem := logAndAsync(t)
 	ctx := context.Background()
 	var hr fault.HedgeRecorder = f
 	hr.RecordHedge(ctx, "p")

@@ -41,18 +41,26 @@ func TestOverloadCounters(t *testing.T) {
 	}
 }
 
-func TestOverloadLogAndFanOut(t *testing.T) {
-	var buf bytes.Buffer
-	l := metrics.NewLogRecorder(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+// logAndAsync returns a FanOut to a LogRecorder writing into buf (at
+// Debug), an Async delivering to the in-memory mem, and a no-op recorder.
+// Close async before reading mem.
+func logAndAsync(t *testing.T) (f *metrics.FanOut, buf *bytes.Buffer, async *metrics.Async, mem *metrics.Recorder) {
+	t.Helper()
+	buf = &bytes.Buffer{}
+	l := metrics.NewLogRecorder(slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	mem, err := metrics.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	async, err := metrics.NewAsync(mem)
+	async, err = metrics.NewAsync(mem)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := metrics.NewFanOut(l, async, fault.NoOpMetricsRecorder{})
+	return metrics.NewFanOut(l, async, fault.NoOpMetricsRecorder{}), buf, async, mem
+}
+
+func TestOverloadLogAndFanOut(t *testing.T) {
+	f, buf, async, mem := logAndAsync(t)
 	ctx := context.Background()
 	f.RecordBudgetRefusal(ctx, "p", fault.PatternRetry)
 	f.RecordThrottle(ctx, "p", true, 0.5)

@@ -38,7 +38,6 @@ const (
 // or another failure.
 func classOf(m *fault.ExecutionMetrics) int {
 	if m.Success && !m.Fallback { // a fallback's answer is never a success
-
 		return classSuccess
 	}
 	switch m.ErrorCode {
@@ -92,20 +91,21 @@ func stateName(c int32) string {
 const cacheLine = 64
 
 // stripe is one shard of a policy's counters (see WithStripes). The
-// execution counters fill two cache lines, the event counters the next; the
-// leading pad keeps them off the previous allocation's or stripe's last
-// line.
+// execution counters fill two cache lines, the event counters most of the
+// next (the last one spills onto the histogram's first line); the leading
+// pad keeps them off the previous allocation's or stripe's last line.
 type stripe struct {
 	_ [cacheLine]byte
 
-	// executions, one line: per outcome class, the duration sum, retried ones
+	// executions, two lines: per outcome class, the duration sum, retried
+	// ones, fallback-served ones
 	class    [numClasses]atomic.Uint64
 	sum      atomic.Uint64 // nanoseconds, negative durations counted as 0
 	retried  atomic.Uint64
 	fallback atomic.Uint64 // executions a fallback served
 	_        [2*cacheLine - (numClasses+3)*8]byte
 
-	// events, one line
+	// events
 	retries       atomic.Uint64
 	rateAllowed   atomic.Uint64
 	rateLimited   atomic.Uint64
@@ -139,9 +139,10 @@ type entry struct {
 const noTransition = time.Duration(math.MinInt64)
 
 // Recorder is the in-memory fault.MetricsRecorder: per policy, it counts
-// executions by outcome, rejections by reason, retries, rate-limit and
-// bulkhead decisions, keeps the breaker's current state and a latency
-// histogram, and returns it all as a Snapshot. The zero value is not usable;
+// executions by outcome, rejections by reason, fallbacks, retries, hedges,
+// rate-limit and bulkhead decisions, budget refusals and throttled attempts,
+// keeps the breaker's current state, the throttle's probability and a
+// latency histogram, and returns it all as a Snapshot. The zero value is not usable;
 // call New. A Recorder is safe for concurrent use; recording takes no lock
 // and does not allocate once a policy has been seen.
 type Recorder struct {
@@ -187,7 +188,7 @@ func WithMaxPolicies(n int) Option {
 // per record; on the 2-CPU machine this package was measured on, one stripe
 // was faster both serial and parallel (see the README), so striping is for
 // machines where many CPUs record the same policy at once: set n to about
-// GOMAXPROCS there and measure. Each stripe costs about 2.6 KB per policy.
+// GOMAXPROCS there and measure. Each stripe costs about 2.7 KB per policy.
 func WithStripes(n int) Option {
 	return func(c *recorderConfig) error {
 		if n < 1 || n > 64 {

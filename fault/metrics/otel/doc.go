@@ -24,14 +24,20 @@
 //	fault.circuit.transitions  Int64Counter           {transition}  fault.policy fault.pattern=circuit_breaker fault.circuit.state
 //	fault.ratelimit.requests   Int64Counter           {request}     fault.policy fault.pattern=rate_limit fault.ratelimit.result
 //	fault.bulkhead.requests    Int64Counter           {request}     fault.policy fault.pattern=bulkhead fault.bulkhead.result
+//	fault.budget.refusals      Int64Counter           {attempt}     fault.policy fault.pattern (retry or hedge)
+//	fault.throttle.rejections  Int64Counter           {attempt}     fault.policy fault.pattern=throttle
+//	fault.throttle.probability Float64ObservableGauge 1             fault.policy fault.pattern=throttle
+//	fault.hedges               Int64Counter           {attempt}     fault.policy fault.pattern=hedge
 //
-// fault.outcome is success, failure or rejected. An execution is rejected
-// when its ErrorCode is one for which fault.ErrorCode.Rejection is true;
-// fault.reason (circuit_open, rate_limited, bulkhead_full) then says why.
-// error.type, set on failures and rejections only, is the lower-case
-// resilience code (timeout, retry_exhausted, shutting_down, invalid_policy,
-// circuit_open, rate_limited, bulkhead_full), or _OTHER for the operation's
-// own error. fault.circuit.state is one series per policy whose value is the
+// fault.outcome is success, failure, rejected or fallback. An execution is
+// rejected when its ErrorCode is one for which fault.ErrorCode.Rejection is
+// true; fault.reason (circuit_open, rate_limited, bulkhead_full, throttled)
+// then says why. An execution a fallback served (ExecutionMetrics.Fallback)
+// is fallback, with fault.fallback=true, whatever its error: a substitute
+// answer is never a success. error.type, set on failures and rejections
+// only, is the lower-case resilience code (timeout, retry_exhausted,
+// shutting_down, invalid_policy, circuit_open, rate_limited, bulkhead_full,
+// throttled), or _OTHER for the operation's own error. fault.circuit.state is one series per policy whose value is the
 // state: 0 closed, 1 half-open, 2 open (GaugeClosed, GaugeHalfOpen,
 // GaugeOpen); a policy appears once a breaker reported a state.
 // fault.ratelimit.result is acquired or limited, fault.bulkhead.result
@@ -42,9 +48,10 @@
 // # Cardinality
 //
 // fault.policy is the only free-form attribute; every other attribute is a
-// fixed enum, so a policy has at most 9 execution series, 3 rejection
-// series, 1 retry series, 1 gauge series, 3 transition series and 2 each for
-// the limiter and the bulkhead. Policy names beyond WithMaxPolicies
+// fixed enum, so a policy has at most 11 execution series, 4 rejection
+// series, 1 retry series, 1 gauge series, 3 transition series, 2 each for
+// the limiter, the bulkhead and the budget, and 1 each for throttle
+// rejections, the throttle's probability and hedges. Policy names beyond WithMaxPolicies
 // (DefaultMaxPolicies) are reported as OverflowPolicy. Attribute sets are
 // built once per policy, so recording allocates nothing of its own.
 //
@@ -56,8 +63,9 @@
 // attempt's number from 1), fault.outcome and, when it failed, error.type
 // and exception.message. End sets fault.outcome, fault.retry.attempts and,
 // when they apply, error.type, fault.circuit.state, fault.rejected=true with
-// fault.reason, and fault.correlation_id; a failed or rejected execution
-// gets status Error with the error's text. Span.TraceID returns the trace ID
+// fault.reason, fault.fallback=true, and fault.correlation_id; a failed or
+// rejected execution gets status Error with the error's text, and so does
+// one a fallback served when the fallback returned an error. Span.TraceID returns the trace ID
 // in hex, which the executor copies into ExecutionMetrics.TraceID.
 //
 // # API

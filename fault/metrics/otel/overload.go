@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync/atomic"
 
@@ -50,12 +51,7 @@ func (in *overloadInstruments) create(m metric.Meter) error {
 		metric.WithDescription("Current rejection probability of an adaptive throttle."))
 	in.hedges, errs[3] = m.Int64Counter(MetricHedges, metric.WithUnit("{attempt}"),
 		metric.WithDescription("Hedged attempts started: attempts sent beside a slow one."))
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(errs[:]...)
 }
 
 // observe reports the policy's throttle probability, once one was recorded.
@@ -68,17 +64,20 @@ func (in *overloadInstruments) observe(o metric.Observer, p *policy) {
 // overloadOptions are a policy's precomputed attribute sets and its last
 // reported throttle probability.
 type overloadOptions struct {
-	retry, hedge []metric.AddOption // also fault.hedges' set
+	retry, hedge []metric.AddOption // retry is the policy's fault.retry.attempts set; hedge also fault.hedges'
 	throttled    []metric.AddOption
 	gauge        []metric.ObserveOption
 	prob         atomic.Uint64
 	seen         atomic.Bool
 }
 
-func newOverloadOptions(base []attribute.KeyValue) overloadOptions {
+// newOverloadOptions builds the sets of a policy whose attributes are base;
+// retry is its set of fault.pattern=retry, which a budget refusal of a retry
+// shares.
+func newOverloadOptions(base []attribute.KeyValue, retry []metric.AddOption) overloadOptions {
 	th := []attribute.KeyValue{AttrPattern.String(fault.PatternThrottle)}
 	return overloadOptions{
-		retry:     []metric.AddOption{set(base, []attribute.KeyValue{AttrPattern.String(fault.PatternRetry)})},
+		retry:     retry,
 		hedge:     []metric.AddOption{set(base, []attribute.KeyValue{AttrPattern.String(fault.PatternHedge)})},
 		throttled: []metric.AddOption{set(base, th)},
 		gauge:     []metric.ObserveOption{set(base, th)},

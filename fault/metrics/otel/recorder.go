@@ -233,7 +233,7 @@ func newPolicy(name string) *policy {
 	bh := []attribute.KeyValue{AttrPattern.String(fault.PatternBulkhead)}
 	p.bulk[0] = []metric.AddOption{set(base, bh, []attribute.KeyValue{AttrBulkheadResult.String("immediate")})}
 	p.bulk[1] = []metric.AddOption{set(base, bh, []attribute.KeyValue{AttrBulkheadResult.String("queued")})}
-	p.overload = newOverloadOptions(base)
+	p.overload = newOverloadOptions(base, p.retry)
 	return p
 }
 

@@ -139,8 +139,9 @@ func (s span) Attempt(attempt int, err error) {
 
 // End sets the execution's attributes (fault.outcome, fault.retry.attempts,
 // and when they apply fault.circuit.state, error.type, fault.rejected with
-// fault.reason, fault.correlation_id), sets status Error with the error's
-// text when the execution failed or was rejected, and ends the span.
+// fault.reason, fault.fallback, fault.correlation_id), sets status Error with
+// the error's text when the execution failed or was rejected (or a fallback
+// served it and returned an error), and ends the span.
 func (s span) End(m fault.ExecutionMetrics) {
 	if !s.s.IsRecording() {
 		s.s.End()

@@ -29,6 +29,7 @@ func FuzzRecord(f *testing.F) {
 			r.RecordThrottle(ctx, n, p > 0.5, p)
 			r.RecordTimeout(ctx, n, limit, time.Duration(d))
 			r.RecordBudgetRefusal(ctx, n, kind)
+			r.RecordHedge(ctx, n)
 		}
 		mfs, err := r.Gatherer().Gather()
 		if err != nil {

@@ -202,8 +202,8 @@ func stateIndex(s string) int {
 }
 
 // Recorder is a fault.MetricsRecorder (and fault.TimeoutRecorder,
-// fault.BudgetRecorder, fault.ThrottleRecorder, fault.HedgeRecorder) that counts into Prometheus
-// collectors. It is safe for concurrent use. Each series' child is resolved
+// fault.BudgetRecorder, fault.ThrottleRecorder, fault.HedgeRecorder) that
+// counts into Prometheus collectors. It is safe for concurrent use. Each series' child is resolved
 // once, on its first use, and kept: recording finds it through an atomic
 // pointer, never through WithLabelValues.
 type Recorder struct {
@@ -351,8 +351,7 @@ func New(opts ...Option) (*Recorder, error) {
 	r.hedges = counter(MetricHedges, "Hedged attempts started: attempts sent beside a slow one.", LabelPolicy)
 	r.watched = newBulkheadCollector(cl)
 	r.policies.init(c.maxPolicies)
-	for _, col := range []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
-		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched} {
+	for _, col := range r.collectors() {
 		if err := r.reg.Register(col); err != nil {
 			return nil, fmt.Errorf("prometheus: registering collectors: %w", err)
 		}
@@ -367,23 +366,29 @@ func (r *Recorder) Gatherer() prom.Gatherer { return r.gatherer }
 
 // Unregister removes the Recorder's collectors from the Registerer.
 func (r *Recorder) Unregister() {
-	for _, col := range []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
-		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched} {
+	for _, col := range r.collectors() {
 		r.reg.Unregister(col)
 	}
 }
 
+// collectors are what New registers and Unregister removes.
+func (r *Recorder) collectors() []prom.Collector {
+	return []prom.Collector{r.executions, r.duration, r.retries, r.timeouts, r.state, r.transitions,
+		r.rateLimit, r.bulkhead, r.budget, r.throttle, r.throttleP, r.hedges, r.watched}
+}
+
 // RecordExecution adds one to fault_executions_total and observes the
 // duration in fault_execution_duration_seconds. An execution a fallback
-// served (m.Fallback) has outcome "fallback", whatever m.Success says. A non-empty m.CircuitState
-// does not move fault_circuit_state: transitions do (see
-// RecordCircuitState), so a reading that arrives late never undoes a newer
-// transition.
+// served (m.Fallback) has outcome "fallback", whatever m.Success says. A
+// non-empty m.CircuitState does not move fault_circuit_state: transitions do
+// (see RecordCircuitState), so a reading that arrives late never undoes a
+// newer transition.
 func (r *Recorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
 	p := r.policies.get(m.PolicyName)
 	c := classOf(&m)
 	p.exec[c].get(r, (*Recorder).execChild, p, c).Inc()
-	p.dur[outcomeOf(c)].get(r, (*Recorder).durChild, p, outcomeOf(c)).Observe(max(m.Duration, 0).Seconds())
+	o := outcomeOf(c)
+	p.dur[o].get(r, (*Recorder).durChild, p, o).Observe(max(m.Duration, 0).Seconds())
 }
 
 // RecordCircuitState adds one to fault_circuit_transitions_total and makes
@@ -542,7 +547,8 @@ func (c *child[T]) get(r *Recorder, mk func(*Recorder, *policy, int) T, p *polic
 }
 
 // policy holds one policy's series. Adding a counter is adding a field here,
-// its child constructor, and its Record method.
+// its child constructor and its Record method, and its vector in Recorder
+// (made in New, listed in collectors).
 type policy struct {
 	name string
 	mu   sync.Mutex // serialises resolving children

@@ -371,6 +371,17 @@ func TestRecordExecutionAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("event methods allocate %v times per call", n)
 	}
+	events := func() {
+		r.RecordRetryAttempt(ctx, "pay", 2)
+		r.RecordBulkheadQueue(ctx, "pay", true)
+		r.RecordTimeout(ctx, "pay", fault.TimeoutTotal, time.Second)
+		r.RecordBudgetRefusal(ctx, "pay", fault.PatternHedge)
+		r.RecordThrottle(ctx, "pay", true, 0.5)
+	}
+	events() // resolves their children
+	if n := testing.AllocsPerRun(1000, events); n != 0 {
+		t.Fatalf("retry, bulkhead, timeout, budget and throttle events allocate %v times per round", n)
+	}
 }
 
 // TestConcurrentCountsExact: goroutines recording at once, new policies
