@@ -27,7 +27,7 @@ const (
 // JSON schema (schema/v1.json).
 type Event struct {
 	Seq    uint64    `json:"seq"`              // increasing, from 1
-	Time   time.Time `json:"time"`             // when it happened (the last of a burst)
+	Time   time.Time `json:"time"`             // when it happened (the last of a burst), in UTC
 	Policy string    `json:"policy"`           // the policy it concerns
 	Kind   string    `json:"kind"`             // one of the Kind constants
 	From   string    `json:"from,omitempty"`   // transition: the state left ("" if unknown)
@@ -343,6 +343,7 @@ func (e *Events) addLocked(ev Event) {
 	} else {
 		e.ring[int((e.seq-1)%uint64(e.capacity))] = ev
 	}
+	ev.Time = ev.Time.UTC() // the ring keeps the monotonic reading for bursts
 	for ch := range e.subs {
 		select {
 		case ch <- ev:
@@ -363,6 +364,7 @@ func (e *Events) Recent(policy string, n int) []Event {
 	for i := uint64(0); i < uint64(len(e.ring)) && len(out) < n; i++ {
 		ev := e.ring[int((e.seq-1-i)%uint64(e.capacity))]
 		if policy == "" || ev.Policy == policy {
+			ev.Time = ev.Time.UTC()
 			out = append(out, ev)
 		}
 	}

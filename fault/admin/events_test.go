@@ -230,3 +230,21 @@ func TestStreamHeartbeatAndClose(t *testing.T) {
 		}
 	})
 }
+
+// Bug: event times were in the server's local zone (time.Now), though the
+// JSON schema promises RFC 3339 UTC like every other time in the documents.
+func TestRegressionEventTimesAreUTC(t *testing.T) {
+	e := mustEvents(t)
+	ctx := context.Background()
+	e.RecordCircuitState(ctx, "payments", "open")
+	e.RecordTimeout(ctx, "payments", "attempt", time.Second)
+	got := e.Recent("", 10)
+	if len(got) != 2 {
+		t.Fatalf("Recent = %d events, want 2", len(got))
+	}
+	for _, ev := range got {
+		if ev.Time.Location() != time.UTC {
+			t.Errorf("%s event time %v is in %v, want UTC", ev.Kind, ev.Time, ev.Time.Location())
+		}
+	}
+}
