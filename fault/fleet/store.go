@@ -80,8 +80,9 @@ func newStore(name string, client redis.UniversalClient, timeout time.Duration, 
 
 // script is a Lua script the store runs by its SHA-1 (EVALSHA), falling
 // back to EVAL when the server does not have it cached (after SCRIPT FLUSH
-// or on a new server).
-type script struct{ src, sha string }
+// or on a new server). Its SHA-1 and source are kept as interface values,
+// converted once: a string put in an []any allocates every time.
+type script struct{ src, sha any }
 
 func newScript(src string) *script {
 	h := sha1.Sum([]byte(src))
@@ -222,8 +223,12 @@ func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	d := s.dl.Load()
 	if d == nil || d.at.After(want) || !d.at.After(want.Add(-s.timeout/8)) {
 		d = &deadline{at: want, done: make(chan struct{})}
+		d.bg = sharedCtx{context.Background(), d}
 		time.AfterFunc(s.timeout, d.expire)
 		s.dl.Store(d) // racing calls may each make one: any of them is right
+	}
+	if ctx == context.Background() {
+		return &d.bg, nil // Allow's context: shared too, no allocation
 	}
 	return &sharedCtx{ctx, d}, nil
 }
@@ -232,6 +237,7 @@ func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 type deadline struct {
 	at   time.Time
 	done chan struct{}
+	bg   sharedCtx // context.Background() bound by this deadline
 }
 
 func (d *deadline) expire() { close(d.done) }
