@@ -71,8 +71,8 @@ func newServerConfig(opts []ServerOption) serverConfig {
 var errRunTwice = fault.NewInvalidPolicyError("", "Retry", nil,
 	"a server interceptor runs its handler at most once per call: remove the retry from the policy")
 
-// misconfigured is the error every call gets from an interceptor built
-// without a guard.
+// errNilGuard is the error every call gets from an interceptor or a tap
+// built without a guard.
 var errNilGuard = fault.NewInvalidPolicyError("", "Guard", nil, "must not be nil")
 
 // UnaryServerInterceptor returns an interceptor that runs each unary
