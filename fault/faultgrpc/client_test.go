@@ -393,7 +393,9 @@ func TestUnaryMethodsFilter(t *testing.T) {
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p",
 			faultgrpc.WithMethods(func(m string) bool { return m != testgrpc.TestService_UnaryCall_FullMethodName }))
 		e := start(t, svc, false, nil, c.DialOptions()...)
-		_ = e.unary(context.Background())
+		if err := e.unary(context.Background()); status.Code(err) != codes.Unavailable {
+			t.Fatalf("err = %v, want the server's UNAVAILABLE", err)
+		}
 		if got := svc.hits.Load(); got != 1 {
 			t.Fatalf("attempts = %d, want 1 (not guarded)", got)
 		}

@@ -127,14 +127,17 @@ func TestRuleFaultClientHonoursServerPushback(t *testing.T) {
 		svc := &service{}
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 30*time.Second)}), "p")
 		e := start(t, svc, false, serverOpts(lim), c.DialOptions()...)
-		for range 2 {
+		for i := range 2 {
 			start := time.Now()
 			if err := e.unary(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if d := time.Since(start); d != 0 && d != 3*time.Second {
-				t.Fatalf("took %v, want 0 or the 3s pushback", d)
+			if d, want := time.Since(start), time.Duration(i)*3*time.Second; d != want {
+				t.Fatalf("call %d took %v, want %v (the second waits the 3s pushback)", i, d, want)
 			}
+		}
+		if n := svc.hits.Load(); n != 2 {
+			t.Fatalf("handler ran %d times, want 2 (the refused attempt never reaches it)", n)
 		}
 	})
 }
