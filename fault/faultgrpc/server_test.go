@@ -259,6 +259,34 @@ func TestServerTimeLimitReachesHandler(t *testing.T) {
 	})
 }
 
+// TestServerContextlessExecutorAnswersOnTime: under a context-less executor
+// the time limit cannot reach the handler (it runs under the call's own
+// context); the interceptor still answers DEADLINE_EXCEEDED at the limit and
+// discards the handler's late result (-race checks the hand-over), and the
+// server goes on serving.
+func TestServerContextlessExecutorAnswersOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec := newExecutor(t, fault.PolicyConfig{Name: "in", Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second}})
+		svc := &service{script: []answer{{sleep: 5 * time.Second, size: 3}, {size: 2}}}
+		e := start(t, svc, false, serverOpts(faultgrpc.ExecutorGuard[struct{}](seedOnly{exec}, "in")))
+		start := time.Now()
+		if err := e.unary(context.Background()); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("err = %v, want DEADLINE_EXCEEDED", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("answered after %v, want the 1s limit", d)
+		}
+		synctest.Wait() // the abandoned handler has ended (its call is over)
+		resp, err := e.client.UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		if err != nil || len(resp.GetPayload().GetBody()) != 2 {
+			t.Fatalf("next call: %v %v, want the second answer", resp, err)
+		}
+		if n := svc.hits.Load(); n != 2 {
+			t.Fatalf("handler ran %d times, want 2", n)
+		}
+	})
+}
+
 // TestServerShutdownDrains: a shutdown tracker as the guard refuses new
 // calls UNAVAILABLE once draining, and waits for the running ones.
 func TestServerShutdownDrains(t *testing.T) {
