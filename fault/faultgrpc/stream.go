@@ -385,10 +385,7 @@ func (s *clientStream) endOf(a *attempt) error {
 		}
 		return a.err
 	}
-	if s.last != nil && s.ctx.Err() == nil && errors.Is(s.finalErr, s.last) {
-		return s.last.Err
-	}
-	return asStatusError(s.finalErr)
+	return result(s.ctx, s.finalErr, s.last)
 }
 
 // SendMsg sends m on the current attempt's stream, keeping it for replay
