@@ -292,7 +292,10 @@ func (l *limit) stats() Stats {
 // of fault/ratelimit's Limiter (a fault.Guard, a typed View, Allow, Acquire
 // with MaxWait, *fault.RateLimitError with RetryAfter), so one replaces the
 // other without touching call sites. Each decision is one round trip (one
-// EVALSHA). It is safe for concurrent use and runs no goroutine.
+// EVALSHA). It is safe for concurrent use and runs no background
+// goroutine; a round trip runs on a goroutine of its own only when the
+// client does not apply context deadlines to its sockets
+// (ContextTimeoutEnabled false), so that StoreTimeout still bounds it.
 type Limiter struct {
 	l      *limit
 	key    string
