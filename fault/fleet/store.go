@@ -209,8 +209,10 @@ func (s *store) eval(ctx context.Context, sc *script, args []any) ([]any, error)
 //   - a caller's context that never ends (context.Background, the common
 //     case on a hot path): a context sharing its deadline with the other
 //     calls that started within the last StoreTimeout/8, so that a busy
-//     limiter starts one timer per StoreTimeout/8, not one per decision.
-//     Such a call is bounded by at most StoreTimeout and at least 7/8 of it.
+//     limiter starts one timer per StoreTimeout/8, not one per decision
+//     (context.Background itself gets the one the deadline keeps, so it
+//     allocates nothing). Such a call is bounded by at most StoreTimeout
+//     and at least 7/8 of it.
 func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	now := time.Now()
 	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= s.timeout {
