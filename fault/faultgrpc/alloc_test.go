@@ -9,8 +9,10 @@ import (
 
 // TestUnaryInterceptorAllocations: the client interceptor's own cost on the
 // success path, over an executor policy with retry, breaker, rate limiter
-// and bulkhead, measured with an invoker that does nothing: at most 3
-// allocations (the benchmarks measure the same over bufconn).
+// and bulkhead, measured with an invoker that does nothing: at most 2
+// allocations, the call's state and the operation handed to the policy
+// (the benchmarks measure the same over bufconn, where grpc-go's copy of the
+// trailer the interceptor asks for makes it 3).
 func TestUnaryInterceptorAllocations(t *testing.T) {
 	c := newClient(t, newExecutor(t, fourPatterns("p")), "p")
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
@@ -21,7 +23,7 @@ func TestUnaryInterceptorAllocations(t *testing.T) {
 		}
 	})
 	t.Logf("allocations per call: %v", n)
-	if n > 3 {
-		t.Fatalf("allocations per call = %v, want <= 3", n)
+	if n > 2 {
+		t.Fatalf("allocations per call = %v, want <= 2", n)
 	}
 }

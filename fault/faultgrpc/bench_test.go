@@ -25,6 +25,16 @@ func fourPatterns(name string) fault.PolicyConfig {
 	}
 }
 
+// serverPolicy is a policy with a rate limiter and a bulkhead, sized so
+// that nothing is ever refused: what the server benchmarks guard with.
+func serverPolicy(name string) fault.PolicyConfig {
+	return fault.PolicyConfig{
+		Name:      name,
+		RateLimit: &fault.RateLimitPolicyConfig{Rate: 1 << 30, Window: time.Second, BurstSize: 1 << 30},
+		Bulkhead:  &fault.BulkheadPolicyConfig{MaxConcurrent: 1 << 16},
+	}
+}
+
 func benchUnary(b *testing.B, e *env) {
 	req := &testgrpc.SimpleRequest{}
 	b.Run("mode=serial", func(b *testing.B) {
@@ -69,11 +79,7 @@ func BenchmarkClient(b *testing.B) {
 // (impl=none) and with UnaryServerInterceptor over an executor policy with a
 // rate limiter and a bulkhead (impl=executor).
 func BenchmarkServer(b *testing.B) {
-	exec := newExecutor(b, fault.PolicyConfig{
-		Name:      "in",
-		RateLimit: &fault.RateLimitPolicyConfig{Rate: 1 << 30, Window: time.Second, BurstSize: 1 << 30},
-		Bulkhead:  &fault.BulkheadPolicyConfig{MaxConcurrent: 1 << 16},
-	})
+	exec := newExecutor(b, serverPolicy("in"))
 	for _, impl := range []struct {
 		name  string
 		sopts []grpc.ServerOption
@@ -93,11 +99,7 @@ func BenchmarkOverhead(b *testing.B) {
 	exec := newExecutor(b, fourPatterns("p"))
 	c := newClient(b, exec, "p")
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
-	srvExec := newExecutor(b, fault.PolicyConfig{
-		Name:      "in",
-		RateLimit: &fault.RateLimitPolicyConfig{Rate: 1 << 30, Window: time.Second, BurstSize: 1 << 30},
-		Bulkhead:  &fault.BulkheadPolicyConfig{MaxConcurrent: 1 << 16},
-	})
+	srvExec := newExecutor(b, serverPolicy("in"))
 	si := faultgrpc.UnaryServerInterceptor(faultgrpc.ExecutorGuard[struct{}](srvExec, "in"))
 	handler := func(context.Context, any) (any, error) { return nil, nil }
 	info := &grpc.UnaryServerInfo{FullMethod: "/svc/M"}
@@ -136,11 +138,7 @@ func BenchmarkOverhead(b *testing.B) {
 func BenchmarkPaired(b *testing.B) {
 	clientExec := newExecutor(b, fourPatterns("p"))
 	c := newClient(b, clientExec, "p")
-	srvExec := newExecutor(b, fault.PolicyConfig{
-		Name:      "in",
-		RateLimit: &fault.RateLimitPolicyConfig{Rate: 1 << 30, Window: time.Second, BurstSize: 1 << 30},
-		Bulkhead:  &fault.BulkheadPolicyConfig{MaxConcurrent: 1 << 16},
-	})
+	srvExec := newExecutor(b, serverPolicy("in"))
 	plain := startB(b, &service{}, nil)
 	for _, side := range []struct {
 		name string

@@ -169,3 +169,27 @@ func FuzzPushbackFor(f *testing.F) {
 		}
 	})
 }
+
+// TestServerErrorKeepsStatusesAndNil: ServerError returns nil for nil and an
+// error that carries a gRPC status unchanged (no pushback is looked for,
+// nothing is wrapped); a fault error gets StatusFor's status and still
+// unwraps to itself.
+func TestServerErrorKeepsStatusesAndNil(t *testing.T) {
+	ctx := context.Background() // not a server call: no trailer can be set
+	if err := faultgrpc.ServerError(ctx, nil); err != nil {
+		t.Fatalf("ServerError(nil) = %v", err)
+	}
+	st := status.Error(codes.Unavailable, "own")
+	if err := faultgrpc.ServerError(ctx, st); err != st {
+		t.Fatalf("ServerError(status) = %v, want it unchanged", err)
+	}
+	open := fault.NewCircuitOpenError("dep", "", time.Now(), time.Second, 1)
+	err := faultgrpc.ServerError(ctx, open)
+	var coe *fault.CircuitOpenError
+	if status.Code(err) != codes.Unavailable || !errors.As(err, &coe) || coe != open {
+		t.Fatalf("ServerError(circuit open) = %v (code %v), want UNAVAILABLE wrapping the error", err, status.Code(err))
+	}
+	if err := faultgrpc.ServerError(nil, open); status.Code(err) != codes.Unavailable { //nolint:staticcheck // nil context on purpose
+		t.Fatalf("ServerError(nil ctx) = %v", err)
+	}
+}

@@ -38,8 +38,7 @@ func (e *env) unary(ctx context.Context) error {
 func TestUnaryRetriesUnavailable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{err: errUnavailable}, {err: errUnavailable}, {}}}
-		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 100*time.Millisecond)}), "p")
-		e := start(t, svc, false, nil, c.DialOptions()...)
+		e := startPolicy(t, svc, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 100*time.Millisecond)})
 		start := time.Now()
 		if err := e.unary(context.Background()); err != nil {
 			t.Fatal(err)
@@ -56,8 +55,7 @@ func TestUnaryRetriesUnavailable(t *testing.T) {
 func TestUnaryLastStatusReturnedAsIs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{err: errUnavailable}}}
-		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p")
-		e := start(t, svc, false, nil, c.DialOptions()...)
+		e := startPolicy(t, svc, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)})
 		err := e.unary(context.Background())
 		if st, _ := status.FromError(err); st.Code() != codes.Unavailable || st.Message() != "try again" {
 			t.Fatalf("err = %v, want the server's own UNAVAILABLE", err)
@@ -73,12 +71,11 @@ func TestUnaryOutcomeNeitherRetriedNorCounted(t *testing.T) {
 		for _, code := range []codes.Code{codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
 			codes.Unauthenticated, codes.Unimplemented, codes.FailedPrecondition, codes.OutOfRange} {
 			svc := &service{script: []answer{{err: status.Error(code, "no")}}}
-			c := newClient(t, newExecutor(t, fault.PolicyConfig{
+			e := startPolicy(t, svc, fault.PolicyConfig{
 				Name:           "p",
 				Retry:          retryPolicy(3, time.Millisecond),
 				CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
-			}), "p")
-			e := start(t, svc, false, nil, c.DialOptions()...)
+			})
 			for range 3 {
 				if err := e.unary(context.Background()); status.Code(err) != code {
 					t.Fatalf("%v: err = %v", code, err)
@@ -97,12 +94,11 @@ func TestUnaryFailuresNotRetriedByDefault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		for _, code := range []codes.Code{codes.Internal, codes.Unknown, codes.DataLoss} {
 			svc := &service{script: []answer{{err: status.Error(code, "bad")}}}
-			c := newClient(t, newExecutor(t, fault.PolicyConfig{
+			e := startPolicy(t, svc, fault.PolicyConfig{
 				Name:           "p",
 				Retry:          retryPolicy(3, time.Millisecond),
 				CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
-			}), "p")
-			e := start(t, svc, false, nil, c.DialOptions()...)
+			})
 			if err := e.unary(context.Background()); status.Code(err) != code {
 				t.Fatalf("%v: err = %v", code, err)
 			}
@@ -139,8 +135,7 @@ func TestRulePushbackHonoured(t *testing.T) {
 				if c.max < rp.InitialInterval {
 					rp.InitialInterval = c.max
 				}
-				cl := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: rp}), "p")
-				e := start(t, svc, false, nil, cl.DialOptions()...)
+				e := startPolicy(t, svc, fault.PolicyConfig{Name: "p", Retry: rp})
 				start := time.Now()
 				if err := e.unary(context.Background()); err != nil {
 					t.Fatal(err)
@@ -158,8 +153,7 @@ func TestRulePushbackNegativeOrGarbageStopsRetry(t *testing.T) {
 	for _, v := range [][]string{{"-1"}, {"abc"}, {"1.5"}, {" 5"}, {"+5"}, {""}, {"99999999999999999999"}, {"5", "6"}} {
 		synctest.Test(t, func(t *testing.T) {
 			svc := &service{script: []answer{{err: errUnavailable, trailer: pushbackMD(v...)}, {}}}
-			c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p")
-			e := start(t, svc, false, nil, c.DialOptions()...)
+			e := startPolicy(t, svc, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)})
 			if err := e.unary(context.Background()); status.Code(err) != codes.Unavailable {
 				t.Fatalf("pushback %q: err = %v, want UNAVAILABLE", v, err)
 			}
@@ -196,8 +190,7 @@ func TestRuleResourceExhaustedOnlyWithPushback(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				svc := &service{script: []answer{c.first, {}}}
-				cl := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 5*time.Second)}), "p")
-				e := start(t, svc, false, nil, cl.DialOptions()...)
+				e := startPolicy(t, svc, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 5*time.Second)})
 				start := time.Now()
 				err := e.unary(context.Background())
 				if got := svc.hits.Load(); got != c.attempts {
@@ -216,8 +209,8 @@ func TestRuleResourceExhaustedOnlyWithPushback(t *testing.T) {
 func TestRuleLocalResourceExhaustedNotRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{size: 4096}}}
-		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p")
-		e := start(t, svc, false, nil, append(c.DialOptions(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1024)))...)
+		e := startPolicy(t, svc, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)},
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1024)))
 		if err := e.unary(context.Background()); status.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("err = %v, want RESOURCE_EXHAUSTED", err)
 		}
@@ -233,12 +226,11 @@ func TestRuleLocalResourceExhaustedNotRetried(t *testing.T) {
 func TestRuleAttemptDeadlinePropagated(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{sleep: time.Hour}, {}}}
-		c := newClient(t, newExecutor(t, fault.PolicyConfig{
+		e := startPolicy(t, svc, fault.PolicyConfig{
 			Name:    "p",
 			Retry:   retryPolicy(3, 100*time.Millisecond),
 			Timeout: &fault.TimeoutPolicyConfig{Timeout: 2 * time.Second},
-		}), "p")
-		e := start(t, svc, false, nil, c.DialOptions()...)
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := e.unary(ctx); err != nil {
@@ -255,12 +247,11 @@ func TestRuleAttemptDeadlinePropagated(t *testing.T) {
 func TestRuleDeadlineExceededNotRetriedWithoutRoom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{sleep: time.Hour}}}
-		c := newClient(t, newExecutor(t, fault.PolicyConfig{
+		e := startPolicy(t, svc, fault.PolicyConfig{
 			Name:    "p",
 			Retry:   retryPolicy(3, 100*time.Millisecond),
 			Timeout: &fault.TimeoutPolicyConfig{Timeout: 2 * time.Second},
-		}), "p")
-		e := start(t, svc, false, nil, c.DialOptions()...)
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 2050*time.Millisecond)
 		defer cancel()
 		err := e.unary(ctx)
@@ -278,12 +269,11 @@ func TestRuleDeadlineExceededNotRetriedWithoutRoom(t *testing.T) {
 func TestRuleCallerCancelNeitherCountedNorRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{sleep: time.Hour}, {}}}
-		c := newClient(t, newExecutor(t, fault.PolicyConfig{
+		e := startPolicy(t, svc, fault.PolicyConfig{
 			Name:           "p",
 			Retry:          retryPolicy(3, time.Millisecond),
 			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1, Timeout: time.Minute},
-		}), "p")
-		e := start(t, svc, false, nil, c.DialOptions()...)
+		})
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Second, cancel)
 		err := e.unary(ctx)
@@ -305,13 +295,12 @@ func TestRuleCallerCancelNeitherCountedNorRetried(t *testing.T) {
 func TestRuleConcurrentCancellationsIndependent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &service{script: []answer{{sleep: time.Second}}}
-		c := newClient(t, newExecutor(t, fault.PolicyConfig{
+		e := startPolicy(t, svc, fault.PolicyConfig{
 			Name:           "p",
 			Retry:          retryPolicy(3, time.Millisecond),
 			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 5, Timeout: time.Minute},
 			Bulkhead:       &fault.BulkheadPolicyConfig{MaxConcurrent: 200},
-		}), "p")
-		e := start(t, svc, false, nil, c.DialOptions()...)
+		})
 		var wg sync.WaitGroup
 		errs := make([]error, 100)
 		for i := range 100 {
@@ -404,7 +393,9 @@ func TestUnaryMethodsFilter(t *testing.T) {
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, time.Millisecond)}), "p",
 			faultgrpc.WithMethods(func(m string) bool { return m != testgrpc.TestService_UnaryCall_FullMethodName }))
 		e := start(t, svc, false, nil, c.DialOptions()...)
-		_ = e.unary(context.Background())
+		if err := e.unary(context.Background()); status.Code(err) != codes.Unavailable {
+			t.Fatalf("err = %v, want the server's UNAVAILABLE", err)
+		}
 		if got := svc.hits.Load(); got != 1 {
 			t.Fatalf("attempts = %d, want 1 (not guarded)", got)
 		}

@@ -68,12 +68,18 @@ func TestHealthCheckFollowsReadiness(t *testing.T) {
 		if err != nil || len(l.GetStatuses()) != 2 {
 			t.Fatalf("List: %v %v", l, err)
 		}
+		for _, name := range []string{"", "grpc.testing.TestService"} {
+			if st := l.GetStatuses()[name].GetStatus(); st != healthpb.HealthCheckResponse_NOT_SERVING {
+				t.Fatalf("List[%q] = %v with the gate closed, want NOT_SERVING", name, st)
+			}
+		}
 	})
 }
 
 // TestHealthWatchFlipsOnShutdown: a Watch stream sees NOT_SERVING as soon
-// as shutdown starts (the HealthServer is the shutdown's readiness), and a
-// failing check within WithWatchInterval.
+// as shutdown starts (the HealthServer is the shutdown's readiness), not at
+// the next WithWatchInterval; a Watch of an unknown service gets
+// SERVICE_UNKNOWN. (TestHealthWatchPolls covers a failing check.)
 func TestHealthWatchFlipsOnShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := health.New()

@@ -235,6 +235,15 @@ func newClient(t testing.TB, exec fault.ResilienceExecutor[struct{}], name strin
 	return c
 }
 
+// startPolicy serves svc over bufconn and dials it through a Client that
+// runs every call under policy (registered in an executor of its own), then
+// the dial options.
+func startPolicy(t *testing.T, svc *service, policy fault.PolicyConfig, dopts ...grpc.DialOption) *env {
+	t.Helper()
+	c := newClient(t, newExecutor(t, policy), policy.Name)
+	return start(t, svc, false, nil, append(c.DialOptions(), dopts...)...)
+}
+
 // retryPolicy retries at once: attempts attempts, waits of exactly wait.
 func retryPolicy(attempts int, wait time.Duration) *fault.RetryPolicyConfig {
 	return &fault.RetryPolicyConfig{MaxAttempts: attempts, InitialInterval: wait, MaxInterval: max(wait, 10*time.Second), Multiplier: 1, Jitter: fault.JitterNone}

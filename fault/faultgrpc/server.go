@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -71,8 +72,8 @@ func newServerConfig(opts []ServerOption) serverConfig {
 var errRunTwice = fault.NewInvalidPolicyError("", "Retry", nil,
 	"a server interceptor runs its handler at most once per call: remove the retry from the policy")
 
-// misconfigured is the error every call gets from an interceptor built
-// without a guard.
+// errNilGuard is the error every call gets from an interceptor or a tap
+// built without a guard.
 var errNilGuard = fault.NewInvalidPolicyError("", "Guard", nil, "must not be nil")
 
 // UnaryServerInterceptor returns an interceptor that runs each unary
@@ -107,7 +108,7 @@ func UnaryServerInterceptor(g fault.Guard, opts ...ServerOption) grpc.UnaryServe
 		}
 		h := &handled{}
 		err := g.Run(ctx, func(actx context.Context) error {
-			if !h.start() {
+			if !h.started.CompareAndSwap(false, true) {
 				return errRunTwice
 			}
 			resp, herr := handler(actx, req)
@@ -134,7 +135,7 @@ func StreamServerInterceptor(g fault.Guard, opts ...ServerOption) grpc.StreamSer
 		}
 		h := &handled{}
 		err := g.Run(ctx, func(actx context.Context) error {
-			if !h.start() {
+			if !h.started.CompareAndSwap(false, true) {
 				return errRunTwice
 			}
 			s := ss
@@ -143,8 +144,8 @@ func StreamServerInterceptor(g fault.Guard, opts ...ServerOption) grpc.StreamSer
 			}
 			return h.finish(nil, handler(srv, s), cfg.classify)
 		})
-		if h.completed() {
-			return h.handlerErr(ctx)
+		if done, _, herr := h.outcome(); done {
+			return handlerError(ctx, herr)
 		}
 		return streamError(ss, err)
 	}
@@ -168,21 +169,11 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 // handled tracks one handler run. A context-less executor's time limit may
 // return before the handler does: the lock keeps the late result out.
 type handled struct {
+	started atomic.Bool // the handler was started (a second run is refused)
 	mu      sync.Mutex
-	started bool
 	done    bool
 	resp    any
 	err     error
-}
-
-func (h *handled) start() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.started {
-		return false
-	}
-	h.started = true
-	return true
 }
 
 // finish records the handler's result and returns what the policy sees.
@@ -196,16 +187,18 @@ func (h *handled) finish(resp any, err error, classify Classifier) error {
 	return err
 }
 
-func (h *handled) completed() bool {
+// outcome reports whether the handler completed, with its result, read
+// at once.
+func (h *handled) outcome() (done bool, resp any, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.done
+	return h.done, h.resp, h.err
 }
 
-func (h *handled) handlerErr(ctx context.Context) error {
-	h.mu.Lock()
-	err := h.err
-	h.mu.Unlock()
+// handlerError is what the client gets for the error of a handler that
+// completed: an error with a fault code mapped as ServerError maps it, any
+// other as it is.
+func handlerError(ctx context.Context, err error) error {
 	if err != nil && fault.CodeOf(err) != "" {
 		return ServerError(ctx, err)
 	}
@@ -215,11 +208,8 @@ func (h *handled) handlerErr(ctx context.Context) error {
 // result is what a unary interceptor returns: the handler's answer when it
 // completed, else the policy's refusal as a status with pushback.
 func (h *handled) result(ctx context.Context, err error) (any, error) {
-	h.mu.Lock()
-	done, resp := h.done, h.resp
-	h.mu.Unlock()
-	if done {
-		return resp, h.handlerErr(ctx)
+	if done, resp, herr := h.outcome(); done {
+		return resp, handlerError(ctx, herr)
 	}
 	if err == nil {
 		// A guard that returned without running the handler and without

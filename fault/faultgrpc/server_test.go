@@ -127,14 +127,17 @@ func TestRuleFaultClientHonoursServerPushback(t *testing.T) {
 		svc := &service{}
 		c := newClient(t, newExecutor(t, fault.PolicyConfig{Name: "p", Retry: retryPolicy(3, 30*time.Second)}), "p")
 		e := start(t, svc, false, serverOpts(lim), c.DialOptions()...)
-		for range 2 {
+		for i := range 2 {
 			start := time.Now()
 			if err := e.unary(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if d := time.Since(start); d != 0 && d != 3*time.Second {
-				t.Fatalf("took %v, want 0 or the 3s pushback", d)
+			if d, want := time.Since(start), time.Duration(i)*3*time.Second; d != want {
+				t.Fatalf("call %d took %v, want %v (the second waits the 3s pushback)", i, d, want)
 			}
+		}
+		if n := svc.hits.Load(); n != 2 {
+			t.Fatalf("handler ran %d times, want 2 (the refused attempt never reaches it)", n)
 		}
 	})
 }
@@ -252,6 +255,34 @@ func TestServerTimeLimitReachesHandler(t *testing.T) {
 		}
 		if d := time.Since(start); d != time.Second {
 			t.Fatalf("took %v", d)
+		}
+	})
+}
+
+// TestServerContextlessExecutorAnswersOnTime: under a context-less executor
+// the time limit cannot reach the handler (it runs under the call's own
+// context); the interceptor still answers DEADLINE_EXCEEDED at the limit and
+// discards the handler's late result (-race checks the hand-over), and the
+// server goes on serving.
+func TestServerContextlessExecutorAnswersOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exec := newExecutor(t, fault.PolicyConfig{Name: "in", Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second}})
+		svc := &service{script: []answer{{sleep: 5 * time.Second, size: 3}, {size: 2}}}
+		e := start(t, svc, false, serverOpts(faultgrpc.ExecutorGuard[struct{}](seedOnly{exec}, "in")))
+		start := time.Now()
+		if err := e.unary(context.Background()); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("err = %v, want DEADLINE_EXCEEDED", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("answered after %v, want the 1s limit", d)
+		}
+		synctest.Wait() // the abandoned handler has ended (its call is over)
+		resp, err := e.client.UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		if err != nil || len(resp.GetPayload().GetBody()) != 2 {
+			t.Fatalf("next call: %v %v, want the second answer", resp, err)
+		}
+		if n := svc.hits.Load(); n != 2 {
+			t.Fatalf("handler ran %d times, want 2", n)
 		}
 	})
 }

@@ -271,16 +271,11 @@ func asStatusError(err error) error {
 //		return nil, faultgrpc.ServerError(ctx, err)
 //	}
 func ServerError(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := err.(grpcStatuser); ok {
-		return err
-	}
+	// PushbackFor has none for nil or an error with a status of its own.
 	if d, ok := PushbackFor(err); ok && ctx != nil {
 		_ = grpc.SetTrailer(ctx, pushbackMD(d))
 	}
-	return &statusError{st: StatusFor(err), err: err}
+	return asStatusError(err)
 }
 
 func pushbackMD(d time.Duration) metadata.MD {

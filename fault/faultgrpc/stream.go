@@ -50,9 +50,9 @@ func (c *Client) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Cli
 	s := &clientStream{c: c, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts, changed: make(chan struct{})}
 	switch {
 	case !desc.ClientStreams:
-		s.limit, s.buffering = 1, true
+		s.limit = 1
 	case c.replay > 0:
-		s.limit, s.buffering = c.replay, true
+		s.limit = c.replay
 	default:
 		s.overflow = true // not replayable: committed from the start
 	}
@@ -99,10 +99,9 @@ type clientStream struct {
 	changed    chan struct{} // closed (and replaced) when cur or final changes
 	cur        *attempt      // the latest attempt with an open stream
 	attempts   int           // attempts begun
-	buf        []any         // messages sent so far, for replay, while buffering
+	buf        []any         // messages sent so far, for replay, until overflow
 	limit      int           // how many messages buf may hold
-	buffering  bool
-	overflow   bool // the stream can no longer be replayed (too many messages, or never could)
+	overflow   bool          // the stream can no longer be replayed (too many messages, a response, or never could)
 	closedSend bool
 	last       *StatusError // the latest failed attempt's
 	outcome    error        // a stream-creation status that was an outcome
@@ -367,7 +366,7 @@ func (s *clientStream) RecvMsg(m any) error {
 			if a.received == 1 && s.cur == a {
 				// The commit point: nothing will be replayed, and no
 				// later attempt may start.
-				s.buf, s.buffering, s.overflow = nil, false, true
+				s.buf, s.overflow = nil, true
 			}
 			s.mu.Unlock()
 			return nil
@@ -385,10 +384,7 @@ func (s *clientStream) endOf(a *attempt) error {
 		}
 		return a.err
 	}
-	if s.last != nil && s.ctx.Err() == nil && errors.Is(s.finalErr, s.last) {
-		return s.last.Err
-	}
-	return asStatusError(s.finalErr)
+	return result(s.ctx, s.finalErr, s.last)
 }
 
 // SendMsg sends m on the current attempt's stream, keeping it for replay
@@ -398,11 +394,11 @@ func (s *clientStream) SendMsg(m any) error {
 	defer s.sendMu.Unlock()
 	s.mu.Lock()
 	s.repanic()
-	if s.buffering {
+	if !s.overflow {
 		if len(s.buf) < s.limit {
 			s.buf = append(s.buf, m)
 		} else {
-			s.buf, s.buffering, s.overflow = nil, false, true
+			s.buf, s.overflow = nil, true
 		}
 	}
 	a := s.cur

@@ -57,14 +57,9 @@ func TestRulePanickingInterceptorReleasesSlot(t *testing.T) {
 			panic("boom")
 		}
 		e := start(t, &service{}, false, nil, grpc.WithChainUnaryInterceptor(c.Unary, panicky))
-		func() {
-			defer func() {
-				if r := recover(); r != "boom" {
-					t.Fatalf("recovered %v, want the panic", r)
-				}
-			}()
-			_ = e.unary(context.Background())
-		}()
+		if p := catch(func() { _ = e.unary(context.Background()) }); p != "boom" {
+			t.Fatalf("recovered %v, want the panic", p)
+		}
 		if n := running(t, exec); n != 0 {
 			t.Fatalf("slots held after the panic: %d", n)
 		}

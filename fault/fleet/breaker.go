@@ -139,7 +139,7 @@ func (c BreakerConfig) Validate() error {
 	} else if err := (fault.PolicyConfig{Name: c.Name}).Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if isNilClient(c.Client) {
+	if fault.IsNil(c.Client) {
 		bad("Client", nil, "must not be nil")
 	}
 	if c.Quorum < 0 {

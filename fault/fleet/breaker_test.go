@@ -390,3 +390,28 @@ func TestRuleFleetCloseLetsLocalBreakersGoHalfOpen(t *testing.T) {
 		}
 	})
 }
+
+// TestRuleBreakerExecuteAddsNoAllocation: Execute through the fleet
+// wrapper allocates what the local breaker alone allocates, nothing more
+// (BreakerView.Execute's promise; BenchmarkBreakerExecute measures both).
+func TestRuleBreakerExecuteAddsNoAllocation(t *testing.T) {
+	_, c := newMini(t)
+	local, err := circuitbreaker.New(circuitbreaker.Config{Name: "dep"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := fleet.NewBreaker(circuitbreaker.Config{Name: "dep"}, fleet.BreakerConfig{Name: "dep", Client: c, SyncInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fb.Close(context.Background()) })
+	for fb.Stats().Syncs == 0 {
+		time.Sleep(time.Millisecond) // the first sync (at once, in the background) must not be counted
+	}
+	ctx := context.Background()
+	alone := testing.AllocsPerRun(1000, func() { _, _ = circuitbreaker.Policy[int](local).Execute(ctx, okOp) })
+	wrapped := testing.AllocsPerRun(1000, func() { _, _ = fleet.BreakerPolicy[int](fb).Execute(ctx, okOp) })
+	if wrapped > alone {
+		t.Fatalf("Execute through the fleet breaker: %v allocations, the local breaker alone %v", wrapped, alone)
+	}
+}

@@ -165,7 +165,7 @@ func (c LimiterConfig) Validate() error {
 	if err := rl.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if isNilClient(c.Client) {
+	if fault.IsNil(c.Client) {
 		bad("Client", nil, "must not be nil")
 	}
 	if c.Window > MaxWindow {
@@ -225,8 +225,6 @@ func (c LimiterConfig) localConfig() ratelimit.Config {
 		MaxWait:   c.MaxWait,
 	}
 }
-
-func isNilClient(c redis.UniversalClient) bool { return fault.IsNil(c) }
 
 // join returns nil, the single error, or the errors joined, flattening
 // joins so that every problem is one element.

@@ -91,12 +91,13 @@ func newLimit(cfg LimiterConfig) (*limit, error) {
 	if err != nil {
 		return nil, err
 	}
+	interval := emission(cfg.Window, cfg.Rate)
 	return &limit{
 		cfg:         cfg,
-		interval:    emission(cfg.Window, cfg.Rate),
+		interval:    interval,
 		st:          st,
 		keyBase:     cfg.KeyPrefix + "rl:{" + cfg.Name,
-		intervalArg: strconv.FormatInt(emission(cfg.Window, cfg.Rate), 10),
+		intervalArg: strconv.FormatInt(interval, 10),
 		burstArg:    strconv.Itoa(cfg.BurstSize),
 	}, nil
 }
@@ -172,10 +173,7 @@ func (l *limit) acquire(ctx context.Context, key any, errKey string, n int, loca
 		return nil
 	case reserved:
 		l.record(ctx, true)
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
-		return nil
+		return sleep(ctx, wait)
 	case rejected:
 		l.record(ctx, true)
 		var cause error
@@ -238,7 +236,7 @@ func (l *limit) allow(key any, n int, local func() bool) bool {
 		return false
 	}
 	ctx := context.Background()
-	o, _, err := l.decide(ctx, key, n, 0)
+	o, _, _ := l.decide(ctx, key, n, 0) // degraded: the failure mode decides, whatever the error
 	switch o {
 	case admitted:
 		l.record(ctx, false)
@@ -247,7 +245,6 @@ func (l *limit) allow(key any, n int, local func() bool) bool {
 		l.record(ctx, true)
 		return false
 	}
-	_ = err
 	switch l.cfg.FailureMode {
 	case FailOpen:
 		l.record(ctx, false)
@@ -295,7 +292,10 @@ func (l *limit) stats() Stats {
 // of fault/ratelimit's Limiter (a fault.Guard, a typed View, Allow, Acquire
 // with MaxWait, *fault.RateLimitError with RetryAfter), so one replaces the
 // other without touching call sites. Each decision is one round trip (one
-// EVALSHA). It is safe for concurrent use and runs no goroutine.
+// EVALSHA). It is safe for concurrent use and runs no background
+// goroutine; a round trip runs on a goroutine of its own only when the
+// client does not apply context deadlines to its sockets
+// (ContextTimeoutEnabled false), so that StoreTimeout still bounds it.
 type Limiter struct {
 	l      *limit
 	key    string

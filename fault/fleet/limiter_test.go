@@ -159,7 +159,7 @@ func TestRuleTTLBounded(t *testing.T) {
 }
 
 func TestRuleNoScriptRecovery(t *testing.T) {
-	m, c := newMini(t)
+	_, c := newMini(t)
 	l := newLimiter(t, c, fleet.LimiterConfig{Rate: 2, Window: time.Second})
 	if !l.Allow() {
 		t.Fatal("first call rejected")
@@ -176,7 +176,6 @@ func TestRuleNoScriptRecovery(t *testing.T) {
 	if s := l.Stats(); s.StoreErrors != 0 {
 		t.Fatalf("Stats = %+v, want no store errors", s)
 	}
-	_ = m
 }
 
 func TestRuleExceedsBurstIsPermanent(t *testing.T) {
@@ -226,7 +225,7 @@ func TestLimiterContext(t *testing.T) {
 }
 
 func TestLimiterMaxWaitReserves(t *testing.T) {
-	m, c := newMini(t)
+	_, c := newMini(t)
 	l := newLimiter(t, c, fleet.LimiterConfig{Rate: 100, Window: time.Second, BurstSize: 1, MaxWait: 50 * time.Millisecond})
 	ctx := context.Background()
 	if err := l.Acquire(ctx); err != nil {
@@ -241,17 +240,32 @@ func TestLimiterMaxWaitReserves(t *testing.T) {
 	if d := time.Since(start); d < 10*time.Millisecond {
 		t.Fatalf("reserved call returned after %v, want >= 10ms", d)
 	}
-	// Reservations queue: 5 more reach 60ms > MaxWait at the 5th.
-	admitted := 0
-	for range 5 {
-		ctx, cancel := context.WithTimeout(ctx, time.Nanosecond) // never wait for real here
-		if err := l.Acquire(ctx); err == nil {
-			admitted++
-		}
-		cancel()
+	// Reservations queue: the next five calls, made at once, would wait 20,
+	// 30, 40, 50 and 60ms in whatever order Redis takes them. Four reserve
+	// (MaxWait 50ms) and wait; one is rejected with RetryAfter 60ms and
+	// takes nothing.
+	errs := make([]error, 5)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = l.Acquire(ctx) })
 	}
-	_ = m
-	_ = admitted
+	wg.Wait()
+	admitted := 0
+	var retryAfter []time.Duration
+	for _, err := range errs {
+		if err == nil {
+			admitted++
+			continue
+		}
+		retryAfter = append(retryAfter, rateLimitErr(t, err).RetryAfter)
+	}
+	if admitted != 4 || len(retryAfter) != 1 || retryAfter[0] != 60*time.Millisecond {
+		t.Fatalf("admitted %d, rejections with RetryAfter %v; want 4 reserved and one rejected with 60ms", admitted, retryAfter)
+	}
+	// The rejection took nothing: the next reservation is still 60ms away.
+	if rl := rateLimitErr(t, l.Acquire(ctx)); rl.RetryAfter != 60*time.Millisecond {
+		t.Fatalf("RetryAfter after the rejection = %v, want 60ms", rl.RetryAfter)
+	}
 }
 
 func TestRuleNeverDialsAtConstruction(t *testing.T) {

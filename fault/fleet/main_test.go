@@ -66,7 +66,9 @@ func newClient(t testing.TB, addr string) *redis.Client {
 }
 
 // realRedis returns a client of the shared real redis-server named by
-// FAULT_REDIS_ADDR, with the database flushed, or skips (fails under CI).
+// FAULT_REDIS_ADDR, or skips (fails under CI). The database is not flushed
+// (other packages may share the server): tests use names of their own
+// (uniqueName).
 func realRedis(t testing.TB) *redis.Client {
 	t.Helper()
 	addr := os.Getenv(RedisAddrEnv)

@@ -119,11 +119,13 @@ func silentRedis(t *testing.T, ctxTimeouts bool) *redis.Client {
 	return c
 }
 
+type valueKey struct{}
+
 // TestRuleSharedDeadlineBoundsEveryConcurrentCall: calls with a context
-// that never ends share a deadline (one timer per StoreTimeout/8, not one
-// per call); each of many concurrent, staggered calls against a silent
-// Redis still ends within StoreTimeout (and after at least 7/8 of it).
-// (Real time, loose bounds.)
+// that never ends (context.Background, or a context carrying values) share
+// a deadline (one timer per StoreTimeout/8, not one per call); each of many
+// concurrent, staggered calls against a silent Redis still ends within
+// StoreTimeout (and after at least 7/8 of it). (Real time, loose bounds.)
 func TestRuleSharedDeadlineBoundsEveryConcurrentCall(t *testing.T) {
 	for _, ctxTimeouts := range []bool{false, true} {
 		t.Run("ContextTimeoutEnabled="+strconv.FormatBool(ctxTimeouts), func(t *testing.T) {
@@ -137,11 +139,18 @@ func TestRuleSharedDeadlineBoundsEveryConcurrentCall(t *testing.T) {
 			var mu sync.Mutex
 			var took []time.Duration
 			var wg sync.WaitGroup
-			for range 20 {
+			for i := range 20 {
 				time.Sleep(5 * time.Millisecond)
 				wg.Go(func() {
+					// context.Background shares the deadline's own bound
+					// context; any other context that never ends gets one
+					// of its own around the same deadline.
+					ctx := context.Background()
+					if i%2 == 1 {
+						ctx = context.WithValue(ctx, valueKey{}, i)
+					}
 					start := time.Now()
-					_ = l.Acquire(context.Background())
+					_ = l.Acquire(ctx)
 					mu.Lock()
 					took = append(took, time.Since(start))
 					mu.Unlock()

@@ -80,8 +80,9 @@ func newStore(name string, client redis.UniversalClient, timeout time.Duration, 
 
 // script is a Lua script the store runs by its SHA-1 (EVALSHA), falling
 // back to EVAL when the server does not have it cached (after SCRIPT FLUSH
-// or on a new server).
-type script struct{ src, sha string }
+// or on a new server). Its SHA-1 and source are kept as interface values,
+// converted once: a string put in an []any allocates every time.
+type script struct{ src, sha any }
 
 func newScript(src string) *script {
 	h := sha1.Sum([]byte(src))
@@ -208,8 +209,10 @@ func (s *store) eval(ctx context.Context, sc *script, args []any) ([]any, error)
 //   - a caller's context that never ends (context.Background, the common
 //     case on a hot path): a context sharing its deadline with the other
 //     calls that started within the last StoreTimeout/8, so that a busy
-//     limiter starts one timer per StoreTimeout/8, not one per decision.
-//     Such a call is bounded by at most StoreTimeout and at least 7/8 of it.
+//     limiter starts one timer per StoreTimeout/8, not one per decision
+//     (context.Background itself gets the one the deadline keeps, so it
+//     allocates nothing). Such a call is bounded by at most StoreTimeout
+//     and at least 7/8 of it.
 func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	now := time.Now()
 	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= s.timeout {
@@ -222,8 +225,12 @@ func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	d := s.dl.Load()
 	if d == nil || d.at.After(want) || !d.at.After(want.Add(-s.timeout/8)) {
 		d = &deadline{at: want, done: make(chan struct{})}
+		d.bg = sharedCtx{context.Background(), d}
 		time.AfterFunc(s.timeout, d.expire)
 		s.dl.Store(d) // racing calls may each make one: any of them is right
+	}
+	if ctx == context.Background() {
+		return &d.bg, nil // Allow's context: shared too, no allocation
 	}
 	return &sharedCtx{ctx, d}, nil
 }
@@ -232,6 +239,7 @@ func (s *store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 type deadline struct {
 	at   time.Time
 	done chan struct{}
+	bg   sharedCtx // context.Background() bound by this deadline
 }
 
 func (d *deadline) expire() { close(d.done) }
