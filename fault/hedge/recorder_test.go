@@ -2,6 +2,7 @@ package hedge_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -102,6 +103,27 @@ func TestHedgeRecorderPanicIsContained(t *testing.T) {
 		}
 		if c := rec.count(); c != 1 {
 			t.Fatalf("recorded %d hedges, want 1", c)
+		}
+	})
+}
+
+type goexitHedgeRecorder struct{ fault.NoOpMetricsRecorder }
+
+func (goexitHedgeRecorder) RecordHedge(context.Context, string) { runtime.Goexit() }
+
+// A recorder calling runtime.Goexit on the timer's goroutine neither hangs
+// the call (it counts the hedge as in flight) nor stops the hedge.
+func TestHedgeRecorderGoexitStartsTheHedge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{Name: "p", Delay: 100 * time.Millisecond, Recorder: goexitHedgeRecorder{}})
+		op, n := sleepOp(time.Second, 20*time.Millisecond)
+		start := time.Now()
+		v, err := hedge.Policy[int](h).Execute(t.Context(), op)
+		if err != nil || v != 1 || n.Load() != 2 {
+			t.Fatalf("got %v, %v after %d attempts; want the hedge's 1, nil after 2", v, err, n.Load())
+		}
+		if d := time.Since(start); d != 120*time.Millisecond {
+			t.Fatalf("returned after %v, want 120ms (the hedge from 100ms answers at 120ms)", d)
 		}
 	})
 }

@@ -385,7 +385,11 @@ func (c *call[T, A]) start() {
 	}
 	c.mu.Unlock()
 	if h.hedgeRec != nil {
+		// The call counts this hedge as in flight and waits for it: it
+		// starts even when the recorder calls runtime.Goexit.
+		defer func() { go c.hedge(i, a) }()
 		h.recordHedge(c.parent)
+		return
 	}
 	go c.hedge(i, a)
 }
