@@ -157,12 +157,15 @@ func New(cfg Config) (*Hedge, error) {
 		percentile: p.Percentile,
 		windowSize: p.Window,
 	}
+	// Both run on the timer's goroutine: their panics are contained and
+	// the first one logged.
+	rec := fault.SafeRecorder(cfg.Recorder, nil)
 	if _, ok := cfg.Recorder.(fault.BudgetRecorder); ok {
-		// It runs on the timer's goroutine: its panics are contained
-		// and the first one logged.
-		h.budgetRec, _ = fault.SafeRecorder(cfg.Recorder, nil).(fault.BudgetRecorder)
+		h.budgetRec, _ = rec.(fault.BudgetRecorder)
 	}
-	h.hedgeRec, _ = cfg.Recorder.(fault.HedgeRecorder)
+	if _, ok := cfg.Recorder.(fault.HedgeRecorder); ok {
+		h.hedgeRec, _ = rec.(fault.HedgeRecorder)
+	}
 	if p.Percentile > 0 {
 		h.lat = newWindow(p.Window, p.MinSamples, p.Percentile, p.Delay)
 	}

@@ -91,8 +91,9 @@ func TestHedgeRecorderIgnoresRefusedHedges(t *testing.T) {
 }
 
 // A recorder that panics on the timer's goroutine neither ends the process
-// nor stops the hedge.
+// nor stops the hedge; its first panic is logged, once.
 func TestHedgeRecorderPanicIsContained(t *testing.T) {
+	logged := captureLog(t, "MetricsRecorder.RecordHedge")
 	synctest.Test(t, func(t *testing.T) {
 		rec := &hedgeRecorder{panics: true}
 		h := mustNew(t, hedge.Config{Name: "p", Delay: 100 * time.Millisecond, Recorder: rec})
@@ -103,6 +104,13 @@ func TestHedgeRecorderPanicIsContained(t *testing.T) {
 		}
 		if c := rec.count(); c != 1 {
 			t.Fatalf("recorded %d hedges, want 1", c)
+		}
+		op, _ = sleepOp(time.Second, 20*time.Millisecond)
+		if _, err := hedge.Policy[int](h).Execute(t.Context(), op); err != nil {
+			t.Fatal(err)
+		}
+		if c, l := rec.count(), logged(); c != 2 || l != 1 {
+			t.Fatalf("recorded %d hedges, logged %d panics; want 2 and 1", c, l)
 		}
 	})
 }

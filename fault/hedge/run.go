@@ -388,7 +388,7 @@ func (c *call[T, A]) start() {
 		// The call counts this hedge as in flight and waits for it: it
 		// starts even when the recorder calls runtime.Goexit.
 		defer func() { go c.hedge(i, a) }()
-		h.recordHedge(c.parent)
+		h.hedgeRec.RecordHedge(c.parent, h.name)
 		return
 	}
 	go c.hedge(i, a)
