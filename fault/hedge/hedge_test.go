@@ -324,11 +324,33 @@ func TestRetryableErrorLetsTheOthersGoOn(t *testing.T) {
 		var n atomic.Int64
 		_, err := hedge.Policy[int](h).Execute(t.Context(), func(ctx context.Context) (int, error) {
 			k := n.Add(1)
-			time.Sleep(time.Duration(30-10*k) * time.Millisecond) // first fails at 20ms, hedge at 10+10ms... hedge 2 at 20ms
+			time.Sleep(time.Duration(30-10*k) * time.Millisecond) // both fail at 20ms: the first after 20ms, the hedge (from 10ms) after 10ms
 			return 0, errors.New("transient " + string(rune('0'+k)))
 		})
 		if err == nil || n.Load() != 2 {
 			t.Fatalf("err %v after %d attempts", err, n.Load())
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Every attempt fails, the hedge first: the call waits for the
+		// first attempt and returns its error, the last one.
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond})
+		errFirst, errHedge := errors.New("first attempt failed"), errors.New("hedge failed")
+		var n atomic.Int64
+		start := time.Now()
+		_, err := hedge.Policy[int](h).Execute(t.Context(), func(ctx context.Context) (int, error) {
+			if n.Add(1) == 1 {
+				time.Sleep(25 * time.Millisecond)
+				return 0, errFirst
+			}
+			time.Sleep(5 * time.Millisecond) // fails at 15ms
+			return 0, errHedge
+		})
+		if err != errFirst || n.Load() != 2 {
+			t.Fatalf("err %v after %d attempts; want the last error, %v, after 2", err, n.Load(), errFirst)
+		}
+		if d := time.Since(start); d != 25*time.Millisecond {
+			t.Fatalf("returned after %v, want 25ms", d)
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
