@@ -169,9 +169,15 @@ func TestRuleConvergesAndRecovers(t *testing.T) {
 		if mean := sum / n; math.Abs(mean-1.0/3) > 0.03 || hi-lo > 0.05 {
 			t.Fatalf("over the last window the probability ranged %.3f..%.3f (mean %.3f), want a steady 1/3", lo, hi, mean)
 		}
+		if math.Abs(lo-1.0/3) > 0.025 || math.Abs(hi-1.0/3) > 0.025 {
+			t.Fatalf("over the last window the probability ranged %.3f..%.3f, want within ±0.025 of 1/3", lo, hi)
+		}
 		rec := simulate(th, n+1, demand, math.MaxInt, bucket)
 		for i, p := range rec {
 			if p == 0 {
+				if i >= n {
+					t.Fatalf("probability reached 0 %v after the dependency recovered, want within one window (%v)", time.Duration(i+1)*bucket, window)
+				}
 				t.Logf("probability reached 0 %v after the dependency recovered", time.Duration(i+1)*bucket)
 				return
 			}
@@ -294,6 +300,7 @@ func TestClassifierAndRecorder(t *testing.T) {
 type recorder struct {
 	fault.NoOpMetricsRecorder
 	throttled atomic.Int64
+	admitted  atomic.Int64 // reports made on an admitted attempt
 	last      atomic.Uint64
 }
 
@@ -303,8 +310,50 @@ func (r *recorder) RecordThrottle(_ context.Context, name string, throttled bool
 	}
 	if throttled {
 		r.throttled.Add(1)
+	} else {
+		r.admitted.Add(1)
 	}
 	r.last.Store(math.Float64bits(p))
+}
+
+// TestRecorderToldOfEachNewProbability: an admitted attempt tells the
+// recorder of a probability it has not been told of yet, once; a rejection
+// tells it every time.
+func TestRecorderToldOfEachNewProbability(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		draw := 1.0 // admit everything until set lower
+		th := mustNew(t, throttle.Config{Name: "p", Window: time.Second, Buckets: 10, MinRequests: 1, Recorder: rec,
+			Rand: func() float64 { return draw }})
+		ctx := context.Background()
+		for range 3 {
+			if err := th.Admit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rec.admitted.Load() != 0 {
+			t.Fatalf("%d reports while the probability stayed 0, want none", rec.admitted.Load())
+		}
+		record(th, 1, 3) // 4 requests, 1 accept: (4 − 2·1)/5 = 0.4
+		advance(100 * time.Millisecond)
+		for range 3 {
+			if err := th.Admit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rec.admitted.Load() != 1 || rec.last.Load() != math.Float64bits(0.4) {
+			t.Fatalf("%d reports, last %v; want one, of 0.4", rec.admitted.Load(), math.Float64frombits(rec.last.Load()))
+		}
+		draw = 0
+		for range 2 {
+			if err := th.Admit(ctx); err == nil {
+				t.Fatal("an attempt drawn under the probability was admitted")
+			}
+		}
+		if rec.throttled.Load() != 2 || rec.admitted.Load() != 1 {
+			t.Fatalf("%d rejections and %d admissions reported, want 2 and 1", rec.throttled.Load(), rec.admitted.Load())
+		}
+	})
 }
 
 // TestRuleNoAllocations: the decision and the success path allocate nothing.
