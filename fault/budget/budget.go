@@ -60,8 +60,10 @@ func (c Config) section() fault.BudgetPolicyConfig {
 // ("Budget.Ratio"), the value and the rule.
 func (c Config) Validate() error {
 	sec := c.section()
-	err := sec.Validate()
-	if c.Name != "" {
+	var err error
+	if c.Name == "" {
+		err = sec.Validate()
+	} else {
 		err = fault.PolicyConfig{Name: c.Name, Budget: &sec}.Validate()
 	}
 	if c.Buckets != 0 && (c.Buckets < minBuckets || c.Buckets > MaxBuckets) {
