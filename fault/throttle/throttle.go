@@ -76,8 +76,10 @@ func (c Config) section() fault.ThrottlePolicyConfig {
 // ("Throttle.K"), the value and the rule.
 func (c Config) Validate() error {
 	sec := c.section()
-	err := sec.Validate()
-	if c.Name != "" {
+	var err error
+	if c.Name == "" {
+		err = sec.Validate()
+	} else {
 		err = fault.PolicyConfig{Name: c.Name, Throttle: &sec}.Validate()
 	}
 	if c.Buckets != 0 && (c.Buckets < minBuckets || c.Buckets > MaxBuckets) {
