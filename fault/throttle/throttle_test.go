@@ -370,6 +370,15 @@ func TestRuleNoAllocations(t *testing.T) {
 	}); a != 0 {
 		t.Fatalf("%v allocations per decision, want 0", a)
 	}
+	// Recording a failure costs what the classifier does, nothing more.
+	quiet := mustNew(t, throttle.Config{Classifier: func(error) throttle.Outcome { return throttle.Refused }})
+	failure := errors.New("busy")
+	if a := testing.AllocsPerRun(1000, func() {
+		quiet.Done(ctx, failure)
+		quiet.Record(throttle.Refused)
+	}); a != 0 {
+		t.Fatalf("%v allocations per failure recorded, want 0", a)
+	}
 }
 
 // TestConcurrent: 1,000 goroutines throttled at once (race detector), under
