@@ -267,7 +267,11 @@ func (t *Throttle) Admit(ctx context.Context) error {
 	}
 	p := t.Probability()
 	if t.recorder != nil {
-		t.reported.Store(math.Float64bits(p))
+		// Stored only when it changes: every rejection writing it would
+		// bounce the line every decision reads the probability from.
+		if bits := math.Float64bits(p); t.reported.Load() != bits {
+			t.reported.Store(bits)
+		}
 		t.recorder.RecordThrottle(ctx, t.name, true, p)
 	}
 	return fault.NewThrottledError(t.name, fault.CorrelationID(ctx), p, t.width)
