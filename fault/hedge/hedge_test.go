@@ -535,6 +535,33 @@ func TestRun(t *testing.T) {
 	})
 }
 
+// TestNilHedge: a nil *Hedge is absent, not an error: Run and the view's Run
+// run the operation once, its accessors report zero values, and nothing
+// panics.
+func TestNilHedge(t *testing.T) {
+	var h *hedge.Hedge
+	calls := 0
+	op := func(context.Context) error { calls++; return errBoom }
+	if err := h.Run(t.Context(), op); err != errBoom || calls != 1 {
+		t.Fatalf("Run on a nil Hedge: %v after %d calls, want the operation's error after 1", err, calls)
+	}
+	if err := hedge.Policy[int](nil).Run(t.Context(), op); err != errBoom || calls != 2 {
+		t.Fatalf("Run on a view of a nil Hedge: %v after %d calls, want the operation's error after 1 more", err, calls)
+	}
+	if err := h.Run(t.Context(), nil); !errors.Is(err, fault.ErrNilOperation) {
+		t.Fatal(err)
+	}
+	//nolint:staticcheck // a nil context on purpose
+	if err := hedge.Policy[int](nil).Run(nil, op); !errors.Is(err, fault.ErrNilContext) || calls != 2 {
+		t.Fatal(err)
+	}
+	if h.Name() != "" || h.Delay() != 0 || h.MaxHedges() != 0 {
+		t.Fatalf("accessors of a nil Hedge: %q, %v, %d; want zero values", h.Name(), h.Delay(), h.MaxHedges())
+	}
+}
+
+var errBoom = errors.New("boom")
+
 func TestConfigValidation(t *testing.T) {
 	for _, tc := range []struct {
 		cfg   hedge.Config
