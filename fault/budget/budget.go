@@ -161,8 +161,14 @@ func stripes() int {
 	return s
 }
 
-// Config returns the effective settings, defaults filled in.
-func (b *Budget) Config() Config { return b.cfg }
+// Config returns the effective settings, defaults filled in (the zero
+// Config for a nil Budget).
+func (b *Budget) Config() Config {
+	if b == nil {
+		return Config{}
+	}
+	return b.cfg
+}
 
 // Deposit records a first attempt. It reads no clock: while first attempts
 // come in, a timer closes each bucket at its end (a deposit that lands after
