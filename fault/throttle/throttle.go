@@ -191,8 +191,14 @@ func New(cfg Config) (*Throttle, error) {
 	return t, nil
 }
 
-// Config returns the effective settings, defaults filled in.
-func (t *Throttle) Config() Config { return t.cfg }
+// Config returns the effective settings, defaults filled in (the zero
+// Config for a nil Throttle).
+func (t *Throttle) Config() Config {
+	if t == nil {
+		return Config{}
+	}
+	return t.cfg
+}
 
 // Probability returns the rejection probability in force.
 func (t *Throttle) Probability() float64 {

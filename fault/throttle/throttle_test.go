@@ -422,6 +422,12 @@ func TestNil(t *testing.T) {
 	}
 	th.Record(throttle.Refused)
 	th.Done(context.Background(), errors.New("x"))
+	if c := th.Config(); c.Name != "" || c.K != 0 || c.Buckets != 0 || c.Classifier != nil {
+		t.Fatalf("a nil throttle's Config = %+v, want the zero Config", c)
+	}
+	if err := th.Run(context.Background(), func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("Run on a nil throttle: %v, want the operation's nil", err)
+	}
 	if got, err := throttle.Policy[int](nil).Execute(context.Background(), func(context.Context) (int, error) { return 2, nil }); got != 2 || err != nil {
 		t.Fatal("a view of a nil throttle runs the operation")
 	}
