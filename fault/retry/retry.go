@@ -358,7 +358,7 @@ func readable(d time.Duration) time.Duration {
 
 // ErrNilRetry is returned when a nil *Retry (or a view of one) is asked to
 // run an operation; the operation does not run. See docs/ARCHITECTURE.md,
-// "Nil values".
+// "Nil".
 var ErrNilRetry = errors.New("retry: nil *Retry (use retry.New)")
 
 // deadlineStopError is the cause of a retry that stopped early because the
