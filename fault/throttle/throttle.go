@@ -297,7 +297,13 @@ func (t *Throttle) arm() {
 		return
 	}
 	now := time.Since(t.base)
-	t.rotateLocked(int64(now / t.width))
+	// The timer stopped at a bucket end with nothing left in the window:
+	// what was counted since, the outcome that calls arm included, was
+	// counted in the bucket of now. Closed into the bucket in force when
+	// the timer stopped, it would leave the window early, or at once
+	// after an idle window.
+	t.cur = max(t.cur, int64(now/t.width))
+	t.rotateLocked(t.cur)
 	next := t.untilNext(now)
 	if t.timer == nil {
 		t.timer = time.AfterFunc(next, t.tick)

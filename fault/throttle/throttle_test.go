@@ -120,6 +120,33 @@ func TestCapAndMinRequests(t *testing.T) {
 	})
 }
 
+// TestRuleOutcomesAfterIdleCount: after the window has emptied and the
+// bucket timer stopped, the outcome that restarts it counts in the bucket
+// it was recorded in, like every outcome after it (it was closed into the
+// bucket in force when the timer stopped, and so left the window at once).
+func TestRuleOutcomesAfterIdleCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := mustNew(t, throttle.Config{Window: time.Second, Buckets: 10, MinRequests: 10})
+		record(th, 1, 0)
+		advance(5 * time.Second) // the window empties, the timer stops
+		record(th, 0, 10)
+		advance(100 * time.Millisecond)
+		if p := th.Probability(); p != 0.9 {
+			t.Fatalf("probability %v after 10 refusals, want the cap 0.9 (every refusal counted)", p)
+		}
+		// Their bucket, 5.0s to 5.1s, is in the window of every bucket
+		// ending up to 6.0s.
+		advance(900 * time.Millisecond)
+		if p := th.Probability(); p != 0.9 {
+			t.Fatalf("probability %v a window after the refusals' bucket began, want 0.9: it is still in the window", p)
+		}
+		advance(100 * time.Millisecond)
+		if p := th.Probability(); p != 0 {
+			t.Fatalf("probability %v a window after the refusals' bucket ended, want 0", p)
+		}
+	})
+}
+
 // simulate plays a capacity-limited dependency: per bucket, demand
 // attempts are offered; the throttle rejects some; the dependency accepts at
 // most capacity of those admitted and refuses the rest. It returns the
