@@ -196,13 +196,19 @@ func (b *Budget) arm() {
 	if i := now / b.width; i > b.cur.Load() {
 		b.rotateLocked(i)
 	}
-	next := time.Duration((now/b.width+1)*b.width - now)
+	next := b.untilNext(now)
 	if b.timer == nil {
 		b.timer = time.AfterFunc(next, b.tick)
 	} else {
 		b.timer.Reset(next)
 	}
 	b.armed.Store(true)
+}
+
+// untilNext returns the time from now (nanoseconds since base) to the next
+// bucket boundary.
+func (b *Budget) untilNext(now int64) time.Duration {
+	return time.Duration(b.width - now%b.width)
 }
 
 // tick runs at a bucket boundary: it rotates, and stops the timer when the
@@ -219,7 +225,7 @@ func (b *Budget) tick() {
 		b.armed.Store(false)
 		return
 	}
-	b.timer.Reset(time.Duration((now/b.width+1)*b.width - now))
+	b.timer.Reset(b.untilNext(now))
 }
 
 // TryWithdraw grants one retry (or hedge) and counts it, or refuses, as one
