@@ -299,9 +299,10 @@ func (t *Throttle) arm() {
 	now := time.Since(t.base)
 	// The timer stopped at a bucket end with nothing left in the window:
 	// what was counted since, the outcome that calls arm included, was
-	// counted in the bucket of now. Closed into the bucket in force when
-	// the timer stopped, it would leave the window early, or at once
-	// after an idle window.
+	// counted in the bucket of now (but for an outcome that raced with the
+	// timer stopping, which then counts a little late). Closed into the
+	// bucket in force when the timer stopped, it would leave the window
+	// early, or at once after an idle window.
 	t.cur = max(t.cur, int64(now/t.width))
 	t.rotateLocked(t.cur)
 	next := t.untilNext(now)
