@@ -414,7 +414,7 @@ func TestConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		th := mustNew(t, throttle.Config{Window: time.Second, Buckets: 10})
 		var wg sync.WaitGroup
-		var admitted, rejected atomic.Int64
+		var admitted, rejected, accepted atomic.Int64
 		for g := range 1000 {
 			wg.Go(func() {
 				for i := range 50 {
@@ -423,6 +423,7 @@ func TestConcurrent(t *testing.T) {
 					} else {
 						admitted.Add(1)
 						if (g+i)%3 == 0 {
+							accepted.Add(1)
 							th.Record(throttle.Accepted)
 						} else {
 							th.Record(throttle.Refused)
@@ -438,6 +439,15 @@ func TestConcurrent(t *testing.T) {
 		wg.Wait()
 		if rejected.Load() == 0 || admitted.Load()+rejected.Load() != 50000 {
 			t.Fatalf("admitted %d, rejected %d", admitted.Load(), rejected.Load())
+		}
+		// Every outcome and every local rejection was counted: once the
+		// last bucket has closed, the probability is the formula over all
+		// of them (the 0.5s of traffic fits in the 1s window).
+		advance(100 * time.Millisecond)
+		r, a := float64(admitted.Load()+rejected.Load()), float64(accepted.Load())
+		want := min(max((r-2*a)/(r+1), 0), 0.9)
+		if p := th.Probability(); math.Abs(p-want) > 1e-12 {
+			t.Fatalf("probability %v, want %v from %v requests and %v accepts: an outcome went uncounted", p, want, r, a)
 		}
 	})
 }
