@@ -60,8 +60,10 @@ func (c Config) section() fault.BudgetPolicyConfig {
 // ("Budget.Ratio"), the value and the rule.
 func (c Config) Validate() error {
 	sec := c.section()
-	err := sec.Validate()
-	if c.Name != "" {
+	var err error
+	if c.Name == "" {
+		err = sec.Validate()
+	} else {
 		err = fault.PolicyConfig{Name: c.Name, Budget: &sec}.Validate()
 	}
 	if c.Buckets != 0 && (c.Buckets < minBuckets || c.Buckets > MaxBuckets) {
@@ -159,8 +161,14 @@ func stripes() int {
 	return s
 }
 
-// Config returns the effective settings, defaults filled in.
-func (b *Budget) Config() Config { return b.cfg }
+// Config returns the effective settings, defaults filled in (the zero
+// Config for a nil Budget).
+func (b *Budget) Config() Config {
+	if b == nil {
+		return Config{}
+	}
+	return b.cfg
+}
 
 // Deposit records a first attempt. It reads no clock: while first attempts
 // come in, a timer closes each bucket at its end (a deposit that lands after
@@ -188,13 +196,19 @@ func (b *Budget) arm() {
 	if i := now / b.width; i > b.cur.Load() {
 		b.rotateLocked(i)
 	}
-	next := time.Duration((now/b.width+1)*b.width - now)
+	next := b.untilNext(now)
 	if b.timer == nil {
 		b.timer = time.AfterFunc(next, b.tick)
 	} else {
 		b.timer.Reset(next)
 	}
 	b.armed.Store(true)
+}
+
+// untilNext returns the time from now (nanoseconds since base) to the next
+// bucket boundary.
+func (b *Budget) untilNext(now int64) time.Duration {
+	return time.Duration(b.width - now%b.width)
 }
 
 // tick runs at a bucket boundary: it rotates, and stops the timer when the
@@ -211,7 +225,7 @@ func (b *Budget) tick() {
 		b.armed.Store(false)
 		return
 	}
-	b.timer.Reset(time.Duration((now/b.width+1)*b.width - now))
+	b.timer.Reset(b.untilNext(now))
 }
 
 // TryWithdraw grants one retry (or hedge) and counts it, or refuses, as one

@@ -293,6 +293,9 @@ func TestNilBudget(t *testing.T) {
 	if b.Available() != math.MaxInt64 {
 		t.Fatal("a nil budget has unlimited permits")
 	}
+	if b.Config() != (budget.Config{}) {
+		t.Fatal("a nil budget's Config is the zero Config")
+	}
 }
 
 func TestValidate(t *testing.T) {

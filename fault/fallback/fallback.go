@@ -56,7 +56,8 @@ func New[T any](fn Func[T], opts ...Option) (*Fallback[T], error) {
 	return &Fallback[T]{name: o.name, fn: fn, when: o.when}, nil
 }
 
-// Value returns a Fallback that answers the failures DefaultWhen names with v.
+// Value returns a Fallback whose answer is v: to the failures DefaultWhen
+// names, or those a When option names.
 func Value[T any](v T, opts ...Option) *Fallback[T] {
 	f, _ := New(func(context.Context, error) (T, error) { return v, nil }, opts...) // fn is not nil: no error
 	return f

@@ -136,3 +136,20 @@ func TestWhenAndGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRuleSuccessAllocatesNothing: a call that succeeds costs no allocation,
+// through Execute and through Run.
+func TestRuleSuccessAllocatesNothing(t *testing.T) {
+	f := fallback.Value("stale")
+	ctx := context.Background()
+	ok := func(context.Context) (string, error) { return "fresh", nil }
+	runOK := func(context.Context) error { return nil }
+	if a := testing.AllocsPerRun(1000, func() {
+		if v, err := f.Execute(ctx, ok); v != "fresh" || err != nil {
+			panic("the success was not passed through")
+		}
+		_ = f.Run(ctx, runOK)
+	}); a != 0 {
+		t.Fatalf("%v allocations per call, want 0", a)
+	}
+}

@@ -20,8 +20,9 @@ import (
 
 // captureLog sends slog.Default to a buffer for the rest of the test
 // (contained callback panics are logged there) and returns a function
-// counting the records logged so far. Tests using it must not be parallel.
-func captureLog(t *testing.T) func() int {
+// counting the records logged so far for callback. Tests using it must not
+// be parallel.
+func captureLog(t *testing.T, callback string) func() int {
 	t.Helper()
 	var mu sync.Mutex
 	var buf bytes.Buffer
@@ -31,7 +32,7 @@ func captureLog(t *testing.T) func() int {
 	return func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		return strings.Count(buf.String(), "callback=ContinueOn")
+		return strings.Count(buf.String(), "callback="+callback)
 	}
 }
 
@@ -64,7 +65,7 @@ func TestRegressionContinueOnPanicDoesNotCrash(t *testing.T) {
 		{"CallerGoroutine", 1, 12 * time.Millisecond, errFirst},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logged := captureLog(t)
+			logged := captureLog(t, "ContinueOn")
 			synctest.Test(t, func(t *testing.T) {
 				var asked atomic.Int64
 				h := mustNew(t, hedge.Config{Name: "p", Delay: 10 * time.Millisecond, ContinueOn: func(error) bool {

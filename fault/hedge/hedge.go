@@ -157,28 +157,45 @@ func New(cfg Config) (*Hedge, error) {
 		percentile: p.Percentile,
 		windowSize: p.Window,
 	}
+	// Both run on the timer's goroutine: their panics are contained and
+	// the first one logged.
+	rec := fault.SafeRecorder(cfg.Recorder, nil)
 	if _, ok := cfg.Recorder.(fault.BudgetRecorder); ok {
-		// It runs on the timer's goroutine: its panics are contained
-		// and the first one logged.
-		h.budgetRec, _ = fault.SafeRecorder(cfg.Recorder, nil).(fault.BudgetRecorder)
+		h.budgetRec, _ = rec.(fault.BudgetRecorder)
 	}
-	h.hedgeRec, _ = cfg.Recorder.(fault.HedgeRecorder)
+	if _, ok := cfg.Recorder.(fault.HedgeRecorder); ok {
+		h.hedgeRec, _ = rec.(fault.HedgeRecorder)
+	}
 	if p.Percentile > 0 {
 		h.lat = newWindow(p.Window, p.MinSamples, p.Percentile, p.Delay)
 	}
 	return h, nil
 }
 
-// Name returns the name given in Config.
-func (h *Hedge) Name() string { return h.name }
+// Name returns the name given in Config ("" for a nil Hedge).
+func (h *Hedge) Name() string {
+	if h == nil {
+		return ""
+	}
+	return h.name
+}
 
-// MaxHedges returns the number of extra attempts a call may start.
-func (h *Hedge) MaxHedges() int { return h.maxHedges }
+// MaxHedges returns the number of extra attempts a call may start (0 for a
+// nil Hedge).
+func (h *Hedge) MaxHedges() int {
+	if h == nil {
+		return 0
+	}
+	return h.maxHedges
+}
 
 // Delay returns the hedge delay in force now: the fixed Delay, or the
 // Percentile of the latency window once it holds MinSamples samples. 0
-// means calls are not hedged yet.
+// means calls are not hedged yet (always, for a nil Hedge).
 func (h *Hedge) Delay() time.Duration {
+	if h == nil {
+		return 0
+	}
 	if h.lat != nil {
 		return h.lat.delay()
 	}
@@ -188,13 +205,16 @@ func (h *Hedge) Delay() time.Duration {
 // Run calls op as the package documentation describes and returns the
 // winning attempt's error (nil), the error that ended the call, or the last
 // attempt's error when every attempt failed. It returns only after every
-// attempt it started has returned.
+// attempt it started has returned. A nil Hedge runs op once, unhedged.
 func (h *Hedge) Run(ctx context.Context, op func(ctx context.Context) error) error {
 	if op == nil {
 		return fault.ErrNilOperation
 	}
 	if ctx == nil {
 		return fault.ErrNilContext
+	}
+	if h == nil {
+		return op(ctx)
 	}
 	_, err := execute[struct{}](ctx, h, errOperation(op))
 	return err
@@ -226,15 +246,6 @@ func (v View[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, error
 
 // Run is Hedge.Run, so a View is also a fault.Guard.
 func (v View[T]) Run(ctx context.Context, op func(ctx context.Context) error) error {
-	if v.h == nil {
-		switch {
-		case op == nil:
-			return fault.ErrNilOperation
-		case ctx == nil:
-			return fault.ErrNilContext
-		}
-		return op(ctx)
-	}
 	return v.h.Run(ctx, op)
 }
 

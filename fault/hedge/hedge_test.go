@@ -324,11 +324,33 @@ func TestRetryableErrorLetsTheOthersGoOn(t *testing.T) {
 		var n atomic.Int64
 		_, err := hedge.Policy[int](h).Execute(t.Context(), func(ctx context.Context) (int, error) {
 			k := n.Add(1)
-			time.Sleep(time.Duration(30-10*k) * time.Millisecond) // first fails at 20ms, hedge at 10+10ms... hedge 2 at 20ms
+			time.Sleep(time.Duration(30-10*k) * time.Millisecond) // both fail at 20ms: the first after 20ms, the hedge (from 10ms) after 10ms
 			return 0, errors.New("transient " + string(rune('0'+k)))
 		})
 		if err == nil || n.Load() != 2 {
 			t.Fatalf("err %v after %d attempts", err, n.Load())
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Every attempt fails, the hedge first: the call waits for the
+		// first attempt and returns its error, the last one.
+		h := mustNew(t, hedge.Config{Delay: 10 * time.Millisecond})
+		errFirst, errHedge := errors.New("first attempt failed"), errors.New("hedge failed")
+		var n atomic.Int64
+		start := time.Now()
+		_, err := hedge.Policy[int](h).Execute(t.Context(), func(ctx context.Context) (int, error) {
+			if n.Add(1) == 1 {
+				time.Sleep(25 * time.Millisecond)
+				return 0, errFirst
+			}
+			time.Sleep(5 * time.Millisecond) // fails at 15ms
+			return 0, errHedge
+		})
+		if err != errFirst || n.Load() != 2 {
+			t.Fatalf("err %v after %d attempts; want the last error, %v, after 2", err, n.Load(), errFirst)
+		}
+		if d := time.Since(start); d != 25*time.Millisecond {
+			t.Fatalf("returned after %v, want 25ms", d)
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
@@ -512,6 +534,33 @@ func TestRun(t *testing.T) {
 		}
 	})
 }
+
+// TestNilHedge: a nil *Hedge is absent, not an error: Run and the view's Run
+// run the operation once, its accessors report zero values, and nothing
+// panics.
+func TestNilHedge(t *testing.T) {
+	var h *hedge.Hedge
+	calls := 0
+	op := func(context.Context) error { calls++; return errBoom }
+	if err := h.Run(t.Context(), op); err != errBoom || calls != 1 {
+		t.Fatalf("Run on a nil Hedge: %v after %d calls, want the operation's error after 1", err, calls)
+	}
+	if err := hedge.Policy[int](nil).Run(t.Context(), op); err != errBoom || calls != 2 {
+		t.Fatalf("Run on a view of a nil Hedge: %v after %d calls, want the operation's error after 1 more", err, calls)
+	}
+	if err := h.Run(t.Context(), nil); !errors.Is(err, fault.ErrNilOperation) {
+		t.Fatal(err)
+	}
+	//nolint:staticcheck // a nil context on purpose
+	if err := hedge.Policy[int](nil).Run(nil, op); !errors.Is(err, fault.ErrNilContext) || calls != 2 {
+		t.Fatal(err)
+	}
+	if h.Name() != "" || h.Delay() != 0 || h.MaxHedges() != 0 {
+		t.Fatalf("accessors of a nil Hedge: %q, %v, %d; want zero values", h.Name(), h.Delay(), h.MaxHedges())
+	}
+}
+
+var errBoom = errors.New("boom")
 
 func TestConfigValidation(t *testing.T) {
 	for _, tc := range []struct {

@@ -2,6 +2,7 @@ package hedge_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -90,8 +91,9 @@ func TestHedgeRecorderIgnoresRefusedHedges(t *testing.T) {
 }
 
 // A recorder that panics on the timer's goroutine neither ends the process
-// nor stops the hedge.
+// nor stops the hedge; its first panic is logged, once.
 func TestHedgeRecorderPanicIsContained(t *testing.T) {
+	logged := captureLog(t, "MetricsRecorder.RecordHedge")
 	synctest.Test(t, func(t *testing.T) {
 		rec := &hedgeRecorder{panics: true}
 		h := mustNew(t, hedge.Config{Name: "p", Delay: 100 * time.Millisecond, Recorder: rec})
@@ -102,6 +104,34 @@ func TestHedgeRecorderPanicIsContained(t *testing.T) {
 		}
 		if c := rec.count(); c != 1 {
 			t.Fatalf("recorded %d hedges, want 1", c)
+		}
+		op, _ = sleepOp(time.Second, 20*time.Millisecond)
+		if _, err := hedge.Policy[int](h).Execute(t.Context(), op); err != nil {
+			t.Fatal(err)
+		}
+		if c, l := rec.count(), logged(); c != 2 || l != 1 {
+			t.Fatalf("recorded %d hedges, logged %d panics; want 2 and 1", c, l)
+		}
+	})
+}
+
+type goexitHedgeRecorder struct{ fault.NoOpMetricsRecorder }
+
+func (goexitHedgeRecorder) RecordHedge(context.Context, string) { runtime.Goexit() }
+
+// A recorder calling runtime.Goexit on the timer's goroutine neither hangs
+// the call (it counts the hedge as in flight) nor stops the hedge.
+func TestHedgeRecorderGoexitStartsTheHedge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{Name: "p", Delay: 100 * time.Millisecond, Recorder: goexitHedgeRecorder{}})
+		op, n := sleepOp(time.Second, 20*time.Millisecond)
+		start := time.Now()
+		v, err := hedge.Policy[int](h).Execute(t.Context(), op)
+		if err != nil || v != 1 || n.Load() != 2 {
+			t.Fatalf("got %v, %v after %d attempts; want the hedge's 1, nil after 2", v, err, n.Load())
+		}
+		if d := time.Since(start); d != 120*time.Millisecond {
+			t.Fatalf("returned after %v, want 120ms (the hedge from 100ms answers at 120ms)", d)
 		}
 	})
 }

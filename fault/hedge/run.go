@@ -385,7 +385,11 @@ func (c *call[T, A]) start() {
 	}
 	c.mu.Unlock()
 	if h.hedgeRec != nil {
-		h.recordHedge(c.parent)
+		// The call counts this hedge as in flight and waits for it: it
+		// starts even when the recorder calls runtime.Goexit.
+		defer func() { go c.hedge(i, a) }()
+		h.hedgeRec.RecordHedge(c.parent, h.name)
+		return
 	}
 	go c.hedge(i, a)
 }

@@ -54,7 +54,10 @@ func TestRuleBudgetRefusalEndsAtOnce(t *testing.T) {
 			t.Fatalf("the call took %v, want exactly the one granted retry's 1s wait", elapsed)
 		}
 		var re *fault.RetryExhaustedError
-		if !errors.As(err, &re) || !re.BudgetRefused || re.Attempts != 2 || calls != 2 {
+		if !errors.As(err, &re) {
+			t.Fatalf("err %v (calls %d), want a RetryExhaustedError", err, calls)
+		}
+		if !re.BudgetRefused || re.Attempts != 2 || calls != 2 {
 			t.Fatalf("err %v (attempts %d, calls %d), want a budget-refused RetryExhaustedError after 2 attempts", err, re.Attempts, calls)
 		}
 		if !errors.Is(err, fault.ErrBudgetExhausted) || !errors.Is(err, boom) {
@@ -82,6 +85,38 @@ func TestRuleBudgetAskedOnlyForRealRetries(t *testing.T) {
 		_ = r.Run(ctx, func(context.Context) error { return nil })
 		if b.deposits.Load() != 4 || b.withdrawals.Load() != 2 {
 			t.Fatalf("deposits %d, withdrawals %d; want 4 (one per call) and 2 (the first call's two retries)", b.deposits.Load(), b.withdrawals.Load())
+		}
+	})
+}
+
+// TestRuleBudgetNotAskedWhenTimeRunsOut: a retry that MaxElapsed or the
+// caller's deadline stops takes no permit (the budget is asked after them).
+func TestRuleBudgetNotAskedWhenTimeRunsOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &fakeBudget{grants: 100}
+		r, err := retry.New(retry.Config{MaxAttempts: 3, InitialInterval: 2 * time.Second, MaxInterval: 2 * time.Second,
+			Jitter: fault.JitterNone, MaxElapsed: time.Second, Budget: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		err = r.Run(context.Background(), func(context.Context) error { return boom })
+		var re *fault.RetryExhaustedError
+		if !errors.As(err, &re) || re.BudgetRefused || re.Attempts != 1 {
+			t.Fatalf("err %v, want a MaxElapsed stop after 1 attempt", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		r, err = retry.New(retry.Config{MaxAttempts: 3, InitialInterval: time.Second, Jitter: fault.JitterNone, Budget: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Run(ctx, func(context.Context) error { return boom })
+		if !errors.As(err, &re) || re.BudgetRefused || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v, want a deadline stop", err)
+		}
+		if b.deposits.Load() != 2 || b.withdrawals.Load() != 0 {
+			t.Fatalf("deposits %d, withdrawals %d; want 2 and none", b.deposits.Load(), b.withdrawals.Load())
 		}
 	})
 }

@@ -38,6 +38,8 @@
 //
 // # What is not retried
 //
+//   - a context already done when Run is called: the operation never runs,
+//     and Run returns ctx.Err() itself;
 //   - the caller's context ending, during an attempt or a wait: Run returns
 //     at once with an error matching context.Canceled or
 //     context.DeadlineExceeded (and the last attempt's error, as text only

@@ -15,7 +15,8 @@ import (
 // Run calls op until it succeeds, fails with an error that is not retried,
 // the attempts or the time budget run out, or ctx ends; see the package
 // documentation for the exact rules and the errors returned. A nil Retry is
-// a programming error: it returns ErrNilRetry without running op. A panic in op is not retried and propagates unchanged.
+// a programming error: it returns ErrNilRetry without running op. A panic in
+// op is not retried and propagates unchanged.
 //
 // On the success path Run allocates nothing and reads no clock (one read
 // when MaxElapsed is set).
@@ -357,7 +358,7 @@ func readable(d time.Duration) time.Duration {
 
 // ErrNilRetry is returned when a nil *Retry (or a view of one) is asked to
 // run an operation; the operation does not run. See docs/ARCHITECTURE.md,
-// "Nil values".
+// "Nil".
 var ErrNilRetry = errors.New("retry: nil *Retry (use retry.New)")
 
 // deadlineStopError is the cause of a retry that stopped early because the

@@ -73,15 +73,20 @@ func reportCPU(b *testing.B) func() {
 	}
 }
 
+// begin runs c's setup and asks for allocation figures; the function it
+// returns reports CPU time per operation, once the benchmark's loop is done.
+func begin(b *testing.B, c benchCase) func() {
+	if c.setup != nil {
+		c.setup()
+	}
+	b.ReportAllocs()
+	return reportCPU(b)
+}
+
 func BenchmarkSerial(b *testing.B) {
 	for _, c := range benchCases(b) {
 		b.Run(c.name, func(b *testing.B) {
-			if c.setup != nil {
-				c.setup()
-			}
-			b.ReportAllocs()
-			stop := reportCPU(b)
-			defer stop()
+			defer begin(b, c)()
 			for b.Loop() {
 				c.op()
 			}
@@ -92,12 +97,7 @@ func BenchmarkSerial(b *testing.B) {
 func BenchmarkParallel(b *testing.B) {
 	for _, c := range benchCases(b) {
 		b.Run(c.name, func(b *testing.B) {
-			if c.setup != nil {
-				c.setup()
-			}
-			b.ReportAllocs()
-			stop := reportCPU(b)
-			defer stop()
+			defer begin(b, c)()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					c.op()

@@ -53,6 +53,8 @@
 // zero, draws a random number (injectable with Config.Rand); outcomes are
 // striped atomic adds. No clock is read on the hot path: a timer recomputes
 // the probability at the end of each of the window's Buckets (default 100)
-// while the window holds requests, and stops when it is empty. Nothing
-// allocates except the error of a rejected attempt.
+// while the window holds requests, and stops when it is empty. The
+// decision and recording an outcome allocate nothing; a rejected attempt
+// allocates its error, and classifying a failed attempt costs what the
+// Classifier does (DefaultClassifier's errors.As allocates a few bytes).
 package throttle

@@ -76,8 +76,10 @@ func (c Config) section() fault.ThrottlePolicyConfig {
 // ("Throttle.K"), the value and the rule.
 func (c Config) Validate() error {
 	sec := c.section()
-	err := sec.Validate()
-	if c.Name != "" {
+	var err error
+	if c.Name == "" {
+		err = sec.Validate()
+	} else {
 		err = fault.PolicyConfig{Name: c.Name, Throttle: &sec}.Validate()
 	}
 	if c.Buckets != 0 && (c.Buckets < minBuckets || c.Buckets > MaxBuckets) {
@@ -189,8 +191,14 @@ func New(cfg Config) (*Throttle, error) {
 	return t, nil
 }
 
-// Config returns the effective settings, defaults filled in.
-func (t *Throttle) Config() Config { return t.cfg }
+// Config returns the effective settings, defaults filled in (the zero
+// Config for a nil Throttle).
+func (t *Throttle) Config() Config {
+	if t == nil {
+		return Config{}
+	}
+	return t.cfg
+}
 
 // Probability returns the rejection probability in force.
 func (t *Throttle) Probability() float64 {
@@ -265,7 +273,11 @@ func (t *Throttle) Admit(ctx context.Context) error {
 	}
 	p := t.Probability()
 	if t.recorder != nil {
-		t.reported.Store(math.Float64bits(p))
+		// Stored only when it changes: every rejection writing it would
+		// bounce the line every decision reads the probability from.
+		if bits := math.Float64bits(p); t.reported.Load() != bits {
+			t.reported.Store(bits)
+		}
 		t.recorder.RecordThrottle(ctx, t.name, true, p)
 	}
 	return fault.NewThrottledError(t.name, fault.CorrelationID(ctx), p, t.width)
@@ -285,7 +297,14 @@ func (t *Throttle) arm() {
 		return
 	}
 	now := time.Since(t.base)
-	t.rotateLocked(int64(now / t.width))
+	// The timer stopped at a bucket end with nothing left in the window:
+	// what was counted since, the outcome that calls arm included, was
+	// counted in the bucket of now (but for an outcome that raced with the
+	// timer stopping, which then counts a little late). Closed into the
+	// bucket in force when the timer stopped, it would leave the window
+	// early, or at once after an idle window.
+	t.cur = max(t.cur, int64(now/t.width))
+	t.rotateLocked(t.cur)
 	next := t.untilNext(now)
 	if t.timer == nil {
 		t.timer = time.AfterFunc(next, t.tick)

@@ -120,6 +120,33 @@ func TestCapAndMinRequests(t *testing.T) {
 	})
 }
 
+// TestRuleOutcomesAfterIdleCount: after the window has emptied and the
+// bucket timer stopped, the outcome that restarts it counts in the bucket
+// it was recorded in, like every outcome after it (it was closed into the
+// bucket in force when the timer stopped, and so left the window at once).
+func TestRuleOutcomesAfterIdleCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := mustNew(t, throttle.Config{Window: time.Second, Buckets: 10, MinRequests: 10})
+		record(th, 1, 0)
+		advance(5 * time.Second) // the window empties, the timer stops
+		record(th, 0, 10)
+		advance(100 * time.Millisecond)
+		if p := th.Probability(); p != 0.9 {
+			t.Fatalf("probability %v after 10 refusals, want the cap 0.9 (every refusal counted)", p)
+		}
+		// Their bucket, 5.0s to 5.1s, is in the window of every bucket
+		// ending up to 6.0s.
+		advance(900 * time.Millisecond)
+		if p := th.Probability(); p != 0.9 {
+			t.Fatalf("probability %v a window after the refusals' bucket began, want 0.9: it is still in the window", p)
+		}
+		advance(100 * time.Millisecond)
+		if p := th.Probability(); p != 0 {
+			t.Fatalf("probability %v a window after the refusals' bucket ended, want 0", p)
+		}
+	})
+}
+
 // simulate plays a capacity-limited dependency: per bucket, demand
 // attempts are offered; the throttle rejects some; the dependency accepts at
 // most capacity of those admitted and refuses the rest. It returns the
@@ -169,9 +196,15 @@ func TestRuleConvergesAndRecovers(t *testing.T) {
 		if mean := sum / n; math.Abs(mean-1.0/3) > 0.03 || hi-lo > 0.05 {
 			t.Fatalf("over the last window the probability ranged %.3f..%.3f (mean %.3f), want a steady 1/3", lo, hi, mean)
 		}
+		if math.Abs(lo-1.0/3) > 0.025 || math.Abs(hi-1.0/3) > 0.025 {
+			t.Fatalf("over the last window the probability ranged %.3f..%.3f, want within ±0.025 of 1/3", lo, hi)
+		}
 		rec := simulate(th, n+1, demand, math.MaxInt, bucket)
 		for i, p := range rec {
 			if p == 0 {
+				if i >= n {
+					t.Fatalf("probability reached 0 %v after the dependency recovered, want within one window (%v)", time.Duration(i+1)*bucket, window)
+				}
 				t.Logf("probability reached 0 %v after the dependency recovered", time.Duration(i+1)*bucket)
 				return
 			}
@@ -294,6 +327,7 @@ func TestClassifierAndRecorder(t *testing.T) {
 type recorder struct {
 	fault.NoOpMetricsRecorder
 	throttled atomic.Int64
+	admitted  atomic.Int64 // reports made on an admitted attempt
 	last      atomic.Uint64
 }
 
@@ -303,8 +337,50 @@ func (r *recorder) RecordThrottle(_ context.Context, name string, throttled bool
 	}
 	if throttled {
 		r.throttled.Add(1)
+	} else {
+		r.admitted.Add(1)
 	}
 	r.last.Store(math.Float64bits(p))
+}
+
+// TestRecorderToldOfEachNewProbability: an admitted attempt tells the
+// recorder of a probability it has not been told of yet, once; a rejection
+// tells it every time.
+func TestRecorderToldOfEachNewProbability(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		draw := 1.0 // admit everything until set lower
+		th := mustNew(t, throttle.Config{Name: "p", Window: time.Second, Buckets: 10, MinRequests: 1, Recorder: rec,
+			Rand: func() float64 { return draw }})
+		ctx := context.Background()
+		for range 3 {
+			if err := th.Admit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rec.admitted.Load() != 0 {
+			t.Fatalf("%d reports while the probability stayed 0, want none", rec.admitted.Load())
+		}
+		record(th, 1, 3) // 4 requests, 1 accept: (4 − 2·1)/5 = 0.4
+		advance(100 * time.Millisecond)
+		for range 3 {
+			if err := th.Admit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rec.admitted.Load() != 1 || rec.last.Load() != math.Float64bits(0.4) {
+			t.Fatalf("%d reports, last %v; want one, of 0.4", rec.admitted.Load(), math.Float64frombits(rec.last.Load()))
+		}
+		draw = 0
+		for range 2 {
+			if err := th.Admit(ctx); err == nil {
+				t.Fatal("an attempt drawn under the probability was admitted")
+			}
+		}
+		if rec.throttled.Load() != 2 || rec.admitted.Load() != 1 {
+			t.Fatalf("%d rejections and %d admissions reported, want 2 and 1", rec.throttled.Load(), rec.admitted.Load())
+		}
+	})
 }
 
 // TestRuleNoAllocations: the decision and the success path allocate nothing.
@@ -321,6 +397,15 @@ func TestRuleNoAllocations(t *testing.T) {
 	}); a != 0 {
 		t.Fatalf("%v allocations per decision, want 0", a)
 	}
+	// Recording a failure costs what the classifier does, nothing more.
+	quiet := mustNew(t, throttle.Config{Classifier: func(error) throttle.Outcome { return throttle.Refused }})
+	failure := errors.New("busy")
+	if a := testing.AllocsPerRun(1000, func() {
+		quiet.Done(ctx, failure)
+		quiet.Record(throttle.Refused)
+	}); a != 0 {
+		t.Fatalf("%v allocations per failure recorded, want 0", a)
+	}
 }
 
 // TestConcurrent: 1,000 goroutines throttled at once (race detector), under
@@ -329,7 +414,7 @@ func TestConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		th := mustNew(t, throttle.Config{Window: time.Second, Buckets: 10})
 		var wg sync.WaitGroup
-		var admitted, rejected atomic.Int64
+		var admitted, rejected, accepted atomic.Int64
 		for g := range 1000 {
 			wg.Go(func() {
 				for i := range 50 {
@@ -338,6 +423,7 @@ func TestConcurrent(t *testing.T) {
 					} else {
 						admitted.Add(1)
 						if (g+i)%3 == 0 {
+							accepted.Add(1)
 							th.Record(throttle.Accepted)
 						} else {
 							th.Record(throttle.Refused)
@@ -354,6 +440,15 @@ func TestConcurrent(t *testing.T) {
 		if rejected.Load() == 0 || admitted.Load()+rejected.Load() != 50000 {
 			t.Fatalf("admitted %d, rejected %d", admitted.Load(), rejected.Load())
 		}
+		// Every outcome and every local rejection was counted: once the
+		// last bucket has closed, the probability is the formula over all
+		// of them (the 0.5s of traffic fits in the 1s window).
+		advance(100 * time.Millisecond)
+		r, a := float64(admitted.Load()+rejected.Load()), float64(accepted.Load())
+		want := min(max((r-2*a)/(r+1), 0), 0.9)
+		if p := th.Probability(); math.Abs(p-want) > 1e-12 {
+			t.Fatalf("probability %v, want %v from %v requests and %v accepts: an outcome went uncounted", p, want, r, a)
+		}
 	})
 }
 
@@ -364,6 +459,12 @@ func TestNil(t *testing.T) {
 	}
 	th.Record(throttle.Refused)
 	th.Done(context.Background(), errors.New("x"))
+	if c := th.Config(); c.Name != "" || c.K != 0 || c.Buckets != 0 || c.Classifier != nil {
+		t.Fatalf("a nil throttle's Config = %+v, want the zero Config", c)
+	}
+	if err := th.Run(context.Background(), func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("Run on a nil throttle: %v, want the operation's nil", err)
+	}
 	if got, err := throttle.Policy[int](nil).Execute(context.Background(), func(context.Context) (int, error) { return 2, nil }); got != 2 || err != nil {
 		t.Fatal("a view of a nil throttle runs the operation")
 	}
