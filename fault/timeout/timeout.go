@@ -161,7 +161,7 @@ func (t *Timeout) Run(ctx context.Context, op func(ctx context.Context) error) e
 
 // ErrNilTimeout is returned when a nil *Timeout (or a view of one) is asked
 // to run an operation; the operation does not run. See docs/ARCHITECTURE.md,
-// "Nil values".
+// "Nil".
 var ErrNilTimeout = errors.New("timeout: nil *Timeout (use timeout.New or timeout.FromPolicy)")
 
 // View is the typed face of a Timeout: a fault.Policy[T] (and a
