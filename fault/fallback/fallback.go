@@ -15,7 +15,9 @@ type Func[T any] func(ctx context.Context, err error) (T, error)
 
 // Fallback replaces the result of a call that failed in one of the ways its
 // predicate names with the result of its Func. It is immutable after New,
-// safe for concurrent use, and a fault.Policy[T].
+// safe for concurrent use, and a fault.Policy[T]. A nil *Fallback is absent
+// (docs/ARCHITECTURE.md, "Nil"): calls run unchanged and no failure is
+// answered.
 type Fallback[T any] struct {
 	name string
 	fn   Func[T]
@@ -72,13 +74,18 @@ func DefaultWhen(err error) bool {
 }
 
 // Name returns the name given with WithName.
-func (f *Fallback[T]) Name() string { return f.name }
+func (f *Fallback[T]) Name() string {
+	if f == nil {
+		return ""
+	}
+	return f.name
+}
 
 // Fires reports whether a call under ctx that failed with err gets the
 // fallback: err is not nil, ctx has not ended (the caller's own cancellation
 // or deadline is the caller's, never replaced), and the predicate names err.
 func (f *Fallback[T]) Fires(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil && f.when(err)
+	return f != nil && err != nil && ctx.Err() == nil && f.when(err)
 }
 
 // Execute runs next; when it fails in a way the fallback answers, it returns
@@ -102,8 +109,13 @@ func (f *Fallback[T]) Execute(ctx context.Context, next fault.Operation[T]) (T, 
 }
 
 // Call runs the Func for a call that failed with err: its value, or its error
-// wrapped in an *Error that also carries err.
+// wrapped in an *Error that also carries err. On a nil *Fallback the failure
+// stands: T's zero value and err.
 func (f *Fallback[T]) Call(ctx context.Context, err error) (T, error) {
+	if f == nil {
+		var zero T
+		return zero, err
+	}
 	v, ferr := f.fn(ctx, err)
 	if ferr != nil {
 		return v, &Error{Name: f.name, Err: ferr, Cause: err}

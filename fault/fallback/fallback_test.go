@@ -153,3 +153,30 @@ func TestRuleSuccessAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per call, want 0", a)
 	}
 }
+
+// Bug: a nil *Fallback panicked in Execute, Run, Fires, Call and Name,
+// though a nil value must never panic. It is absent, as a nil hedge is:
+// calls run unchanged and no failure is answered.
+func TestRegressionNilFallbackIsAbsent(t *testing.T) {
+	var f *fallback.Fallback[int]
+	ctx := context.Background()
+	boom := fault.NewCircuitOpenError("p", "", time.Time{}, 0, 1)
+	if v, err := f.Execute(ctx, func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
+		t.Errorf("Execute(success) = %d, %v; want 7, nil", v, err)
+	}
+	if v, err := f.Execute(ctx, func(context.Context) (int, error) { return 0, boom }); v != 0 || err != boom {
+		t.Errorf("Execute(failure) = %d, %v; want 0 and the failure", v, err)
+	}
+	if err := f.Run(ctx, func(context.Context) error { return boom }); err != boom {
+		t.Errorf("Run = %v, want the failure", err)
+	}
+	if f.Fires(ctx, boom) {
+		t.Error("Fires = true on a nil fallback")
+	}
+	if v, err := f.Call(ctx, boom); v != 0 || err != boom {
+		t.Errorf("Call = %d, %v; want 0 and the failure", v, err)
+	}
+	if n := f.Name(); n != "" {
+		t.Errorf("Name = %q, want empty", n)
+	}
+}
