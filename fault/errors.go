@@ -487,6 +487,39 @@ func CodeOf(err error) ErrorCode {
 	if err == nil {
 		return ""
 	}
+	// The library's own errors, unwrapped, are answered without errors.As,
+	// whose target escapes and costs an allocation per call: classifiers
+	// and fallback predicates ask on every failure.
+	switch e := err.(type) { //nolint:errorlint // only a fast path: errors.As below handles wrapped errors
+	case *ResilienceError:
+		if e != nil {
+			return e.Code
+		}
+	case *CircuitOpenError:
+		if e != nil && e.ResilienceError != nil {
+			return e.Code
+		}
+	case *RateLimitError:
+		if e != nil && e.ResilienceError != nil {
+			return e.Code
+		}
+	case *TimeoutError:
+		if e != nil && e.ResilienceError != nil {
+			return e.Code
+		}
+	case *BulkheadFullError:
+		if e != nil && e.ResilienceError != nil {
+			return e.Code
+		}
+	case *ThrottledError:
+		if e != nil && e.ResilienceError != nil {
+			return e.Code
+		}
+	case *RetryExhaustedError:
+		if e != nil {
+			return e.Code
+		}
+	}
 	var re *ResilienceError
 	if errors.As(err, &re) {
 		return re.Code

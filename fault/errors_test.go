@@ -305,3 +305,38 @@ func TestRuleMessagesRoundDurations(t *testing.T) {
 		t.Errorf("message %q, want a sub-millisecond retry-after rounded to the microsecond", msg)
 	}
 }
+
+// CodeOf answers the library's own errors, unwrapped, without allocating
+// (classifiers and fallback predicates ask on every failure), and gives the
+// same code as errors.As does for them, unwrapped and wrapped.
+func TestCodeOfOwnErrorsAllocatesNothing(t *testing.T) {
+	errs := []error{
+		fault.NewResilienceError(fault.ErrCodeTimeout, "svc", "m", fault.PatternTimeout),
+		fault.NewShuttingDownError("svc", ""),
+		fault.NewCircuitOpenError("svc", "", time.Now(), time.Second, 0.5),
+		fault.NewRateLimitError("svc", "", time.Second, 10, time.Second, 10),
+		fault.NewTimeoutError("svc", "", time.Second, fault.TimeoutAttempt),
+		fault.NewBulkheadFullError("svc", "", fault.BulkheadQueueFull, 1, 0, 0),
+		fault.NewRetryExhaustedError("svc", "", 3, time.Second, nil),
+		fault.NewThrottledError("svc", "", 0.5, time.Second),
+		fault.NewInvalidPolicyError("svc", "Field", 1, "rule"),
+	}
+	for _, err := range errs {
+		var re *fault.ResilienceError
+		if !errors.As(err, &re) {
+			t.Fatalf("%T: errors.As found no *ResilienceError", err)
+		}
+		if got := fault.CodeOf(err); got != re.Code || got == "" {
+			t.Errorf("CodeOf(%T) = %q, want %q", err, got, re.Code)
+		}
+		if got := fault.CodeOf(fmt.Errorf("wrapped: %w", err)); got != re.Code {
+			t.Errorf("CodeOf(wrapped %T) = %q, want %q", err, got, re.Code)
+		}
+		if _, ok := err.(*fault.InvalidPolicyError); ok {
+			continue // not on a hot path: answered through errors.As
+		}
+		if a := testing.AllocsPerRun(100, func() { _ = fault.CodeOf(err) }); a != 0 {
+			t.Errorf("CodeOf(%T) allocates %.0f times, want 0", err, a)
+		}
+	}
+}
