@@ -58,7 +58,7 @@ func (e *env) buildHedge(cfg fault.PolicyConfig, b fault.Budget) (*hedge.Hedge, 
 	hc := hedge.FromPolicy(cfg.Name, *cfg.Hedge)
 	hc.Budget = b
 	hc.SkipDeposit = b != nil && cfg.Retry != nil
-	hc.Recorder = e.recorderOrNil()
+	hc.Recorder = e.recorder
 	// An operation's context ends with its attempt (the attempt limit
 	// inside ends it anyway): the winner's too, so that nothing stays
 	// registered with a long-lived caller context.
