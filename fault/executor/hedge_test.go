@@ -184,6 +184,7 @@ func TestWithFallbackOfAnotherType(t *testing.T) {
 
 // newHedgeBenchExecutor has the chain c-cb-rt-rl-bh three ways: as is, with
 // a hedge whose delay is never reached, and with a fallback that never fires.
+// Metrics stay on (the executor's own recorder), unlike newBenchExecutor's.
 func newHedgeBenchExecutor(tb testing.TB) *executor.Executor[int] {
 	tb.Helper()
 	cfg := fault.DefaultExecutorConfig()
@@ -224,22 +225,8 @@ func TestHedgeAndFallbackSuccessPathAllocations(t *testing.T) {
 
 func BenchmarkHedgeAndFallback(b *testing.B) {
 	e := newHedgeBenchExecutor(b)
-	ctx := context.Background()
 	for _, name := range []string{"c-cb-rt-rl-bh", "e-hedge", "f-fallback"} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				_, _ = e.Do(ctx, name, noop)
-			}
-		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					_, _ = e.Do(ctx, name, noop)
-				}
-			})
-		})
+		benchDo(b, name, e, name, noop, nil)
 	}
 }
 
