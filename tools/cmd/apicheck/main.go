@@ -53,17 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	write := fs.Bool("write", false, "write the listings of modules whose version allows their change (make api)")
 	bump := fs.Bool("bump", false, "raise versions.yaml to the lowest version each change needs, then write the listings")
 	only := fs.String("m", "", "check only the module in this directory")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "apicheck: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	dir, err := repo.ResolveRoot(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "apicheck:", err)
-		return 1
+	dir, code := repo.ParseRoot(fs, root, args)
+	if code != 0 {
+		return code
 	}
 	man, err := repo.ReadManifest(dir)
 	if err != nil {
