@@ -2,7 +2,6 @@ package faultsim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -609,7 +608,5 @@ func WriteTailTable(w io.Writer, r *TailResult) {
 
 // WriteTailJSON writes the experiment's result as indented JSON.
 func WriteTailJSON(w io.Writer, r *TailResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return writeJSON(w, r)
 }
