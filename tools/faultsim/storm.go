@@ -316,14 +316,7 @@ func runStormStrategy(ctx context.Context, cfg StormConfig, name string) (*Storm
 	// Arrivals: Poisson at Rate, drawn from Seed, the same for every
 	// strategy; each request goes to a random client.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5707))
-	var arrivals []time.Duration
-	for t := time.Duration(0); ; {
-		t += time.Duration(rng.ExpFloat64() / cfg.Rate * float64(time.Second))
-		if t >= timeline {
-			break
-		}
-		arrivals = append(arrivals, t)
-	}
+	arrivals := poissonArrivals(nil, rng, cfg.Rate, 0, timeline)
 	reqs := make([]stormRequest, len(arrivals))
 	prob := make([]float64, nb)
 	var wg sync.WaitGroup

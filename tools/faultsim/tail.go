@@ -320,15 +320,7 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailResult, error) {
 	phases := cfg.phases()
 	timeline := phases[len(phases)-1].end
 	// Poisson arrivals, the same for every strategy.
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0xa77))
-	var arrivals []time.Duration
-	for t := time.Duration(0); ; {
-		t += time.Duration(rng.ExpFloat64() / cfg.Rate * float64(time.Second))
-		if t >= timeline {
-			break
-		}
-		arrivals = append(arrivals, t)
-	}
+	arrivals := poissonArrivals(nil, rand.New(rand.NewPCG(cfg.Seed, 0xa77)), cfg.Rate, 0, timeline)
 	res := &TailResult{Seed: cfg.Seed, Rate: cfg.Rate, Timeline: Millis(timeline), Bucket: Millis(cfg.Bucket)}
 	for _, p := range phases {
 		res.Phases = append(res.Phases, PhaseInfo{Name: p.name, Start: Millis(p.start), End: Millis(p.end)})
