@@ -39,6 +39,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/authcorp/libs/go/src/tools/internal/repo"
@@ -184,7 +185,7 @@ func (r *result) problem() string {
 			fmt.Fprintf(&b, "  added to an interface others implement: %s\n", f)
 		}
 		for _, f := range r.d.Added {
-			if !contains(r.d.Incompatible, f) {
+			if !slices.Contains(r.d.Incompatible, f) {
 				fmt.Fprintf(&b, "  added: %s\n", f)
 			}
 		}
@@ -193,15 +194,6 @@ func (r *result) problem() string {
 			r.dir, repo.ManifestFile, r.version, r.old.Version, r.summary())
 	}
 	return b.String()
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // setVersion rewrites the "  <dir>: vX.Y.Z" line of versions.yaml.
