@@ -9,7 +9,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault/executor"
 )
 
-// benchPolicies are the chains the executor issue names: (a) no policy,
+// benchPolicies are the chains the README's figures name: (a) no policy,
 // (b) each single pattern, (c) breaker+retry+rate limit+bulkhead, (d) all
 // five. Limits are generous so the success path is what is measured.
 func benchPolicies() map[string]fault.PolicyConfig {
