@@ -364,13 +364,8 @@ func runStormStrategy(ctx context.Context, cfg StormConfig, name string) (*Storm
 		})
 	}
 	// Let the last requests finish (their retries count), then stop.
-	done := make(chan struct{})
-	go func() {
-		time.Sleep(min(cfg.Deadline, time.Second))
-		close(stopSampling)
-		close(done)
-	}()
-	<-done
+	time.Sleep(min(cfg.Deadline, time.Second))
+	close(stopSampling)
 	wg.Wait()
 	return summarizeStorm(cfg, name, reqs, dep, prob, rec, nb), nil
 }
