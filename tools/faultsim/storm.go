@@ -461,11 +461,7 @@ func (r *StormResult) check() {
 	if s, ok := r.Strategy(StormBudgetThrottle); ok {
 		add(StormBudgetThrottle+".overload.amplification <= 1.2", s.OverloadAmplification <= 1.2, fmt.Sprintf("%.2f", s.OverloadAmplification))
 		add(StormBudgetThrottle+".overload.goodput >= 90% of capacity", s.OverloadGoodput >= 0.9, percent(s.OverloadGoodput))
-		rec := "never"
-		if s.Recovery >= 0 {
-			rec = fmtDuration(s.Recovery)
-		}
-		add(StormBudgetThrottle+".recovery <= 1s", s.Recovery >= 0 && s.Recovery <= time.Second, rec)
+		add(StormBudgetThrottle+".recovery <= 1s", s.Recovery >= 0 && s.Recovery <= time.Second, recoveryText(s.Recovery))
 	}
 	if s, ok := r.Strategy(StormRetry); ok {
 		add(StormRetry+".overload.amplification >= 2", s.OverloadAmplification >= 2, fmt.Sprintf("%.2f", s.OverloadAmplification))
