@@ -365,23 +365,23 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailResult, error) {
 }
 
 // tailSender returns the function that sends request id under the
-// strategy.
-func tailSender(r *tailRun, b *tailBudget) (func(ctx context.Context, id int) (int, error), error) {
+// strategy (the dependency counts the attempts).
+func tailSender(r *tailRun, b *tailBudget) (func(ctx context.Context, id int) error, error) {
 	switch r.name {
 	case TailNone:
-		return func(ctx context.Context, id int) (int, error) { return 1, r.dependency(ctx, id, 0) }, nil
+		return func(ctx context.Context, id int) error { return r.dependency(ctx, id, 0) }, nil
 	case TailNaive:
-		return func(ctx context.Context, id int) (int, error) {
+		return func(ctx context.Context, id int) error {
 			var err error
 			for k := range tailNaiveTries {
 				actx, cancel := context.WithTimeout(ctx, tailNaiveTimeout)
 				err = r.dependency(actx, id, k)
 				cancel()
 				if err == nil || ctx.Err() != nil {
-					return k + 1, err
+					return err
 				}
 			}
-			return tailNaiveTries, err
+			return err
 		}, nil
 	}
 	var opts []executor.Option
@@ -399,16 +399,17 @@ func tailSender(r *tailRun, b *tailBudget) (func(ctx context.Context, id int) (i
 	}); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, id int) (int, error) {
+	return func(ctx context.Context, id int) error {
 		var k atomic.Int64
-		return e.Do(ctx, tailPolicy, func(actx context.Context) (int, error) {
+		_, err := e.Do(ctx, tailPolicy, func(actx context.Context) (int, error) {
 			return 0, r.dependency(actx, id, int(k.Add(1)-1))
 		})
+		return err
 	}, nil
 }
 
 // play sends every arrival at its time and records the outcomes.
-func (r *tailRun) play(ctx context.Context, arrivals []time.Duration, send func(context.Context, int) (int, error), b *tailBudget) error {
+func (r *tailRun) play(ctx context.Context, arrivals []time.Duration, send func(context.Context, int) error, b *tailBudget) error {
 	r.t0 = time.Now()
 	if b != nil {
 		b.t0 = r.t0
@@ -429,7 +430,7 @@ func (r *tailRun) play(ctx context.Context, arrivals []time.Duration, send func(
 		wg.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, tailDeadline)
 			defer cancel()
-			_, err := send(rctx, id)
+			err := send(rctx, id)
 			r.records[id] = tailRecord{start: at, latency: time.Since(r.t0) - at, ok: err == nil}
 		})
 	}
