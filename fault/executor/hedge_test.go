@@ -140,6 +140,9 @@ func TestFallbackInTheExecutor(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="fault: fallback served" policy=p code=CIRCUIT_OPEN`) {
 		t.Fatalf("no fallback log line:\n%s", logs.String())
 	}
+	if strings.Contains(logs.String(), `correlation_id=""`) {
+		t.Fatalf("the fallback log line has an empty correlation_id:\n%s", logs.String())
+	}
 	// The context-less form (ExecuteWithResult) gets it too.
 	if r := e.ExecuteWithResult(t.Context(), "p", func() (int, error) { return 1, nil }); r.UnwrapOr(0) != -1 {
 		t.Fatal(r)
