@@ -212,10 +212,7 @@ func (c CircuitBreakerPolicyConfig) validate(v *validator, prefix string) {
 	v.nonNegative(prefix+"Timeout", c.Timeout)
 	v.nonNegative(prefix+"Window", c.Window)
 	v.nonNegative(prefix+"SlowCallThreshold", c.SlowCallThreshold)
-	switch r := c.FailureRateThreshold; {
-	case math.IsNaN(r) || math.IsInf(r, 0) || r < 0 || r > 1:
-		v.add(prefix+"FailureRateThreshold", r, "must be 0 (consecutive mode) or a fraction in (0, 1]")
-	}
+	v.between(prefix+"FailureRateThreshold", c.FailureRateThreshold, 0, 1, "must be 0 (consecutive mode) or a fraction in (0, 1]")
 	d := c.WithDefaults()
 	if c.SuccessThreshold >= 0 && c.HalfOpenMaxCalls >= 0 && d.SuccessThreshold > d.HalfOpenMaxCalls {
 		v.add(prefix+"SuccessThreshold", c.SuccessThreshold,
@@ -262,7 +259,7 @@ func (c RetryPolicyConfig) validate(v *validator, prefix string) {
 	v.nonNegative(prefix+"MaxInterval", c.MaxInterval)
 	v.nonNegative(prefix+"MaxElapsed", c.MaxElapsed)
 	switch m := c.Multiplier; {
-	case math.IsNaN(m) || math.IsInf(m, 0):
+	case !finite(m):
 		v.add(prefix+"Multiplier", m, "must be a finite number >= 1 (0 means 2)")
 	case m != 0 && m < 1:
 		v.add(prefix+"Multiplier", m, "must be >= 1 (0 means 2): a smaller multiplier shrinks the wait")
@@ -393,6 +390,15 @@ func (v *validator) nonNegative(field string, d time.Duration) {
 func (v *validator) count(field string, n int) {
 	if n < 0 || uint64(n) > MaxCount {
 		v.add(field, n, "must be between 0 and "+strconv.FormatUint(MaxCount, 10)+" (0 means the default)")
+	}
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// between reports f unless it is a finite number in [lo, hi].
+func (v *validator) between(field string, f, lo, hi float64, rule string) {
+	if !finite(f) || f < lo || f > hi {
+		v.add(field, f, rule)
 	}
 }
 

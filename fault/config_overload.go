@@ -1,7 +1,6 @@
 package fault
 
 import (
-	"math"
 	"strconv"
 	"time"
 )
@@ -62,8 +61,6 @@ type HedgePolicyConfig struct {
 	Window     int           `json:"window,omitempty"`     // latency samples kept for Percentile, >= MinSamples, <= 100000; 0: 1000
 }
 
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
 func (v *validator) window(field string, d time.Duration) {
 	if d != 0 && (d < minOverloadWindow || d > maxOverloadWindow) {
 		v.add(field, d, "must be between "+minOverloadWindow.String()+" and "+maxOverloadWindow.String()+" (0 means the default)")
@@ -79,12 +76,8 @@ func (c BudgetPolicyConfig) Validate() error {
 }
 
 func (c BudgetPolicyConfig) validate(v *validator, prefix string) {
-	if !finite(c.Ratio) || c.Ratio < 0 || c.Ratio > maxBudgetRatio {
-		v.add(prefix+"Ratio", c.Ratio, "must be a finite number between 0 and 1000 (0 means 0.1)")
-	}
-	if !finite(c.MinPerSecond) || c.MinPerSecond < 0 || c.MinPerSecond > maxBudgetMinPerSecond {
-		v.add(prefix+"MinPerSecond", c.MinPerSecond, "must be a finite number between 0 and 1e9 (0 means 10)")
-	}
+	v.between(prefix+"Ratio", c.Ratio, 0, maxBudgetRatio, "must be a finite number between 0 and 1000 (0 means 0.1)")
+	v.between(prefix+"MinPerSecond", c.MinPerSecond, 0, maxBudgetMinPerSecond, "must be a finite number between 0 and 1e9 (0 means 10)")
 	v.window(prefix+"Window", c.Window)
 }
 
@@ -115,9 +108,7 @@ func (c ThrottlePolicyConfig) validate(v *validator, prefix string) {
 		v.add(prefix+"K", c.K, "must be a finite number between 1 and 1000 (0 means 2)")
 	}
 	v.window(prefix+"Window", c.Window)
-	if !finite(c.MaxRejectionProbability) || c.MaxRejectionProbability < 0 || c.MaxRejectionProbability > 1 {
-		v.add(prefix+"MaxRejectionProbability", c.MaxRejectionProbability, "must be between 0 and 1 (0 means 0.9)")
-	}
+	v.between(prefix+"MaxRejectionProbability", c.MaxRejectionProbability, 0, 1, "must be between 0 and 1 (0 means 0.9)")
 	v.count(prefix+"MinRequests", c.MinRequests)
 }
 

@@ -69,5 +69,9 @@
 // Errors: [ResilienceError] and the types embedding it, [ErrorCode], [CodeOf],
 // [Permanent], [RetryAfter]. Observability: [MetricsRecorder],
 // [ExecutionMetrics], [Tracer], [Span]; context helpers [WithCorrelationID],
-// [WithTraceID].
+// [WithTraceID]. Overload control and hedging: [Budget], [ThrottledError],
+// [ErrBudgetExhausted], the optional recorders [BudgetRecorder],
+// [ThrottleRecorder] and [HedgeRecorder], [WithoutHedging] and
+// [IsHedgedAttempt]. User callbacks (docs/ARCHITECTURE.md, "Callbacks"):
+// [SafeRecorder], [LogContainedPanic], [IsNil].
 package fault

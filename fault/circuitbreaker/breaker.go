@@ -48,7 +48,7 @@ var (
 
 // ErrNilBreaker is returned when a nil *Breaker (or a view of one) is asked
 // to run an operation; the operation does not run. See docs/ARCHITECTURE.md,
-// "Nil values".
+// "Nil".
 var ErrNilBreaker = errors.New("circuitbreaker: nil *Breaker (use circuitbreaker.New)")
 
 // background is the context of transitions delivered by Metrics and the

@@ -9,7 +9,7 @@ import (
 	"github.com/authcorp/libs/go/src/fault/executor"
 )
 
-// benchPolicies are the chains the executor issue names: (a) no policy,
+// benchPolicies are the chains the README's figures name: (a) no policy,
 // (b) each single pattern, (c) breaker+retry+rate limit+bulkhead, (d) all
 // five. Limits are generous so the success path is what is measured.
 func benchPolicies() map[string]fault.PolicyConfig {
@@ -32,6 +32,7 @@ func benchPolicies() map[string]fault.PolicyConfig {
 }
 
 func newBenchExecutor(tb testing.TB) *executor.Executor[int] {
+	tb.Helper()
 	cfg := fault.DefaultExecutorConfig()
 	// The quiet path: nothing observed (with metrics on and no recorder the
 	// executor would keep its own in-memory metrics; see TestOwnMetrics).
@@ -60,19 +61,33 @@ func BenchmarkExecutor(b *testing.B) {
 		}
 	})
 	for _, name := range []string{"a-none", "b-breaker", "b-retry", "b-ratelimit", "b-bulkhead", "b-timeout", "c-cb-rt-rl-bh", "d-all"} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				_, _ = e.Do(ctx, name, noop)
+		benchDo(b, name, e, name, noop, nil)
+	}
+}
+
+// benchDo runs op under e's policy as two sub-benchmarks: sub, serially, and
+// sub+"/parallel", under RunParallel. measure, when set, brackets each
+// (reportCPUTime).
+func benchDo(b *testing.B, sub string, e *executor.Executor[int], policy string, op fault.Operation[int], measure func(*testing.B) func()) {
+	ctx := context.Background()
+	b.Run(sub, func(b *testing.B) {
+		b.ReportAllocs()
+		if measure != nil {
+			defer measure(b)()
+		}
+		for b.Loop() {
+			_, _ = e.Do(ctx, policy, op)
+		}
+	})
+	b.Run(sub+"/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		if measure != nil {
+			defer measure(b)()
+		}
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = e.Do(ctx, policy, op)
 			}
 		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					_, _ = e.Do(ctx, name, noop)
-				}
-			})
-		})
-	}
+	})
 }

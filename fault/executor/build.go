@@ -45,7 +45,7 @@ func (p *policy) timed() bool { return p.total != nil || p.attempt != nil }
 // not depend on the result type.
 type env struct {
 	cfg      fault.ExecutorConfig
-	recorder fault.MetricsRecorder // nil unless metrics are enabled and a recorder is set
+	recorder fault.MetricsRecorder // nil (no interface holding a nil) when metrics are off or go to NoOpMetricsRecorder
 	logger   *slog.Logger          // nil unless logging is enabled
 	tracer   fault.Tracer          // nil unless tracing is enabled and a tracer is set
 	overload overloadOptions       // shared budgets and throttles (see overload.go)
@@ -109,7 +109,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	}
 	if c := cfg.Retry; c != nil {
 		rc := retry.FromPolicy(cfg.Name, *c)
-		rc.Recorder = e.recorderOrNil()
+		rc.Recorder = e.recorder
 		rc.Budget = budget
 		if p.retry, err = retry.New(rc); err != nil {
 			return nil, err
@@ -123,7 +123,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	}
 	if c := cfg.CircuitBreaker; c != nil {
 		bc := circuitbreaker.FromPolicy(cfg.Name, *c)
-		bc.Recorder = e.recorderOrNil()
+		bc.Recorder = e.recorder
 		bc.IsExcluded = localRejection
 		if e.logger != nil {
 			bc.OnStateChange = e.logStateChange
@@ -134,7 +134,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	}
 	if c := cfg.RateLimit; c != nil && e.limiters[cfg.Name] == nil {
 		lc := ratelimit.FromPolicy(cfg.Name, *c)
-		lc.Recorder = e.recorderOrNil()
+		lc.Recorder = e.recorder
 		if p.limiter, err = ratelimit.New(lc); err != nil {
 			return nil, err
 		}
@@ -145,7 +145,7 @@ func (e *env) build(cfg fault.PolicyConfig) (*policy, error) {
 	}
 	if c := cfg.Bulkhead; c != nil {
 		bc := bulkhead.FromPolicy(cfg.Name, *c)
-		bc.Recorder = e.recorderOrNil()
+		bc.Recorder = e.recorder
 		if p.bulkhead, err = bulkhead.New(bc); err != nil {
 			return nil, err
 		}
@@ -180,15 +180,6 @@ func localRejection(err error) bool {
 		return true
 	}
 	return false
-}
-
-// recorderOrNil returns the recorder as an interface that is nil when there
-// is none (a nil safeRecorder would not be).
-func (e *env) recorderOrNil() fault.MetricsRecorder {
-	if e.recorder == nil {
-		return nil
-	}
-	return e.recorder
 }
 
 func (e *env) timeoutOptions() []timeout.Option {

@@ -22,7 +22,12 @@ func TestRuleDoneContextNeverRunsThroughExecutor(t *testing.T) {
 		"limiter":  {RateLimit: &fault.RateLimitPolicyConfig{Rate: 1, Window: time.Hour, BurstSize: 1}},
 		"bulkhead": {Bulkhead: &fault.BulkheadPolicyConfig{MaxConcurrent: 1}},
 		"timeout":  {Timeout: &fault.TimeoutPolicyConfig{Timeout: time.Second, Max: time.Minute}},
+		"throttle": {Throttle: &fault.ThrottlePolicyConfig{}},
+		"hedge":    {Hedge: &fault.HedgePolicyConfig{Delay: time.Second}},
 		"all": {
+			Budget:         &fault.BudgetPolicyConfig{},
+			Throttle:       &fault.ThrottlePolicyConfig{},
+			Hedge:          &fault.HedgePolicyConfig{Delay: time.Second},
 			Retry:          &fault.RetryPolicyConfig{MaxAttempts: 3},
 			CircuitBreaker: &fault.CircuitBreakerPolicyConfig{FailureThreshold: 1},
 			RateLimit:      &fault.RateLimitPolicyConfig{Rate: 1, Window: time.Hour, BurstSize: 1},

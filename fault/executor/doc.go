@@ -60,10 +60,12 @@
 // With MetricsEnabled and a MetricsRecorder, each execution reports one
 // fault.ExecutionMetrics, and the patterns report their events (breaker
 // transitions, retries, limiter and bulkhead decisions) to the same recorder.
+// With MetricsEnabled and no MetricsRecorder (DefaultExecutorConfig), the
+// executor keeps its own counts per policy, read with [Executor.Metrics].
 // With TracingEnabled and a Tracer, each execution is a span with one event
 // per attempt. With LoggerEnabled, breaker transitions are logged (Warn when
-// opening, Info otherwise), rejections at Debug, time limits and exhausted
-// retries at Info. A panicking operation is recorded as a failed execution
+// opening, Info otherwise), rejections at Debug, time limits, exhausted
+// retries and executions a fallback served at Info. A panicking operation is recorded as a failed execution
 // (Err: ErrPanicked) and ends its span; the panic itself propagates
 // unchanged. Recorders run synchronously on the caller's goroutine after the
 // operation returned; a panicking recorder is recovered. A recorder's own
@@ -84,5 +86,8 @@
 // context-aware way to run an operation; Execute and ExecuteWithResult take
 // operations without a context. [Registry] ([NewRegistry], [WithRegistry])
 // holds the policies, shareable across result types, and [Patterns] their
-// pattern objects.
+// pattern objects. The other options bring what a PolicyConfig cannot
+// describe: [WithFallback] (a typed fallback), [WithBudget] and
+// [WithThrottle] (one budget or throttle shared by several policies), and
+// [WithRateLimiter] (any [RateLimiter], such as a fleet-wide one).
 package executor

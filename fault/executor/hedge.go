@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"log/slog"
 	"reflect"
 	"sync"
 
@@ -58,7 +57,7 @@ func (e *env) buildHedge(cfg fault.PolicyConfig, b fault.Budget) (*hedge.Hedge, 
 	hc := hedge.FromPolicy(cfg.Name, *cfg.Hedge)
 	hc.Budget = b
 	hc.SkipDeposit = b != nil && cfg.Retry != nil
-	hc.Recorder = e.recorderOrNil()
+	hc.Recorder = e.recorder
 	// An operation's context ends with its attempt (the attempt limit
 	// inside ends it anyway): the winner's too, so that nothing stays
 	// registered with a long-lived caller context.
@@ -105,17 +104,6 @@ func (c *call[T]) outer(ctx context.Context) (T, error) {
 	}
 	c.fellBack, c.fbCause = true, err
 	return c.fb.Call(ctx, err)
-}
-
-// logFallback logs an execution a fallback served, with the failure it
-// answered.
-func logFallback(ctx context.Context, env *env, name string, cause error) {
-	if !env.logger.Enabled(ctx, slog.LevelInfo) {
-		return
-	}
-	env.logger.LogAttrs(ctx, slog.LevelInfo, "fault: fallback served",
-		slog.String("policy", name), slog.String("code", string(fault.CodeOf(cause))), slog.String("cause", cause.Error()),
-		slog.String("correlation_id", fault.CorrelationID(ctx)))
 }
 
 // concurrentAttempt is breaker for the heap copy of a hedged call: attempts

@@ -140,6 +140,9 @@ func TestFallbackInTheExecutor(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="fault: fallback served" policy=p code=CIRCUIT_OPEN`) {
 		t.Fatalf("no fallback log line:\n%s", logs.String())
 	}
+	if strings.Contains(logs.String(), `correlation_id=""`) {
+		t.Fatalf("the fallback log line has an empty correlation_id:\n%s", logs.String())
+	}
 	// The context-less form (ExecuteWithResult) gets it too.
 	if r := e.ExecuteWithResult(t.Context(), "p", func() (int, error) { return 1, nil }); r.UnwrapOr(0) != -1 {
 		t.Fatal(r)
@@ -184,6 +187,7 @@ func TestWithFallbackOfAnotherType(t *testing.T) {
 
 // newHedgeBenchExecutor has the chain c-cb-rt-rl-bh three ways: as is, with
 // a hedge whose delay is never reached, and with a fallback that never fires.
+// Metrics stay on (the executor's own recorder), unlike newBenchExecutor's.
 func newHedgeBenchExecutor(tb testing.TB) *executor.Executor[int] {
 	tb.Helper()
 	cfg := fault.DefaultExecutorConfig()
@@ -224,22 +228,8 @@ func TestHedgeAndFallbackSuccessPathAllocations(t *testing.T) {
 
 func BenchmarkHedgeAndFallback(b *testing.B) {
 	e := newHedgeBenchExecutor(b)
-	ctx := context.Background()
 	for _, name := range []string{"c-cb-rt-rl-bh", "e-hedge", "f-fallback"} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				_, _ = e.Do(ctx, name, noop)
-			}
-		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					_, _ = e.Do(ctx, name, noop)
-				}
-			})
-		})
+		benchDo(b, name, e, name, noop, nil)
 	}
 }
 

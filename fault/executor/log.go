@@ -23,17 +23,29 @@ func logFailure(ctx context.Context, env *env, name string, err error) {
 	default:
 		return
 	}
+	logExecution(ctx, env, level, "fault: execution failed", name, code, "error", err)
+}
+
+// logFallback logs an execution a fallback served, with the failure it
+// answered.
+func logFallback(ctx context.Context, env *env, name string, cause error) {
+	logExecution(ctx, env, slog.LevelInfo, "fault: fallback served", name, fault.CodeOf(cause), "cause", cause)
+}
+
+// logExecution writes one line about an execution: the policy, the code,
+// err under errKey, and the correlation and trace IDs. Empty attributes are
+// left out: no correlation_id="" on every line.
+func logExecution(ctx context.Context, env *env, level slog.Level, msg, name string, code fault.ErrorCode, errKey string, err error) {
 	if !env.logger.Enabled(ctx, level) {
 		return
 	}
 	var buf [5]slog.Attr
-	attrs := append(buf[:0], slog.String("policy", name), slog.String("code", string(code)), slog.String("error", err.Error()))
-	// Empty attributes are left out: no correlation_id="" on every line.
+	attrs := append(buf[:0], slog.String("policy", name), slog.String("code", string(code)), slog.String(errKey, err.Error()))
 	if id := fault.CorrelationID(ctx); id != "" {
 		attrs = append(attrs, slog.String("correlation_id", id))
 	}
 	if id := fault.TraceID(ctx); id != "" {
 		attrs = append(attrs, slog.String("trace_id", id))
 	}
-	env.logger.LogAttrs(ctx, level, "fault: execution failed", attrs...)
+	env.logger.LogAttrs(ctx, level, msg, attrs...)
 }

@@ -53,11 +53,13 @@ type ownRecorder struct {
 	policies sync.Map // name -> *policyCounters
 }
 
+// policyCounters has no executions counter: every execution is a success or
+// a failure, so the snapshot adds the two (one atomic add less per call).
 type policyCounters struct {
-	executions, successes, failures, rejections atomic.Uint64
-	retries, limited, queued, timeouts          atomic.Uint64
-	duration                                    atomic.Int64
-	state                                       atomic.Pointer[string]
+	successes, failures, rejections    atomic.Uint64
+	retries, limited, queued, timeouts atomic.Uint64
+	duration                           atomic.Int64
+	state                              atomic.Pointer[string]
 }
 
 func (r *ownRecorder) of(name string) *policyCounters {
@@ -72,7 +74,6 @@ func (r *ownRecorder) of(name string) *policyCounters {
 
 func (r *ownRecorder) RecordExecution(_ context.Context, m fault.ExecutionMetrics) {
 	c := r.of(m.PolicyName)
-	c.executions.Add(1)
 	c.duration.Add(int64(m.Duration))
 	switch {
 	case m.Success:
@@ -116,7 +117,6 @@ func (r *ownRecorder) snapshot() Metrics {
 		name, _ := k.(string)
 		p := PolicyMetrics{
 			Name:          name,
-			Executions:    c.executions.Load(),
 			Successes:     c.successes.Load(),
 			Failures:      c.failures.Load(),
 			Rejections:    c.rejections.Load(),
@@ -126,6 +126,7 @@ func (r *ownRecorder) snapshot() Metrics {
 			Timeouts:      c.timeouts.Load(),
 			TotalDuration: time.Duration(c.duration.Load()),
 		}
+		p.Executions = p.Successes + p.Failures
 		if s := c.state.Load(); s != nil {
 			p.CircuitState = *s
 		}

@@ -91,7 +91,7 @@ func (e *env) throttleFor(cfg fault.PolicyConfig) (*throttle.Throttle, error) {
 		return nil, nil
 	}
 	tc := throttle.FromPolicy(cfg.Name, *cfg.Throttle)
-	tc.Recorder = e.recorderOrNil()
+	tc.Recorder = e.recorder
 	return throttle.New(tc)
 }
 

@@ -58,6 +58,18 @@ func TestWithRateLimiterReplacesThePolicyLimiter(t *testing.T) {
 	if ext.calls != 5 {
 		t.Fatalf("external limiter asked %d times, want 5", ext.calls)
 	}
+	// A nil or typed-nil limiter is ignored: the section's limiter is built.
+	for _, name := range []string{"other", "api2"} {
+		if err := exec.RegisterPolicy(fault.PolicyConfig{Name: name, RateLimit: &fault.RateLimitPolicyConfig{Rate: 100, Window: time.Second}}); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := exec.Registry().Patterns(name); p.RateLimiter == nil {
+			t.Fatalf("%s: WithRateLimiter(nil) replaced the section's limiter", name)
+		}
+		if _, err := exec.Do(ctx, name, op); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
 	// Without a RateLimit section the external limiter applies too.
 	ext2 := &countingLimiter{n: 0}
 	exec2, _ := executor.New[int](fault.ExecutorConfig{}, executor.WithRateLimiter("bare", ext2))

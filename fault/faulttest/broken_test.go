@@ -77,6 +77,11 @@ var brokenPolicies = map[string]struct {
 			},
 		}
 	}, "a successful operation's call panicked"},
+	"RunsUnderDoneContext": {func() faulttest.Instance {
+		return faulttest.Instance{Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) {
+			return next(ctx) // no check of a context already done
+		})}
+	}, "the operation ran under a context already done"},
 	"LeaksGoroutine": {func() faulttest.Instance {
 		return faulttest.Instance{Policy: fault.PolicyFunc[int](func(ctx context.Context, next fault.Operation[int]) (int, error) {
 			go func() { select {} }()

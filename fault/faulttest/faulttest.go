@@ -16,9 +16,10 @@
 // concurrent use. With Instance.WithCallbacks it also checks the callback
 // rule (docs/ARCHITECTURE.md, "Callbacks"): user callbacks that panic, block
 // or call back into the policy never leak what it holds, never double-count,
-// and never turn a finished operation's result into a panic. Every check runs in its own testing/synctest bubble, so
-// timers are fake, and a goroutine the policy leaves behind fails the check
-// (the bubble cannot end while one is blocked).
+// and never turn a finished operation's result into a panic. Every check runs
+// in its own testing/synctest bubble, so timers are fake, and a goroutine the
+// policy leaves behind fails the check (the bubble cannot end while one is
+// blocked).
 package faulttest
 
 import (
@@ -107,8 +108,7 @@ func Run(t *testing.T, newInstance func() Instance) {
 						t.Skip("Instance.WithCallbacks not set: the policy takes no user callbacks")
 					}
 					var self executeFunc
-					cb, after := c.callbacks(func() executeFunc { return self })
-					in := base.WithCallbacks(cb)
+					in := base.WithCallbacks(c.callbacks(func() executeFunc { return self }))
 					if in.Policy == nil {
 						t.Fatal("faulttest: WithCallbacks returned an Instance without Policy")
 					}
@@ -117,7 +117,6 @@ func Run(t *testing.T, newInstance func() Instance) {
 						t.Skip("no Guard face")
 					}
 					c.run(t, self)
-					after()
 					synctest.Wait()
 					if in.Held != nil {
 						if h := in.Held(); h != 0 {
@@ -295,20 +294,19 @@ func (r hostileRecorder) RecordTimeout(context.Context, string, string, time.Dur
 var callbackChecks = []struct {
 	name string
 	// callbacks returns the Callbacks for the check (self gives the
-	// instance's execute function once it exists) and a function that
-	// reports what the callbacks saw, run after the check.
-	callbacks func(self func() executeFunc) (Callbacks, func())
+	// instance's execute function once it exists).
+	callbacks func(self func() executeFunc) Callbacks
 	run       func(t *testing.T, exec executeFunc)
 }{
-	{"CallbackPanics", func(func() executeFunc) (Callbacks, func()) {
+	{"CallbackPanics", func(func() executeFunc) Callbacks {
 		after := func() { panic(callbackPanic{}) }
-		return Callbacks{Recorder: hostileRecorder{after}, After: after, Decide: func() {}}, func() {}
+		return Callbacks{Recorder: hostileRecorder{after}, After: after, Decide: func() {}}
 	}, hostileSequence},
-	{"CallbackBlocks", func(func() executeFunc) (Callbacks, func()) {
+	{"CallbackBlocks", func(func() executeFunc) Callbacks {
 		after := func() { time.Sleep(time.Second) }
-		return Callbacks{Recorder: hostileRecorder{after}, After: after, Decide: func() {}}, func() {}
+		return Callbacks{Recorder: hostileRecorder{after}, After: after, Decide: func() {}}
 	}, hostileSequence},
-	{"CallbackReenters", func(self func() executeFunc) (Callbacks, func()) {
+	{"CallbackReenters", func(self func() executeFunc) Callbacks {
 		var depth atomic.Int32
 		after := func() {
 			if depth.Add(1) == 1 {
@@ -322,10 +320,10 @@ var callbackChecks = []struct {
 			}
 			depth.Add(-1)
 		}
-		return Callbacks{Recorder: hostileRecorder{after}, After: after, Decide: func() {}}, func() {}
+		return Callbacks{Recorder: hostileRecorder{after}, After: after, Decide: func() {}}
 	}, hostileSequence},
-	{"DecideCallbackPanics", func(func() executeFunc) (Callbacks, func()) {
-		return Callbacks{Recorder: fault.NoOpMetricsRecorder{}, After: func() {}, Decide: func() { panic(callbackPanic{}) }}, func() {}
+	{"DecideCallbackPanics", func(func() executeFunc) Callbacks {
+		return Callbacks{Recorder: fault.NoOpMetricsRecorder{}, After: func() {}, Decide: func() { panic(callbackPanic{}) }}
 	}, func(t *testing.T, exec executeFunc) {
 		ran := false
 		got := func() (p any) {
@@ -348,7 +346,7 @@ var callbackChecks = []struct {
 // else panics.
 func hostileSequence(t *testing.T, exec executeFunc) {
 	t.Helper()
-	call := func(_ int, op fault.Operation[int]) (v int, p any, err error) {
+	call := func(op fault.Operation[int]) (v int, p any, err error) {
 		defer func() { p = recover() }()
 		v, err = exec(context.Background(), op)
 		return v, nil, err
@@ -356,7 +354,7 @@ func hostileSequence(t *testing.T, exec executeFunc) {
 	for i := range 12 {
 		switch i % 3 {
 		case 0:
-			v, p, err := call(i, func(context.Context) (int, error) { return i, nil })
+			v, p, err := call(func(context.Context) (int, error) { return i, nil })
 			if p != nil {
 				t.Fatalf("call %d: a successful operation's call panicked with %v", i, p)
 			}
@@ -367,7 +365,7 @@ func hostileSequence(t *testing.T, exec executeFunc) {
 				t.Errorf("call %d: a successful operation's call failed with %v", i, err)
 			}
 		case 1:
-			_, p, err := call(i, func(context.Context) (int, error) { return 0, errSentinel })
+			_, p, err := call(func(context.Context) (int, error) { return 0, errSentinel })
 			if p != nil {
 				t.Fatalf("call %d: a failed operation's call panicked with %v", i, p)
 			}
@@ -376,7 +374,7 @@ func hostileSequence(t *testing.T, exec executeFunc) {
 			}
 		case 2:
 			want := &panicValue{i}
-			_, p, err := call(i, func(context.Context) (int, error) { panic(want) })
+			_, p, err := call(func(context.Context) (int, error) { panic(want) })
 			if p != nil && p != want {
 				t.Fatalf("call %d: recovered %v, want the operation's own panic value", i, p)
 			}

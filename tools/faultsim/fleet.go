@@ -2,7 +2,6 @@ package faultsim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -329,9 +328,7 @@ func WriteFleetTable(w io.Writer, r *FleetResult) {
 
 // WriteFleetJSON writes the result as indented JSON.
 func WriteFleetJSON(w io.Writer, r *FleetResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return writeJSON(w, r)
 }
 
 var fleetColors = map[string]string{FleetLocalQuota: "#e8590c", FleetLocalSplit: "#7f8793", FleetShared: "#1c7ed6"}

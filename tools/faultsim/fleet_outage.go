@@ -2,7 +2,6 @@ package faultsim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -228,7 +227,5 @@ func WriteOutageTable(w io.Writer, r *OutageResult) {
 
 // WriteOutageJSON writes the result as indented JSON.
 func WriteOutageJSON(w io.Writer, r *OutageResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return writeJSON(w, r)
 }

@@ -3,6 +3,7 @@ package faultsim_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -31,6 +32,14 @@ func TestFleetScenario(t *testing.T) {
 	buf.Reset()
 	if err := faultsim.WriteFleetHTML(&buf, res); err != nil || !strings.Contains(buf.String(), "<svg") {
 		t.Fatalf("HTML: %v", err)
+	}
+	buf.Reset()
+	if err := faultsim.WriteFleetJSON(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	var back faultsim.FleetResult
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || len(back.Strategies) != len(res.Strategies) || back.Quota != res.Quota {
+		t.Fatalf("JSON round trip: %v, %+v", err, back)
 	}
 }
 
@@ -61,5 +70,13 @@ func TestFleetOutageScenario(t *testing.T) {
 	t.Log("\n" + buf.String())
 	if err := res.Check(); err != nil {
 		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := faultsim.WriteOutageJSON(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	var back faultsim.OutageResult
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || len(back.Strategies) != len(res.Strategies) {
+		t.Fatalf("JSON round trip: %v, %+v", err, back)
 	}
 }

@@ -3,7 +3,6 @@ package faultsim
 import (
 	"container/heap"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -519,7 +518,5 @@ func WriteJitterTable(w io.Writer, r *JitterResult) {
 
 // WriteJitterJSON writes the experiment's result as indented JSON.
 func WriteJitterJSON(w io.Writer, r *JitterResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return writeJSON(w, r)
 }

@@ -49,24 +49,28 @@ func arrivals(sc *Scenario, seed uint64) []time.Duration {
 	var start time.Duration
 	for i, ph := range sc.Phases {
 		end := start + ph.Duration
-		rate := sc.phaseRate(i)
 		// The exponential distribution is memoryless: restarting the
 		// process at each phase boundary with the new rate is exact.
-		// The gap is compared with the time left before it is converted:
-		// at a tiny rate it exceeds what a Duration holds, and the
-		// conversion would wrap around to a negative offset.
-		t := start
-		for {
-			gap := rng.ExpFloat64() / rate * float64(time.Second)
-			if gap >= float64(end-t) {
-				break
-			}
-			t += time.Duration(gap)
-			out = append(out, t)
-		}
+		out = poissonArrivals(out, rng, sc.phaseRate(i), start, end)
 		start = end
 	}
 	return out
+}
+
+// poissonArrivals appends to out the arrival times in [from, to) of a
+// Poisson process of rate arrivals per second, drawn from rng. Each gap is
+// compared with the time left before it is converted: at a tiny rate it
+// exceeds what a Duration holds, and the conversion would wrap around to a
+// negative offset.
+func poissonArrivals(out []time.Duration, rng *rand.Rand, rate float64, from, to time.Duration) []time.Duration {
+	for t := from; ; {
+		gap := rng.ExpFloat64() / rate * float64(time.Second)
+		if gap >= float64(to-t) {
+			return out
+		}
+		t += time.Duration(gap)
+		out = append(out, t)
+	}
 }
 
 // record is one client request as measured by the load generator.

@@ -17,9 +17,14 @@ import (
 // WriteJSON writes the report as indented JSON (durations in milliseconds,
 // keys ending in _ms).
 func WriteJSON(w io.Writer, r *Report) error {
+	return writeJSON(w, r)
+}
+
+// writeJSON writes v as indented JSON: every report's JSON form.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
 
 // strategyColors are the strategies' colours in every chart.

@@ -316,14 +316,7 @@ func runStormStrategy(ctx context.Context, cfg StormConfig, name string) (*Storm
 	// Arrivals: Poisson at Rate, drawn from Seed, the same for every
 	// strategy; each request goes to a random client.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5707))
-	var arrivals []time.Duration
-	for t := time.Duration(0); ; {
-		t += time.Duration(rng.ExpFloat64() / cfg.Rate * float64(time.Second))
-		if t >= timeline {
-			break
-		}
-		arrivals = append(arrivals, t)
-	}
+	arrivals := poissonArrivals(nil, rng, cfg.Rate, 0, timeline)
 	reqs := make([]stormRequest, len(arrivals))
 	prob := make([]float64, nb)
 	var wg sync.WaitGroup
@@ -371,13 +364,8 @@ func runStormStrategy(ctx context.Context, cfg StormConfig, name string) (*Storm
 		})
 	}
 	// Let the last requests finish (their retries count), then stop.
-	done := make(chan struct{})
-	go func() {
-		time.Sleep(min(cfg.Deadline, time.Second))
-		close(stopSampling)
-		close(done)
-	}()
-	<-done
+	time.Sleep(min(cfg.Deadline, time.Second))
+	close(stopSampling)
 	wg.Wait()
 	return summarizeStorm(cfg, name, reqs, dep, prob, rec, nb), nil
 }
@@ -473,11 +461,7 @@ func (r *StormResult) check() {
 	if s, ok := r.Strategy(StormBudgetThrottle); ok {
 		add(StormBudgetThrottle+".overload.amplification <= 1.2", s.OverloadAmplification <= 1.2, fmt.Sprintf("%.2f", s.OverloadAmplification))
 		add(StormBudgetThrottle+".overload.goodput >= 90% of capacity", s.OverloadGoodput >= 0.9, percent(s.OverloadGoodput))
-		rec := "never"
-		if s.Recovery >= 0 {
-			rec = fmtDuration(s.Recovery)
-		}
-		add(StormBudgetThrottle+".recovery <= 1s", s.Recovery >= 0 && s.Recovery <= time.Second, rec)
+		add(StormBudgetThrottle+".recovery <= 1s", s.Recovery >= 0 && s.Recovery <= time.Second, recoveryText(s.Recovery))
 	}
 	if s, ok := r.Strategy(StormRetry); ok {
 		add(StormRetry+".overload.amplification >= 2", s.OverloadAmplification >= 2, fmt.Sprintf("%.2f", s.OverloadAmplification))

@@ -1,7 +1,6 @@
 package faultsim
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"html/template"
@@ -70,9 +69,7 @@ func phaseDuration(c StormConfig, phase string) time.Duration {
 
 // WriteStormJSON writes the result as indented JSON.
 func WriteStormJSON(w io.Writer, r *StormResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return writeJSON(w, r)
 }
 
 var stormColors = map[string]string{

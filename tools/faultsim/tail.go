@@ -2,7 +2,6 @@ package faultsim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -321,15 +320,7 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailResult, error) {
 	phases := cfg.phases()
 	timeline := phases[len(phases)-1].end
 	// Poisson arrivals, the same for every strategy.
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0xa77))
-	var arrivals []time.Duration
-	for t := time.Duration(0); ; {
-		t += time.Duration(rng.ExpFloat64() / cfg.Rate * float64(time.Second))
-		if t >= timeline {
-			break
-		}
-		arrivals = append(arrivals, t)
-	}
+	arrivals := poissonArrivals(nil, rand.New(rand.NewPCG(cfg.Seed, 0xa77)), cfg.Rate, 0, timeline)
 	res := &TailResult{Seed: cfg.Seed, Rate: cfg.Rate, Timeline: Millis(timeline), Bucket: Millis(cfg.Bucket)}
 	for _, p := range phases {
 		res.Phases = append(res.Phases, PhaseInfo{Name: p.name, Start: Millis(p.start), End: Millis(p.end)})
@@ -374,23 +365,23 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailResult, error) {
 }
 
 // tailSender returns the function that sends request id under the
-// strategy.
-func tailSender(r *tailRun, b *tailBudget) (func(ctx context.Context, id int) (int, error), error) {
+// strategy (the dependency counts the attempts).
+func tailSender(r *tailRun, b *tailBudget) (func(ctx context.Context, id int) error, error) {
 	switch r.name {
 	case TailNone:
-		return func(ctx context.Context, id int) (int, error) { return 1, r.dependency(ctx, id, 0) }, nil
+		return func(ctx context.Context, id int) error { return r.dependency(ctx, id, 0) }, nil
 	case TailNaive:
-		return func(ctx context.Context, id int) (int, error) {
+		return func(ctx context.Context, id int) error {
 			var err error
 			for k := range tailNaiveTries {
 				actx, cancel := context.WithTimeout(ctx, tailNaiveTimeout)
 				err = r.dependency(actx, id, k)
 				cancel()
 				if err == nil || ctx.Err() != nil {
-					return k + 1, err
+					return err
 				}
 			}
-			return tailNaiveTries, err
+			return err
 		}, nil
 	}
 	var opts []executor.Option
@@ -408,16 +399,17 @@ func tailSender(r *tailRun, b *tailBudget) (func(ctx context.Context, id int) (i
 	}); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, id int) (int, error) {
+	return func(ctx context.Context, id int) error {
 		var k atomic.Int64
-		return e.Do(ctx, tailPolicy, func(actx context.Context) (int, error) {
+		_, err := e.Do(ctx, tailPolicy, func(actx context.Context) (int, error) {
 			return 0, r.dependency(actx, id, int(k.Add(1)-1))
 		})
+		return err
 	}, nil
 }
 
 // play sends every arrival at its time and records the outcomes.
-func (r *tailRun) play(ctx context.Context, arrivals []time.Duration, send func(context.Context, int) (int, error), b *tailBudget) error {
+func (r *tailRun) play(ctx context.Context, arrivals []time.Duration, send func(context.Context, int) error, b *tailBudget) error {
 	r.t0 = time.Now()
 	if b != nil {
 		b.t0 = r.t0
@@ -438,7 +430,7 @@ func (r *tailRun) play(ctx context.Context, arrivals []time.Duration, send func(
 		wg.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, tailDeadline)
 			defer cancel()
-			_, err := send(rctx, id)
+			err := send(rctx, id)
 			r.records[id] = tailRecord{start: at, latency: time.Since(r.t0) - at, ok: err == nil}
 		})
 	}
@@ -609,7 +601,5 @@ func WriteTailTable(w io.Writer, r *TailResult) {
 
 // WriteTailJSON writes the experiment's result as indented JSON.
 func WriteTailJSON(w io.Writer, r *TailResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return writeJSON(w, r)
 }

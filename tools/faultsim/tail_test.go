@@ -3,6 +3,7 @@ package faultsim_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -40,8 +41,13 @@ func TestTailLatency(t *testing.T) {
 				t.Errorf("HTML report lacks %q", want)
 			}
 		}
-		if err := faultsim.WriteTailJSON(&bytes.Buffer{}, res); err != nil {
+		var js bytes.Buffer
+		if err := faultsim.WriteTailJSON(&js, res); err != nil {
 			t.Fatal(err)
+		}
+		var back faultsim.TailResult
+		if err := json.Unmarshal(js.Bytes(), &back); err != nil || !back.Passed || len(back.Strategies) != len(res.Strategies) || len(back.Checks) != len(res.Checks) {
+			t.Fatalf("JSON round trip: %v, passed %v, %d strategies, %d checks", err, back.Passed, len(back.Strategies), len(back.Checks))
 		}
 		t.Log("\n" + out.String())
 	})

@@ -39,6 +39,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/authcorp/libs/go/src/tools/internal/repo"
@@ -53,17 +54,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	write := fs.Bool("write", false, "write the listings of modules whose version allows their change (make api)")
 	bump := fs.Bool("bump", false, "raise versions.yaml to the lowest version each change needs, then write the listings")
 	only := fs.String("m", "", "check only the module in this directory")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "apicheck: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	dir, err := repo.ResolveRoot(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "apicheck:", err)
-		return 1
+	dir, code := repo.ParseRoot(fs, root, args)
+	if code != 0 {
+		return code
 	}
 	man, err := repo.ReadManifest(dir)
 	if err != nil {
@@ -192,7 +185,7 @@ func (r *result) problem() string {
 			fmt.Fprintf(&b, "  added to an interface others implement: %s\n", f)
 		}
 		for _, f := range r.d.Added {
-			if !contains(r.d.Incompatible, f) {
+			if !slices.Contains(r.d.Incompatible, f) {
 				fmt.Fprintf(&b, "  added: %s\n", f)
 			}
 		}
@@ -201,15 +194,6 @@ func (r *result) problem() string {
 			r.dir, repo.ManifestFile, r.version, r.old.Version, r.summary())
 	}
 	return b.String()
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // setVersion rewrites the "  <dir>: vX.Y.Z" line of versions.yaml.

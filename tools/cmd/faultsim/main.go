@@ -20,7 +20,9 @@
 //	make sim ARGS="-print-default" > my.json
 //	make sim ARGS="-scenario my.json -strategies naive,fault"
 //	make sim ARGS="-scenario jitter"           # the backoff-and-jitter experiment
+//	make sim ARGS="-scenario tail-latency"     # hedging against a long tail
 //	make sim ARGS="-scenario retry-storm"      # retry budgets and adaptive throttling
+//	make sim ARGS="-scenario fleet"            # a quota shared through Redis (also fleet-outage)
 //
 // or from tools/ (not in go.work): GOWORK=off go run ./cmd/faultsim [flags].
 //

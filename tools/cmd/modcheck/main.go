@@ -53,17 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("modcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	root := repo.RootFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "modcheck: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	dir, err := repo.ResolveRoot(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "modcheck:", err)
-		return 1
+	dir, code := repo.ParseRoot(fs, root, args)
+	if code != 0 {
+		return code
 	}
 	problems, pkgs := check(ctx, dir, rules)
 	for _, p := range problems {

@@ -43,17 +43,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := repo.RootFlag(fs)
 	verbose := fs.Bool("v", false, "list every program and fragment found")
 	keep := fs.Bool("keep", false, "keep the generated build directory and print where it is")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "readmecheck: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	dir, err := repo.ResolveRoot(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "readmecheck:", err)
-		return 1
+	dir, code := repo.ParseRoot(fs, root, args)
+	if code != 0 {
+		return code
 	}
 	blocks, err := findBlocks(dir)
 	if err != nil {

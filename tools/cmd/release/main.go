@@ -81,17 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	notes := fs.Bool("changelog", false, "move each module's [Unreleased] changelog notes under its versions.yaml version when that has no section yet")
 	var extra extraFlag
 	fs.Var(&extra, "extra", "with -proxy: also publish the working tree of a module as `dir@vX.Y.Z` (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "release: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	dir, err := repo.ResolveRoot(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "release:", err)
-		return 1
+	dir, code := repo.ParseRoot(fs, root, args)
+	if code != 0 {
+		return code
 	}
 	if *proxy != "" {
 		revSet := false

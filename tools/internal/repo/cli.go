@@ -36,3 +36,24 @@ func ResolveRoot(root string) (string, error) {
 	}
 	return root, nil
 }
+
+// ParseRoot parses args into fs, which has the -root flag of RootFlag, and
+// returns the repository root (see ResolveRoot). Problems are reported on
+// fs.Output(), prefixed with fs.Name(), and code is the exit status to
+// return: 2 for bad flags or positional arguments, 1 when the root cannot be
+// resolved; it is 0 when dir is good.
+func ParseRoot(fs *flag.FlagSet, root *string, args []string) (dir string, code int) {
+	if err := fs.Parse(args); err != nil {
+		return "", 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		return "", 2
+	}
+	dir, err := ResolveRoot(*root)
+	if err != nil {
+		fmt.Fprintln(fs.Output(), fs.Name()+":", err)
+		return "", 1
+	}
+	return dir, 0
+}

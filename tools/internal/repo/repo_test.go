@@ -1,6 +1,7 @@
 package repo_test
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,34 @@ func TestFindRootAndPaths(t *testing.T) {
 	}
 	if _, ok := repo.DirOf("github.com/other/x"); ok {
 		t.Error("DirOf accepted an outside path")
+	}
+}
+
+func TestParseRoot(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{repo.ManifestFile, "go.work"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args     []string
+		dir      string
+		code     int
+		wantText string
+	}{
+		{[]string{"-root", root}, root, 0, ""},
+		{[]string{"-root", root, "extra"}, "", 2, `tool: unexpected arguments ["extra"]`},
+		{[]string{"-nosuchflag"}, "", 2, "-nosuchflag"},
+		{[]string{"-root", t.TempDir()}, "", 1, "is not the repository root"},
+	} {
+		fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+		var out strings.Builder
+		fs.SetOutput(&out)
+		dir, code := repo.ParseRoot(fs, repo.RootFlag(fs), tc.args)
+		if dir != tc.dir || code != tc.code || !strings.Contains(out.String(), tc.wantText) || (code != 0) == (out.Len() == 0) {
+			t.Errorf("ParseRoot(%q) = %q, %d, output %q; want %q, %d, output with %q", tc.args, dir, code, out.String(), tc.dir, tc.code, tc.wantText)
+		}
 	}
 }
 
