@@ -17,11 +17,9 @@
 //
 // Each attempt the policy makes is one invocation of the call, under the
 // attempt's context: the attempt time limit becomes the attempt's gRPC
-// deadline. In the executor's chain
-//
-//	total limit (Timeout.Max) → retry → circuit breaker → rate limiter → bulkhead → attempt limit (Timeout.Timeout) → operation
-//
-// every attempt is counted by the breaker and takes a permit and a slot.
+// deadline. In the executor's chain (docs/ARCHITECTURE.md, "Chain order")
+// the call is the operation, inside the attempt limit: every attempt is
+// counted by the breaker and takes a permit and a slot.
 //
 // What fails and what is retried is a table, DefaultClassifier, replaceable
 // with WithClassifier: UNAVAILABLE and an attempt's DEADLINE_EXCEEDED are
